@@ -26,7 +26,8 @@ let package = Package(
                 "CSandboxShim",
                 "CSeccomp",
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            resources: [.embedInCode("Resources/default.json")]
         ),
         .target(
             name: "CellaCLI",

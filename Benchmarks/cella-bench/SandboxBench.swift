@@ -1,0 +1,110 @@
+import ArgumentParser
+import CellaSandbox
+import Foundation
+
+/// Sandbox start → exec → exit of a static `true`, everything on, against runc and bwrap running
+/// the same rootfs, and a plain posix_spawn of the same binary as the floor.
+struct SandboxBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sandbox",
+        abstract: "Start→exit latency of a sandbox vs runc run, bwrap --unshare-all and a direct spawn."
+    )
+
+    @Option(help: "A rootfs whose /bin/true is a static binary (scripts/bench/sandbox.sh makes one).")
+    var rootfs: String
+
+    @Option(help: "Measured runs per series.")
+    var runs = 200
+
+    @Option(help: "Unmeasured warm-up runs per series.")
+    var warmup = 10
+
+    func run() throws {
+        let launcher = try SandboxLauncher(configuration: .init(cgroupRoot: "cella-bench", stateDirectory: "/run/cella-bench"))
+        launcher.removeStale()
+        var cella = Samples(name: "cella sandbox (all protections)")
+        var counter = 0
+        for i in 0..<(warmup + runs) {
+            counter += 1
+            let spec = SandboxSpec(id: "bench-\(counter)", command: ["/bin/true"], rootfs: .init(layers: [rootfs]),
+                                   stdio: .fds(stdin: 0, stdout: 1, stderr: 2))
+            let start = now()
+            let sandbox = try launcher.launch(spec)
+            let exit = sandbox.waitBlocking()
+            let elapsed = now() - start
+            guard exit.shellStatus == 0 else { throw ValidationError("sandbox run \(i) exited \(exit.shellStatus)") }
+            if i >= warmup { cella.values.append(elapsed) }
+        }
+        var series = [cella]
+
+        if let runc = which("runc") {
+            let bundle = try makeRuncBundle(runc: runc)
+            defer { try? FileManager.default.removeItem(atPath: bundle) }
+            series.append(try time("runc run", runs: runs, warmup: warmup) { i in
+                [runc, "run", "--bundle", bundle, "cella-bench-\(getpid())-\(i)"]
+            })
+        } else {
+            print("runc not installed: skipped (apt-get install runc)")
+        }
+        if let bwrap = which("bwrap") {
+            series.append(try time("bwrap --unshare-all", runs: runs, warmup: warmup) { _ in
+                [bwrap, "--unshare-all", "--ro-bind", rootfs, "/", "--proc", "/proc", "--dev", "/dev",
+                 "--tmpfs", "/tmp", "--die-with-parent", "/bin/true"]
+            })
+        } else {
+            print("bwrap not installed: skipped (apt-get install bubblewrap)")
+        }
+        series.append(try time("posix_spawn (no sandbox)", runs: runs, warmup: warmup) { _ in
+            [rootfs + "/bin/true"]
+        })
+        report(series)
+    }
+
+    /// A runc bundle for the same rootfs: runc's own default spec, read-only root, `/bin/true`.
+    func makeRuncBundle(runc: String) throws -> String {
+        let bundle = "/run/cella-bench/runc-bundle-\(getpid())"
+        try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
+        guard spawnAndWait([runc, "spec", "--bundle", bundle]) == 0 else { throw ValidationError("runc spec failed") }
+        let path = bundle + "/config.json"
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+        config["root"] = ["path": rootfs, "readonly": true]
+        var process = config["process"] as! [String: Any]
+        process["args"] = ["/bin/true"]
+        process["terminal"] = false
+        config["process"] = process
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: path))
+        return bundle
+    }
+
+    func time(_ name: String, runs: Int, warmup: Int, argv: (Int) -> [String]) throws -> Samples {
+        var samples = Samples(name: name)
+        for i in 0..<(warmup + runs) {
+            let start = now()
+            let status = spawnAndWait(argv(i))
+            let elapsed = now() - start
+            guard status == 0 else { throw ValidationError("\(name) run \(i) exited with status \(status)") }
+            if i >= warmup { samples.values.append(elapsed) }
+        }
+        return samples
+    }
+}
+
+func which(_ name: String) -> String? {
+    for dir in ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+    where access(dir + "/" + name, X_OK) == 0 {
+        return dir + "/" + name
+    }
+    return nil
+}
+
+/// posix_spawn + waitpid; stdio inherited. Returns the wait status.
+func spawnAndWait(_ argv: [String]) -> Int32 {
+    var pid: pid_t = 0
+    let cArgs = argv.map { strdup($0) } + [nil]
+    defer { cArgs.forEach { free($0) } }
+    let rc = posix_spawn(&pid, argv[0], nil, nil, cArgs, environ)
+    guard rc == 0 else { return -rc }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    return status
+}

@@ -1,0 +1,34 @@
+import Foundation
+
+/// Latency samples in nanoseconds.
+struct Samples {
+    var name: String
+    var values: [UInt64] = []
+
+    func percentile(_ p: Double) -> Double {
+        let sorted = values.sorted()
+        guard !sorted.isEmpty else { return .nan }
+        let index = min(sorted.count - 1, Int((p / 100 * Double(sorted.count)).rounded(.up)) - 1)
+        return Double(sorted[max(index, 0)]) / 1e6
+    }
+
+    var median: Double { percentile(50) }
+    var p99: Double { percentile(99) }
+}
+
+func now() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+/// Prints one table row per series and the ratio of each peer's median to the first series'.
+func report(_ series: [Samples]) {
+    print(String(format: "%-34@ %6@ %10@ %10@ %12@", "series" as NSString, "runs" as NSString,
+                 "median ms" as NSString, "p99 ms" as NSString, "median ratio" as NSString))
+    let base = series[0].median
+    for s in series {
+        print(String(format: "%-34@ %6d %10.3f %10.3f %11.2fx", s.name as NSString, s.values.count,
+                     s.median, s.p99, s.median / base))
+    }
+}

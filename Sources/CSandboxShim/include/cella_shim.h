@@ -1,0 +1,167 @@
+// Cella's C shim: the code that runs between clone and exec, and the syscalls Glibc does not
+// export to Swift. No policy lives here: the parent (Swift) prepares every path, flag, filter and
+// mask; the child only executes that plan with raw syscalls. Errors cross as numbers.
+#ifndef CELLA_SHIM_H
+#define CELLA_SHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <linux/filter.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// Namespace flags for cella_sandbox_clone (values from <linux/sched.h>, which Swift cannot import
+// alongside Glibc without conflicts).
+#define CELLA_CLONE_NEWNS 0x00020000
+#define CELLA_CLONE_NEWCGROUP 0x02000000
+#define CELLA_CLONE_NEWUTS 0x04000000
+#define CELLA_CLONE_NEWIPC 0x08000000
+#define CELLA_CLONE_NEWUSER 0x10000000
+#define CELLA_CLONE_NEWPID 0x20000000
+#define CELLA_CLONE_NEWNET 0x40000000
+
+/// What a filesystem step does. Steps run in order, in the child, before privileges are dropped.
+typedef enum {
+    CELLA_FS_MOUNT = 1,   ///< mount(source, target, fstype, flags, data)
+    CELLA_FS_MKDIR = 2,   ///< mkdir(target, mode); an existing directory is fine
+    CELLA_FS_TOUCH = 3,   ///< create an empty regular file at target (a bind-mount target)
+    CELLA_FS_SYMLINK = 4, ///< symlink(source, target)
+    CELLA_FS_PIVOT = 5,   ///< chdir(target); pivot_root(".", "."); umount2(".", MNT_DETACH); chdir("/")
+    CELLA_FS_CHDIR = 6,   ///< chdir(target)
+} cella_fs_kind;
+
+/// One filesystem step of the child's plan.
+typedef struct {
+    int32_t kind;          ///< a cella_fs_kind
+    int32_t optional;      ///< nonzero: ENOENT is skipped rather than fatal (e.g. /proc/acpi)
+    const char *source;
+    const char *target;
+    const char *fstype;
+    const char *data;
+    unsigned long flags;   ///< MS_* flags for CELLA_FS_MOUNT
+    uint32_t mode;         ///< for CELLA_FS_MKDIR
+    uint32_t _pad;
+} cella_fs_step;
+
+typedef struct {
+    int32_t resource;
+    int32_t _pad;
+    uint64_t soft;
+    uint64_t hard;
+} cella_rlimit;
+
+/// Setup stages reported by a child that failed before exec.
+typedef enum {
+    CELLA_STAGE_SYNC = 1,
+    CELLA_STAGE_SETSID,
+    CELLA_STAGE_PDEATHSIG,
+    CELLA_STAGE_CGROUP_NS,
+    CELLA_STAGE_NAMESPACE_ROOT,
+    CELLA_STAGE_MOUNT_PRIVATE,
+    CELLA_STAGE_FS_STEP,
+    CELLA_STAGE_LOOPBACK,
+    CELLA_STAGE_HOSTNAME,
+    CELLA_STAGE_RLIMIT,
+    CELLA_STAGE_STDIO,
+    CELLA_STAGE_CLOSE_FDS,
+    CELLA_STAGE_CAP_BOUNDING,
+    CELLA_STAGE_CAP_AMBIENT,
+    CELLA_STAGE_SETGROUPS,
+    CELLA_STAGE_SETGID,
+    CELLA_STAGE_SETUID,
+    CELLA_STAGE_CAPSET,
+    CELLA_STAGE_NO_NEW_PRIVS,
+    CELLA_STAGE_SIGNALS,
+    CELLA_STAGE_SECCOMP,
+    CELLA_STAGE_EXEC,
+} cella_stage;
+
+/// What a child writes to the error pipe when a stage fails. EOF without this means exec succeeded.
+typedef struct {
+    int32_t stage;  ///< a cella_stage
+    int32_t step;   ///< index of the failing step (CELLA_STAGE_FS_STEP, CELLA_STAGE_RLIMIT, ...), else -1
+    int32_t error;  ///< the errno
+} cella_child_error;
+
+/// Everything the child needs, prepared by the parent. The child reads it through shared memory
+/// (CLONE_VM) and writes nothing but its own stack, so the parent must keep it alive and unchanged
+/// until the error pipe reaches EOF or yields a cella_child_error.
+typedef struct {
+    int32_t sync_read_fd;    ///< child blocks on one byte from here (parent wrote maps and cgroups)
+    int32_t sync_write_fd;   ///< the parent's end, which the child closes
+    int32_t error_read_fd;   ///< the parent's end, which the child closes
+    int32_t error_write_fd;  ///< close-on-exec; receives a cella_child_error on failure
+    int32_t stdio[3];        ///< fds that become 0, 1, 2
+    int32_t extra_fd_count;  ///< extra_fds[i] becomes fd 3 + i
+    const int32_t *extra_fds;
+    int32_t unshare_cgroup;  ///< unshare(CLONE_NEWCGROUP) once the parent placed us in our cgroups
+    int32_t die_with_parent; ///< PR_SET_PDEATHSIG(SIGKILL)
+    int32_t loopback_up;     ///< bring up "lo" in the new network namespace
+    int32_t fs_step_count;
+    const cella_fs_step *fs_steps;
+    const char *hostname;    ///< NULL: leave as is
+    int32_t rlimit_count;
+    const cella_rlimit *rlimits;
+    uint32_t uid;
+    uint32_t gid;
+    int32_t group_count;
+    const uint32_t *groups;
+    int32_t last_cap;        ///< /proc/sys/kernel/cap_last_cap
+    int32_t drop_capabilities; ///< bounding, ambient, permitted, effective, inheritable all emptied
+    int32_t no_new_privs;
+    int32_t filter_count;    ///< seccomp programs, installed in order, last before exec
+    const struct sock_fprog *filters;
+    const char *path;        ///< program; without '/', searched in search_path
+    const char *search_path; ///< "dir1:dir2:..." for a path without '/'
+    char *const *argv;
+    char *const *envp;
+} cella_child_config;
+
+/// Starts the sandbox's first process: clone(CLONE_VM | namespaces | CLONE_PIDFD) on `stack`, with
+/// every signal blocked around the call. Swift cannot call clone at all, and a CLONE_VM child must
+/// not run Swift or libc code that touches shared state.
+/// Returns the child's pid (in the caller's pid namespace) and stores its pidfd, or returns -errno.
+pid_t cella_sandbox_clone(const cella_child_config *config, int namespace_flags, void *stack,
+                          size_t stack_size, int *pidfd_out);
+
+/// pidfd_send_signal(2): Glibc 2.36 has no wrapper.
+int cella_pidfd_send_signal(int pidfd, int signal);
+
+/// pidfd_open(2): Glibc 2.36 has no wrapper.
+int cella_pidfd_open(pid_t pid);
+
+/// waitid(P_PIDFD, pidfd, ..., WEXITED | __WALL [| WNOHANG]): P_PIDFD and __WALL are not
+/// importable. Returns 0 and fills code/status (CLD_* and exit status or signal) or -errno.
+/// With nohang, returns -EAGAIN when the process has not exited yet.
+int cella_pidfd_wait(int pidfd, int nohang, int *code, int *status);
+
+/// close_range(2), not exported by Glibc 2.36 headers.
+int cella_close_range(unsigned int first, unsigned int last, unsigned int flags);
+
+/// pipe2(2) with O_CLOEXEC: a GNU extension the Glibc module does not export. Returns 0 or errno.
+int cella_pipe_cloexec(int fds[2]);
+
+/// memfd_create(2) with MFD_CLOEXEC: not exported to Swift. Returns the fd or -errno.
+int cella_memfd(const char *name);
+
+/// epoll(7) for the reaper: <sys/epoll.h> is not in the Glibc module, and its packed
+/// epoll_event does not import. Each returns the result or -errno.
+int cella_epoll_create(void);
+/// Watches fd for readability once (EPOLLIN | EPOLLONESHOT).
+int cella_epoll_add_oneshot(int epfd, int fd);
+int cella_epoll_del(int epfd, int fd);
+/// Waits and stores the ready fds; returns their count.
+int cella_epoll_wait(int epfd, int *fds, int max, int timeout_ms);
+
+/// The MS_* flags of the mount holding path that a bind remount in a user namespace must
+/// repeat (the kernel locks them): nosuid, nodev, noexec and the atime flags. ST_* are GNU-only.
+unsigned long cella_locked_mount_flags(const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,406 @@
+// The child side of a sandbox launch and the few syscalls Swift cannot reach.
+//
+// The child is cloned with CLONE_VM: it shares the parent's memory (no page-table copy of a large
+// multi-threaded Swift process) until execve gives it its own. So from clone to exec it must not
+// touch anything the parent owns: no malloc, no stdio, no errno (it lives in the parent thread's
+// TLS, which the child shares), no libc wrappers that might. It makes raw syscalls through
+// cella_sys6, reads the parent's prepared config, and writes only its own stack. The same rules as
+// runc's nsexec and swift-subprocess's spawn apply; CLONE_VM without CLONE_VFORK is what lets the
+// parent keep running to write the user-namespace maps while the child waits for them.
+#define _GNU_SOURCE
+#include "cella_shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/prctl.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/statvfs.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+
+_Static_assert(sizeof(cella_child_error) == 12, "cella_child_error is read as 12 bytes by Swift");
+_Static_assert(sizeof(cella_fs_step) == 56, "cella_fs_step layout is shared with Swift");
+_Static_assert(sizeof(cella_rlimit) == 24, "cella_rlimit layout is shared with Swift");
+
+// The kernel's struct sigaction for rt_sigaction (not glibc's, whose mask is 128 bytes).
+struct cella_kernel_sigaction {
+    void *handler;
+    unsigned long flags;
+    void *restorer;
+    uint64_t mask;
+};
+_Static_assert(sizeof(struct cella_kernel_sigaction) == 32, "kernel sigaction layout");
+
+// A raw syscall that returns -errno and never writes errno (which is shared with the parent thread).
+static inline long cella_sys6(long n, long a, long b, long c, long d, long e, long f) {
+#if defined(__x86_64__)
+    long ret;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    register long r9 __asm__("r9") = f;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return ret;
+#elif defined(__aarch64__)
+    register long x8 __asm__("x8") = n;
+    register long x0 __asm__("x0") = a;
+    register long x1 __asm__("x1") = b;
+    register long x2 __asm__("x2") = c;
+    register long x3 __asm__("x3") = d;
+    register long x4 __asm__("x4") = e;
+    register long x5 __asm__("x5") = f;
+    __asm__ volatile("svc 0"
+                     : "+r"(x0)
+                     : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
+                     : "memory", "cc");
+    return x0;
+#else
+#error "cella_sys6: unsupported architecture"
+#endif
+}
+
+#define SYS0(n) cella_sys6((n), 0, 0, 0, 0, 0, 0)
+#define SYS1(n, a) cella_sys6((n), (long)(a), 0, 0, 0, 0, 0)
+#define SYS2(n, a, b) cella_sys6((n), (long)(a), (long)(b), 0, 0, 0, 0)
+#define SYS3(n, a, b, c) cella_sys6((n), (long)(a), (long)(b), (long)(c), 0, 0, 0)
+#define SYS4(n, a, b, c, d) cella_sys6((n), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+#define SYS5(n, a, b, c, d, e) cella_sys6((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
+
+// Reports {stage, step, errno} on the error pipe and exits. Never returns.
+__attribute__((noreturn)) static void child_fail(const cella_child_config *cfg, int error_fd,
+                                                 int stage, int step, long negative_errno) {
+    (void)cfg;
+    cella_child_error report = {stage, step, (int32_t)(-negative_errno)};
+    SYS3(SYS_write, error_fd, &report, sizeof(report));
+    for (;;) SYS1(SYS_exit_group, 127);
+}
+
+static int child_fs_step(const cella_fs_step *s) {
+    long r = 0;
+    switch (s->kind) {
+    case CELLA_FS_MOUNT:
+        r = SYS5(SYS_mount, s->source, s->target, s->fstype, s->flags, s->data);
+        break;
+    case CELLA_FS_MKDIR:
+        r = SYS3(SYS_mkdirat, AT_FDCWD, s->target, s->mode);
+        if (r == -EEXIST) r = 0;
+        break;
+    case CELLA_FS_TOUCH:
+        r = SYS4(SYS_openat, AT_FDCWD, s->target, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (r >= 0) r = SYS1(SYS_close, r);
+        break;
+    case CELLA_FS_SYMLINK:
+        r = SYS3(SYS_symlinkat, s->source, AT_FDCWD, s->target);
+        if (r == -EEXIST) r = 0;
+        break;
+    case CELLA_FS_PIVOT:
+        // pivot_root(".", ".") stacks the old root under the new one; detaching "." then removes
+        // it without needing a put_old directory (the approach runc and crun take).
+        if ((r = SYS1(SYS_chdir, s->target)) < 0) break;
+        if ((r = SYS2(SYS_pivot_root, ".", ".")) < 0) break;
+        if ((r = SYS2(SYS_umount2, ".", MNT_DETACH)) < 0) break;
+        r = SYS1(SYS_chdir, "/");
+        break;
+    case CELLA_FS_CHDIR:
+        r = SYS1(SYS_chdir, s->target);
+        break;
+    default:
+        r = -EINVAL;
+    }
+    if (r == -ENOENT && s->optional) r = 0;
+    return (int)r;
+}
+
+static long child_loopback_up(void) {
+    long fd = SYS3(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return fd;
+    struct ifreq ifr;
+    for (size_t i = 0; i < sizeof(ifr); i++) ((char *)&ifr)[i] = 0;
+    ifr.ifr_name[0] = 'l';
+    ifr.ifr_name[1] = 'o';
+    long r = SYS3(SYS_ioctl, fd, SIOCGIFFLAGS, &ifr);
+    if (r == 0) {
+        ifr.ifr_flags |= IFF_UP;
+        r = SYS3(SYS_ioctl, fd, SIOCSIFFLAGS, &ifr);
+    }
+    SYS1(SYS_close, fd);
+    return r;
+}
+
+static size_t child_strlen(const char *s) {
+    size_t n = 0;
+    while (s[n]) n++;
+    return n;
+}
+
+// execve, searching search_path when path has no '/', like execvpe but without malloc or errno.
+static long child_exec(const cella_child_config *cfg) {
+    const char *path = cfg->path;
+    size_t plen = child_strlen(path);
+    for (size_t i = 0; i < plen; i++)
+        if (path[i] == '/') return SYS3(SYS_execve, path, cfg->argv, cfg->envp);
+    if (!cfg->search_path || plen == 0) return -ENOENT;
+    char buf[4096];
+    long result = -ENOENT;
+    const char *p = cfg->search_path;
+    for (;;) {
+        const char *end = p;
+        while (*end && *end != ':') end++;
+        size_t dlen = (size_t)(end - p);
+        if (dlen > 0 && dlen + 1 + plen + 1 <= sizeof(buf)) {
+            for (size_t i = 0; i < dlen; i++) buf[i] = p[i];
+            buf[dlen] = '/';
+            for (size_t i = 0; i <= plen; i++) buf[dlen + 1 + i] = path[i];
+            long r = SYS3(SYS_execve, buf, cfg->argv, cfg->envp);
+            if (r == -EACCES) result = r;
+            else if (r != -ENOENT && r != -ENOTDIR) return r;
+        }
+        if (!*end) break;
+        p = end + 1;
+    }
+    return result;
+}
+
+static int child_main(void *arg) {
+    const cella_child_config *cfg = (const cella_child_config *)arg;
+    int err_fd = cfg->error_write_fd;
+    long r;
+
+    // The parent's ends of the pipes: holding them would keep our read from ever seeing EOF.
+    SYS1(SYS_close, cfg->sync_write_fd);
+    SYS1(SYS_close, cfg->error_read_fd);
+
+    // A new session, or a kill(0, ...) inside would reach the parent's process group.
+    if ((r = SYS0(SYS_setsid)) < 0) child_fail(cfg, err_fd, CELLA_STAGE_SETSID, -1, r);
+    if (cfg->die_with_parent && (r = SYS2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL)) < 0)
+        child_fail(cfg, err_fd, CELLA_STAGE_PDEATHSIG, -1, r);
+
+    // Wait until the parent has written our uid/gid maps and placed us in our cgroups.
+    char go = 0;
+    do r = SYS3(SYS_read, cfg->sync_read_fd, &go, 1);
+    while (r == -EINTR);
+    if (r != 1) child_fail(cfg, err_fd, CELLA_STAGE_SYNC, -1, r < 0 ? r : -EPIPE);
+    SYS1(SYS_close, cfg->sync_read_fd);
+
+    // Now inside our cgroups: a cgroup namespace rooted here hides the host's hierarchy.
+    if (cfg->unshare_cgroup && (r = SYS1(SYS_unshare, CELLA_CLONE_NEWCGROUP)) < 0)
+        child_fail(cfg, err_fd, CELLA_STAGE_CGROUP_NS, -1, r);
+
+    // After clone we still carry the host ids (unmapped here, so every file we create would fail
+    // with EOVERFLOW); become the namespace's root, which the parent's maps now define.
+    if ((r = SYS3(SYS_setresgid, 0, 0, 0)) < 0 || (r = SYS3(SYS_setresuid, 0, 0, 0)) < 0)
+        child_fail(cfg, err_fd, CELLA_STAGE_NAMESPACE_ROOT, -1, r);
+
+    // Modes in the plan are exact (1777 for /tmp); the program gets the usual 022 before exec.
+    SYS1(SYS_umask, 0);
+    // Nothing we mount may propagate back to the host.
+    if ((r = SYS5(SYS_mount, "none", "/", 0, MS_REC | MS_PRIVATE, 0)) < 0)
+        child_fail(cfg, err_fd, CELLA_STAGE_MOUNT_PRIVATE, -1, r);
+    for (int i = 0; i < cfg->fs_step_count; i++)
+        if ((r = child_fs_step(&cfg->fs_steps[i])) < 0)
+            child_fail(cfg, err_fd, CELLA_STAGE_FS_STEP, i, r);
+
+    if (cfg->loopback_up && (r = child_loopback_up()) < 0)
+        child_fail(cfg, err_fd, CELLA_STAGE_LOOPBACK, -1, r);
+    if (cfg->hostname &&
+        (r = SYS2(SYS_sethostname, cfg->hostname, child_strlen(cfg->hostname))) < 0)
+        child_fail(cfg, err_fd, CELLA_STAGE_HOSTNAME, -1, r);
+    for (int i = 0; i < cfg->rlimit_count; i++) {
+        uint64_t lim[2] = {cfg->rlimits[i].soft, cfg->rlimits[i].hard};
+        if ((r = SYS4(SYS_prlimit64, 0, cfg->rlimits[i].resource, lim, 0)) < 0)
+            child_fail(cfg, err_fd, CELLA_STAGE_RLIMIT, i, r);
+    }
+
+    // File descriptors: stdio and extras land on 0..floor-1; everything above is close-on-exec.
+    // Sources are first copied above the floor so that no dup3 overwrites a source still needed.
+    int floor = 3 + cfg->extra_fd_count;
+    if (err_fd < floor) {
+        if ((r = SYS3(SYS_fcntl, err_fd, F_DUPFD_CLOEXEC, floor)) < 0)
+            child_fail(cfg, err_fd, CELLA_STAGE_STDIO, -1, r);
+        err_fd = (int)r;
+    }
+    int moved[3 + 64];
+    if (cfg->extra_fd_count > 64) child_fail(cfg, err_fd, CELLA_STAGE_STDIO, -1, -EMFILE);
+    for (int i = 0; i < floor; i++) {
+        int source = i < 3 ? cfg->stdio[i] : cfg->extra_fds[i - 3];
+        if ((r = SYS3(SYS_fcntl, source, F_DUPFD_CLOEXEC, floor)) < 0)
+            child_fail(cfg, err_fd, CELLA_STAGE_STDIO, i, r);
+        moved[i] = (int)r;
+    }
+    for (int i = 0; i < floor; i++)
+        if ((r = SYS3(SYS_dup3, moved[i], i, 0)) < 0)
+            child_fail(cfg, err_fd, CELLA_STAGE_STDIO, i, r);
+    if ((r = SYS3(SYS_close_range, floor, ~0U, CLOSE_RANGE_CLOEXEC)) < 0)
+        child_fail(cfg, err_fd, CELLA_STAGE_CLOSE_FDS, -1, r);
+
+    // Privileges. The bounding set needs CAP_SETPCAP, so it goes before the uid change.
+    if (cfg->drop_capabilities) {
+        for (int cap = 0; cap <= cfg->last_cap; cap++)
+            if ((r = SYS2(SYS_prctl, PR_CAPBSET_DROP, cap)) < 0 && r != -EINVAL)
+                child_fail(cfg, err_fd, CELLA_STAGE_CAP_BOUNDING, cap, r);
+    }
+    if ((r = SYS5(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)) < 0 && r != -EINVAL)
+        child_fail(cfg, err_fd, CELLA_STAGE_CAP_AMBIENT, -1, r);
+    if ((r = SYS2(SYS_setgroups, cfg->group_count, cfg->groups)) < 0)
+        child_fail(cfg, err_fd, CELLA_STAGE_SETGROUPS, -1, r);
+    if ((r = SYS3(SYS_setresgid, cfg->gid, cfg->gid, cfg->gid)) < 0)
+        child_fail(cfg, err_fd, CELLA_STAGE_SETGID, -1, r);
+    if ((r = SYS3(SYS_setresuid, cfg->uid, cfg->uid, cfg->uid)) < 0)
+        child_fail(cfg, err_fd, CELLA_STAGE_SETUID, -1, r);
+    if (cfg->drop_capabilities) {
+        struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+        struct __user_cap_data_struct data[2];
+        for (size_t i = 0; i < sizeof(data); i++) ((char *)data)[i] = 0;
+        if ((r = SYS2(SYS_capset, &header, data)) < 0)
+            child_fail(cfg, err_fd, CELLA_STAGE_CAPSET, -1, r);
+    }
+    if (cfg->no_new_privs && (r = SYS5(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) < 0)
+        child_fail(cfg, err_fd, CELLA_STAGE_NO_NEW_PRIVS, -1, r);
+
+    // Signals: execve resets handled signals but keeps ignored ones, so reset every disposition
+    // to default while still blocked, then unblock for the program.
+    struct cella_kernel_sigaction dfl = {SIG_DFL, 0, 0, 0};
+    for (int sig = 1; sig < 65; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        SYS4(SYS_rt_sigaction, sig, &dfl, 0, sizeof(uint64_t));
+    }
+    uint64_t empty_mask = 0;
+    if ((r = SYS4(SYS_rt_sigprocmask, SIG_SETMASK, &empty_mask, 0, sizeof(empty_mask))) < 0)
+        child_fail(cfg, err_fd, CELLA_STAGE_SIGNALS, -1, r);
+
+    SYS1(SYS_umask, 022);
+
+    // Seccomp last: from here on only what the filters allow, and execve must be among it.
+    for (int i = 0; i < cfg->filter_count; i++)
+        if ((r = SYS3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &cfg->filters[i])) < 0)
+            child_fail(cfg, err_fd, CELLA_STAGE_SECCOMP, i, r);
+
+    r = child_exec(cfg);
+    child_fail(cfg, err_fd, CELLA_STAGE_EXEC, -1, r);
+}
+
+pid_t cella_sandbox_clone(const cella_child_config *config, int namespace_flags, void *stack,
+                          size_t stack_size, int *pidfd_out) {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int pidfd = -1;
+    // Exit signal 0: the child is waited for through its pidfd with __WALL, and a SIGCHLD-driven
+    // waitpid(-1) elsewhere in the process cannot steal its status.
+    int flags = CLONE_VM | CLONE_PIDFD | namespace_flags;
+    pid_t pid = clone(child_main, (char *)stack + stack_size, flags, (void *)config, &pidfd);
+    int saved = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0) return -saved;
+    *pidfd_out = pidfd;
+    return pid;
+}
+
+int cella_pidfd_send_signal(int pidfd, int signal) {
+    return syscall(SYS_pidfd_send_signal, pidfd, signal, NULL, 0) < 0 ? errno : 0;
+}
+
+int cella_pidfd_open(pid_t pid) {
+    long fd = syscall(SYS_pidfd_open, pid, 0);
+    return fd < 0 ? -errno : (int)fd;
+}
+
+int cella_pidfd_wait(int pidfd, int nohang, int *code, int *status) {
+    siginfo_t info;
+    memset(&info, 0, sizeof(info));
+    int options = WEXITED | __WALL | (nohang ? WNOHANG : 0);
+    int r;
+    do r = waitid((idtype_t)P_PIDFD, (id_t)pidfd, &info, options);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) return -errno;
+    if (info.si_pid == 0) return -EAGAIN;
+    *code = info.si_code;
+    *status = info.si_status;
+    return 0;
+}
+
+int cella_close_range(unsigned int first, unsigned int last, unsigned int flags) {
+    return syscall(SYS_close_range, first, last, flags) < 0 ? errno : 0;
+}
+
+int cella_pipe_cloexec(int fds[2]) {
+    return pipe2(fds, O_CLOEXEC) < 0 ? errno : 0;
+}
+
+int cella_memfd(const char *name) {
+    int fd = memfd_create(name, MFD_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+int cella_epoll_create(void) {
+    int fd = epoll_create1(EPOLL_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+int cella_epoll_add_oneshot(int epfd, int fd) {
+    struct epoll_event event = {.events = EPOLLIN | EPOLLONESHOT, .data.fd = fd};
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &event) < 0 ? -errno : 0;
+}
+
+int cella_epoll_del(int epfd, int fd) {
+    return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL) < 0 ? -errno : 0;
+}
+
+int cella_epoll_wait(int epfd, int *fds, int max, int timeout_ms) {
+    struct epoll_event events[64];
+    if (max > 64) max = 64;
+    int n = epoll_wait(epfd, events, max, timeout_ms);
+    if (n < 0) return -errno;
+    for (int i = 0; i < n; i++) fds[i] = events[i].data.fd;
+    return n;
+}
+
+unsigned long cella_locked_mount_flags(const char *path) {
+    struct statvfs st;
+    if (statvfs(path, &st) != 0) return 0;
+    unsigned long flags = 0;
+    if (st.f_flag & ST_NOSUID) flags |= MS_NOSUID;
+    if (st.f_flag & ST_NODEV) flags |= MS_NODEV;
+    if (st.f_flag & ST_NOEXEC) flags |= MS_NOEXEC;
+    if (st.f_flag & ST_NOATIME) flags |= MS_NOATIME;
+    if (st.f_flag & ST_NODIRATIME) flags |= MS_NODIRATIME;
+    if (st.f_flag & ST_RELATIME) flags |= MS_RELATIME;
+    return flags;
+}

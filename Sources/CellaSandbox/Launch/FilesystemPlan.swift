@@ -1,0 +1,121 @@
+import CSandboxShim
+import Glibc
+
+/// The child's filesystem steps, computed in the parent from the spec. The order is the one
+/// ARCHITECTURE.md gives: a private scratch tmpfs (the overlay's upper and work directories,
+/// which overlayfs requires even for a root that ends up read-only), the overlay root, `/var/task`, `/proc` (before
+/// the old root goes: a user namespace may only mount proc while a full proc is visible), masked
+/// and read-only proc paths as in the OCI defaults, a minimal `/dev`, `/tmp`, the read-only
+/// remount, then pivot_root.
+struct FilesystemPlan {
+    struct Step {
+        var kind: cella_fs_kind
+        var source: String? = nil
+        var target: String
+        var fstype: String? = nil
+        var data: String? = nil
+        var flags: UInt = 0
+        var mode: UInt32 = 0
+        var optional = false
+
+        /// What operators read in an error: `mount proc on /proc`.
+        var label: String
+    }
+
+    private(set) var steps: [Step] = []
+
+    static let maskedFiles = ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug"]
+    static let maskedDirectories = ["/proc/acpi", "/proc/scsi"]
+    static let readOnlyPaths = ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus"]
+    static let devices = ["null", "zero", "full", "random", "urandom"]
+    /// Directories that must exist in the lower layers: a user namespace cannot create them in
+    /// directories owned by the (unmapped) host root.
+    static let mountpoints = ["proc", "dev", "tmp", "var/task"]
+
+    /// - Parameters:
+    ///   - staging: a directory that exists on the host; the child mounts its scratch tmpfs there,
+    ///     in its own mount namespace, so the host never sees it.
+    ///   - codeFlags: the statvfs flags of the code directory's mount, which a read-only remount
+    ///     of its bind must keep (the kernel locks them in a user namespace).
+    init(spec: SandboxSpec, staging: String, codeFlags: UInt) {
+        let rootfs = spec.rootfs
+        let nosuid: UInt = spec.protections.nosuid ? UInt(MS_NOSUID) : 0
+        let root = staging + "/root"
+
+        add(.init(kind: CELLA_FS_MOUNT, source: "cella", target: staging, fstype: "tmpfs",
+                  data: "size=1m,mode=0755",
+                  flags: UInt(MS_NODEV) | nosuid, label: "mount scratch tmpfs"))
+        for dir in ["upper", "work", "root"] {
+            add(.init(kind: CELLA_FS_MKDIR, target: staging + "/" + dir, mode: 0o755, label: "mkdir scratch \(dir)"))
+        }
+        let lower = rootfs.layers.joined(separator: ":")
+        add(.init(kind: CELLA_FS_MOUNT, source: "overlay", target: root, fstype: "overlay",
+                  data: "lowerdir=\(lower),upperdir=\(staging)/upper,workdir=\(staging)/work",
+                  flags: UInt(MS_NODEV) | nosuid, label: "mount overlay root"))
+
+        if let code = rootfs.code {
+            add(.init(kind: CELLA_FS_MOUNT, source: code, target: root + "/var/task",
+                      flags: UInt(MS_BIND | MS_REC), label: "bind code on /var/task"))
+            add(.init(kind: CELLA_FS_MOUNT, target: root + "/var/task",
+                      flags: UInt(MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NODEV) | nosuid | codeFlags,
+                      label: "remount /var/task read-only"))
+        }
+
+        add(.init(kind: CELLA_FS_MOUNT, source: "proc", target: root + "/proc", fstype: "proc",
+                  flags: UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), label: "mount proc on /proc"))
+        for path in Self.maskedFiles {
+            add(.init(kind: CELLA_FS_MOUNT, source: "/dev/null", target: root + path,
+                      flags: UInt(MS_BIND), optional: true, label: "mask \(path)"))
+        }
+        for path in Self.maskedDirectories {
+            add(.init(kind: CELLA_FS_MOUNT, source: "cella", target: root + path, fstype: "tmpfs",
+                      data: "mode=0555", flags: UInt(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC),
+                      optional: true, label: "mask \(path)"))
+        }
+        for path in Self.readOnlyPaths {
+            add(.init(kind: CELLA_FS_MOUNT, source: root + path, target: root + path,
+                      flags: UInt(MS_BIND | MS_REC), optional: true, label: "bind \(path)"))
+            add(.init(kind: CELLA_FS_MOUNT, target: root + path,
+                      flags: UInt(MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC),
+                      optional: true, label: "remount \(path) read-only"))
+        }
+
+        // /dev: a small tmpfs holding the host's harmless character devices (bind-mounted: a user
+        // namespace cannot mknod), the usual links, and /dev/shm whose size the tmpfs bounds.
+        add(.init(kind: CELLA_FS_MOUNT, source: "cella", target: root + "/dev", fstype: "tmpfs",
+                  data: "size=\(rootfs.shmMiB)m,mode=0755", flags: UInt(MS_NOSUID | MS_NOEXEC),
+                  label: "mount tmpfs on /dev"))
+        for device in Self.devices {
+            add(.init(kind: CELLA_FS_TOUCH, target: root + "/dev/" + device, label: "create /dev/\(device)"))
+            add(.init(kind: CELLA_FS_MOUNT, source: "/dev/" + device, target: root + "/dev/" + device,
+                      flags: UInt(MS_BIND), label: "bind /dev/\(device)"))
+        }
+        for (link, target) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                               ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
+            add(.init(kind: CELLA_FS_SYMLINK, source: target, target: root + "/dev/" + link, label: "link /dev/\(link)"))
+        }
+        add(.init(kind: CELLA_FS_MKDIR, target: root + "/dev/shm", mode: 0o1777, label: "mkdir /dev/shm"))
+
+        add(.init(kind: CELLA_FS_MOUNT, source: "cella", target: root + "/tmp", fstype: "tmpfs",
+                  data: "size=\(rootfs.tmpMiB)m,mode=1777", flags: UInt(MS_NODEV) | nosuid,
+                  label: "mount tmpfs on /tmp"))
+        add(.init(kind: CELLA_FS_MOUNT, target: root,
+                  flags: UInt(MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NODEV) | nosuid,
+                  label: "remount root read-only"))
+        add(.init(kind: CELLA_FS_PIVOT, target: root, label: "pivot_root"))
+        add(.init(kind: CELLA_FS_CHDIR, target: spec.workingDirectory, label: "chdir \(spec.workingDirectory)"))
+    }
+
+    private mutating func add(_ step: Step) { steps.append(step) }
+
+    /// The steps as C structs in `arena`.
+    func cSteps(in arena: CArena) -> UnsafePointer<cella_fs_step> {
+        arena.array(steps.map { step in
+            cella_fs_step(
+                kind: Int32(step.kind.rawValue), optional: step.optional ? 1 : 0,
+                source: arena.optionalString(step.source), target: arena.string(step.target),
+                fstype: arena.optionalString(step.fstype), data: arena.optionalString(step.data),
+                flags: step.flags, mode: step.mode, _pad: 0)
+        })
+    }
+}

@@ -1,0 +1,257 @@
+import CSandboxShim
+import Glibc
+import Logging
+import Synchronization
+
+/// Starts sandboxes. One per process (an agent's, or the CLI's): it owns the cgroup layout, the
+/// compiled default seccomp filter and the staging directory.
+public final class SandboxLauncher: Sendable {
+    public struct Configuration: Sendable {
+        /// Cella's directory in each cgroup hierarchy.
+        public var cgroupRoot: String
+        /// Host state: holds the staging directory where each child mounts its root, inside its
+        /// own mount namespace.
+        public var stateDirectory: String
+
+        public init(cgroupRoot: String = "cella", stateDirectory: String = "/run/cella") {
+            self.cgroupRoot = cgroupRoot
+            self.stateDirectory = stateDirectory
+        }
+    }
+
+    public let configuration: Configuration
+    public let cgroups: CgroupManager
+    let staging: String
+    let defaultFilter: SeccompFilter
+    let lastCapability: Int32
+    let logger: Logger
+    /// Layer sets whose mountpoints were checked.
+    private let preparedLayers = Mutex<Set<[String]>>([])
+
+    /// Detects cgroups, compiles the default seccomp profile and creates the staging directory.
+    /// - Throws: `SandboxError` when the host cannot run sandboxes (not root, no cgroup controllers).
+    public init(configuration: Configuration = Configuration(), logger: Logger = Logger(label: "cella.sandbox")) throws(SandboxError) {
+        guard geteuid() == 0 else {
+            throw SandboxError(.unsupportedHost, "sandboxes need root (to map user namespaces and manage cgroups); run as root")
+        }
+        self.configuration = configuration
+        self.logger = logger
+        self.cgroups = try CgroupManager(rootName: configuration.cgroupRoot)
+        self.defaultFilter = try SeccompCompiler.shared.filter(for: .default)
+        self.staging = configuration.stateDirectory + "/mnt"
+        do {
+            try FileIO.makeDirectories(staging)
+            // Child mounts happen as the namespace's root, an unprivileged host uid: the path must
+            // be searchable by others.
+            chmod(configuration.stateDirectory, 0o755)
+            chmod(staging, 0o755)
+        } catch {
+            throw SandboxError(.launchFailed, "cannot create the staging directory", cause: error)
+        }
+        let cap = (try? FileIO.read("/proc/sys/kernel/cap_last_cap")).flatMap { Int32($0.trimmingWhitespace()) }
+        self.lastCapability = cap ?? 40
+    }
+
+    /// Kills and removes what a crashed previous run left under this launcher's cgroup root.
+    /// Mounts need no cleanup: they only ever exist in the sandboxes' own mount namespaces.
+    @discardableResult
+    public func removeStale() -> [String] {
+        let removed = cgroups.removeStale()
+        if !removed.isEmpty {
+            logger.info("removed stale sandboxes", metadata: ["cella.count": "\(removed.count)"])
+        }
+        return removed
+    }
+
+    /// Starts `spec` and returns once its program has been exec'd, or throws the stage that failed.
+    /// Blocking (clone, pipe reads): call it from a thread that may block, not the cooperative pool.
+    /// - Throws: `SandboxError` — `.invalidSpec` before anything is created; `.setupFailed` with
+    ///   the child's stage and errno; `.cgroup`, `.launchFailed` for the parent's own steps. On a
+    ///   throw, nothing of the sandbox is left behind.
+    public func launch(_ spec: SandboxSpec) throws(SandboxError) -> Sandbox {
+        try SpecValidator.validate(spec)
+        try prepareMountpoints(spec.rootfs)
+        var filters = [defaultFilter.fprog]
+        if let extra = spec.extraSeccompProfile {
+            filters.append(try SeccompCompiler.shared.filter(for: extra).fprog)
+        }
+        if !spec.protections.seccomp { filters = [] }
+        let codeFlags = spec.rootfs.code.map { cella_locked_mount_flags($0) } ?? 0
+        let plan = FilesystemPlan(spec: spec, staging: staging, codeFlags: codeFlags)
+
+        let cgroup = try cgroups.create(id: spec.id, resources: spec.resources)
+        do {
+            let (pid, pidfd) = try start(spec, plan: plan, filters: filters, cgroup: cgroup)
+            return Sandbox(id: spec.id, pid: pid, pidfd: pidfd, cgroup: cgroup)
+        } catch {
+            cgroup.destroy()
+            throw error
+        }
+    }
+
+    private func start(
+        _ spec: SandboxSpec, plan: FilesystemPlan, filters: [sock_fprog], cgroup: SandboxCgroup
+    ) throws(SandboxError) -> (pid_t, Int32) {
+        var syncPipe: [Int32] = [-1, -1]
+        var errorPipe: [Int32] = [-1, -1]
+        var code = cella_pipe_cloexec(&syncPipe)
+        guard code == 0 else { throw SandboxError(.launchFailed, "pipe2: \(Errno.describe(code))", errno: code) }
+        code = cella_pipe_cloexec(&errorPipe)
+        guard code == 0 else {
+            close(syncPipe[0]); close(syncPipe[1])
+            throw SandboxError(.launchFailed, "pipe2: \(Errno.describe(code))", errno: code)
+        }
+        var parentSync = syncPipe[1]
+        let parentError = errorPipe[0]
+        defer {
+            if parentSync >= 0 { close(parentSync) }
+            close(parentError)
+        }
+
+        let arena = CArena()
+        let user = spec.protections.runAsNamespaceRoot ? SandboxSpec.User(uid: 0, gid: 0) : spec.user
+        let environment = spec.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        let stdio: (Int32, Int32, Int32)
+        switch spec.stdio {
+        case .inherit: stdio = (0, 1, 2)
+        case .fds(let i, let o, let e): stdio = (i, o, e)
+        }
+        let fprogs = arena.array(filters)
+        var config = cella_child_config()
+        config.sync_read_fd = syncPipe[0]
+        config.sync_write_fd = syncPipe[1]
+        config.error_read_fd = errorPipe[0]
+        config.error_write_fd = errorPipe[1]
+        config.stdio = stdio
+        config.extra_fd_count = Int32(spec.extraFiles.count)
+        config.extra_fds = arena.array(spec.extraFiles)
+        config.unshare_cgroup = 1
+        config.die_with_parent = spec.dieWithParent ? 1 : 0
+        config.loopback_up = spec.protections.networkNamespace ? 1 : 0
+        config.fs_step_count = Int32(plan.steps.count)
+        config.fs_steps = plan.cSteps(in: arena)
+        config.hostname = arena.string(spec.hostname)
+        config.rlimit_count = Int32(spec.rlimits.count)
+        config.rlimits = arena.array(spec.rlimits.map {
+            cella_rlimit(resource: $0.resource.rawValue, _pad: 0, soft: $0.soft, hard: $0.hard)
+        })
+        config.uid = user.uid
+        config.gid = user.gid
+        config.group_count = 1
+        config.groups = arena.array([user.gid])
+        config.last_cap = lastCapability
+        config.drop_capabilities = spec.protections.dropCapabilities ? 1 : 0
+        config.no_new_privs = spec.protections.noNewPrivs ? 1 : 0
+        config.filter_count = Int32(filters.count)
+        config.filters = fprogs
+        config.path = arena.string(spec.command[0])
+        config.search_path = arena.string(spec.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
+        config.argv = arena.stringVector(spec.command)
+        config.envp = arena.stringVector(environment)
+
+        var flags = CELLA_CLONE_NEWUSER | CELLA_CLONE_NEWNS | CELLA_CLONE_NEWPID | CELLA_CLONE_NEWUTS
+            | CELLA_CLONE_NEWIPC
+        if spec.protections.networkNamespace { flags |= CELLA_CLONE_NEWNET }
+
+        let stack = ChildStack.shared.take()
+        defer { ChildStack.shared.give(stack) }
+        var pidfd: Int32 = -1
+        let pid = withUnsafePointer(to: &config) { cfg in
+            cella_sandbox_clone(cfg, Int32(flags), stack.base, stack.size, &pidfd)
+        }
+        // Our copies of the child's ends: the child holds its own.
+        close(syncPipe[0])
+        close(errorPipe[1])
+        guard pid > 0 else {
+            throw SandboxError(.launchFailed, "clone: \(Errno.describe(-pid))", errno: -pid)
+        }
+
+        func abort(_ error: SandboxError) -> SandboxError {
+            _ = cella_pidfd_send_signal(pidfd, SIGKILL)
+            var code: Int32 = 0, status: Int32 = 0
+            _ = cella_pidfd_wait(pidfd, 0, &code, &status)
+            close(pidfd)
+            return error
+        }
+
+        do {
+            let map = spec.idMapping.mapLine
+            try FileIO.write(map, to: "/proc/\(pid)/uid_map")
+            try FileIO.write(map, to: "/proc/\(pid)/gid_map")
+        } catch {
+            throw abort(SandboxError(.launchFailed, "cannot write the user-namespace maps", cause: error))
+        }
+        do { try cgroup.add(pid: pid) } catch {
+            throw abort(SandboxError(.cgroup, "cannot move the sandbox into its cgroup", cause: error))
+        }
+        var go: UInt8 = 1
+        guard write(parentSync, &go, 1) == 1 else {
+            throw abort(SandboxError(.launchFailed, "cannot release the child: \(Errno.describe(errno))", errno: errno))
+        }
+        close(parentSync)
+        parentSync = -1
+
+        // EOF: exec succeeded (the pipe was close-on-exec). A record: the stage that failed.
+        var report = cella_child_error()
+        let n = withUnsafeMutableBytes(of: &report) { buf in
+            var total = 0
+            while total < buf.count {
+                let r = read(parentError, buf.baseAddress! + total, buf.count - total)
+                if r < 0 && errno == EINTR { continue }
+                if r <= 0 { break }
+                total += r
+            }
+            return total
+        }
+        withExtendedLifetime(arena) {}
+        if n == 0 { return (pid, pidfd) }
+        let stage = describe(stage: report.stage, step: report.step, plan: plan, spec: spec)
+        throw abort(SandboxError(
+            .setupFailed, "sandbox setup failed: \(stage): \(Errno.describe(report.error))",
+            stage: stage, errno: report.error))
+    }
+
+    private func describe(stage: Int32, step: Int32, plan: FilesystemPlan, spec: SandboxSpec) -> String {
+        switch cella_stage(UInt32(stage)) {
+        case CELLA_STAGE_SYNC: return "wait for parent"
+        case CELLA_STAGE_SETSID: return "setsid"
+        case CELLA_STAGE_PDEATHSIG: return "prctl PR_SET_PDEATHSIG"
+        case CELLA_STAGE_CGROUP_NS: return "unshare cgroup namespace"
+        case CELLA_STAGE_NAMESPACE_ROOT: return "become user-namespace root"
+        case CELLA_STAGE_MOUNT_PRIVATE: return "make mounts private"
+        case CELLA_STAGE_FS_STEP:
+            return plan.steps.indices.contains(Int(step)) ? plan.steps[Int(step)].label : "filesystem step \(step)"
+        case CELLA_STAGE_LOOPBACK: return "bring up loopback"
+        case CELLA_STAGE_HOSTNAME: return "sethostname"
+        case CELLA_STAGE_RLIMIT:
+            return spec.rlimits.indices.contains(Int(step)) ? "setrlimit \(spec.rlimits[Int(step)].resource)" : "setrlimit"
+        case CELLA_STAGE_STDIO: return "set up fd \(step)"
+        case CELLA_STAGE_CLOSE_FDS: return "close_range"
+        case CELLA_STAGE_CAP_BOUNDING: return "drop bounding capability \(step)"
+        case CELLA_STAGE_CAP_AMBIENT: return "clear ambient capabilities"
+        case CELLA_STAGE_SETGROUPS: return "setgroups"
+        case CELLA_STAGE_SETGID: return "setresgid \(spec.user.gid)"
+        case CELLA_STAGE_SETUID: return "setresuid \(spec.user.uid)"
+        case CELLA_STAGE_CAPSET: return "capset"
+        case CELLA_STAGE_NO_NEW_PRIVS: return "prctl PR_SET_NO_NEW_PRIVS"
+        case CELLA_STAGE_SIGNALS: return "reset signals"
+        case CELLA_STAGE_SECCOMP: return "install seccomp filter \(step)"
+        case CELLA_STAGE_EXEC: return "execve \(spec.command[0])"
+        default: return "stage \(stage)"
+        }
+    }
+
+    /// Mountpoints the plan needs must exist in the lower layers; create missing ones in the
+    /// bottom layer (the runtime's rootfs), once per layer set.
+    private func prepareMountpoints(_ rootfs: SandboxSpec.Rootfs) throws(SandboxError) {
+        if preparedLayers.withLock({ $0.contains(rootfs.layers) }) { return }
+        var needed = FilesystemPlan.mountpoints
+        if rootfs.code == nil { needed.removeAll { $0 == "var/task" } }
+        for mountpoint in needed where !rootfs.layers.contains(where: { FileIO.exists($0 + "/" + mountpoint) }) {
+            do { try FileIO.makeDirectories(rootfs.layers.last! + "/" + mountpoint) } catch {
+                throw SandboxError(.invalidSpec, "rootfs lacks /\(mountpoint) and it cannot be created", cause: error)
+            }
+        }
+        preparedLayers.withLock { _ = $0.insert(rootfs.layers) }
+    }
+}

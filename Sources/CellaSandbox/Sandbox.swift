@@ -1,0 +1,95 @@
+import CSandboxShim
+import Glibc
+import Synchronization
+
+/// A running sandbox: its first process (pid 1 of its own pid namespace), held through a pidfd,
+/// and its cgroup. Killing the first process ends the whole sandbox (the kernel kills the rest of
+/// a pid namespace when its init dies). Waiting reaps it, reads its usage and removes its cgroup;
+/// after that nothing of the sandbox is left.
+public final class Sandbox: Sendable {
+    public let id: String
+    /// The first process's pid as the host sees it.
+    public let pid: pid_t
+    public let cgroup: SandboxCgroup
+    private let pidfd: Int32
+    private let state = Mutex<SandboxExit?>(nil)
+
+    init(id: String, pid: pid_t, pidfd: Int32, cgroup: SandboxCgroup) {
+        self.id = id
+        self.pid = pid
+        self.pidfd = pidfd
+        self.cgroup = cgroup
+    }
+
+    /// Sends `signal` to the sandbox's first process. Note that pid 1 of a namespace only receives
+    /// signals it handles, apart from SIGKILL and SIGSTOP. A sandbox that already ended is fine.
+    public func signal(_ signal: Int32) {
+        state.withLock { exit in
+            guard exit == nil else { return }
+            _ = cella_pidfd_send_signal(pidfd, signal)
+        }
+    }
+
+    /// Kills every process of the sandbox.
+    public func kill() {
+        signal(SIGKILL)
+    }
+
+    /// Whether the sandbox has ended and been cleaned up.
+    public var exit: SandboxExit? { state.withLock { $0 } }
+
+    /// Blocks until the sandbox ends, then cleans it up. Safe to call more than once and from
+    /// several threads; all get the same answer.
+    public func waitBlocking() -> SandboxExit {
+        if let done = exit { return done }
+        // The pidfd turns readable when the process exits, without reaping it; reaping happens in
+        // finish(), under the lock, so concurrent waiters never race for the status.
+        var pfd = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+        while exit == nil {
+            let r = poll(&pfd, 1, -1)
+            if r > 0 || (r < 0 && errno != EINTR) { break }
+        }
+        return finish()
+    }
+
+    /// Waits without blocking a thread (the process-wide reaper watches the pidfd), then cleans up.
+    public func wait() async -> SandboxExit {
+        if let done = exit { return done }
+        await Reaper.shared.waitUntilReadable(pidfd)
+        return finish()
+    }
+
+    /// Reaps the exited first process, reads usage, removes the cgroup and closes the pidfd, once.
+    private func finish() -> SandboxExit {
+        state.withLock { exit in
+            if let exit { return exit }
+            var code: Int32 = 0, status: Int32 = 0
+            let r = cella_pidfd_wait(pidfd, 0, &code, &status)
+            let termination: SandboxExit.Termination
+            if r == 0 && code == CLD_EXITED {
+                termination = .exited(status)
+            } else if r == 0 {
+                termination = .signaled(status)
+            } else {
+                termination = .signaled(SIGKILL)
+            }
+            let usage = cgroup.usage()
+            // The namespace's init is reaped only after every other process in it; anything left
+            // in the cgroup (a process that escaped the pid namespace cannot exist) is killed.
+            if !cgroup.processes().isEmpty { cgroup.killAll() }
+            cgroup.destroy()
+            Reaper.shared.forget(pidfd)
+            close(pidfd)
+            let result = SandboxExit(termination: termination, usage: usage)
+            exit = result
+            return result
+        }
+    }
+
+    deinit {
+        if state.withLock({ $0 }) == nil {
+            _ = cella_pidfd_send_signal(pidfd, SIGKILL)
+            _ = finish()
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import CSeccomp
+import CSandboxShim
+import Glibc
+import Synchronization
+
+/// A compiled classic-BPF seccomp program, immutable and kept for the life of the process so the
+/// child of a launch can read it through shared memory.
+public final class SeccompFilter: @unchecked Sendable {
+    let program: UnsafeMutableBufferPointer<sock_filter>
+    /// Syscall names in the profile that this kernel's libseccomp does not know (skipped).
+    public let unknownNames: [String]
+
+    init(program: UnsafeMutableBufferPointer<sock_filter>, unknownNames: [String]) {
+        self.program = program
+        self.unknownNames = unknownNames
+    }
+
+    /// Number of BPF instructions.
+    public var instructionCount: Int { program.count }
+
+    var fprog: sock_fprog {
+        sock_fprog(len: UInt16(program.count), filter: program.baseAddress)
+    }
+
+    deinit { program.deallocate() }
+}
+
+/// Compiles profiles with libseccomp in the parent (never in the child, which may not allocate)
+/// and caches them by content.
+public final class SeccompCompiler: Sendable {
+    public static let shared = SeccompCompiler()
+    private let cache = Mutex<[SeccompProfile: SeccompFilter]>([:])
+
+    public init() {}
+
+    /// The filter for a profile, compiled on first use.
+    /// - Throws: `SandboxError.seccomp` when libseccomp rejects a rule.
+    public func filter(for profile: SeccompProfile) throws(SandboxError) -> SeccompFilter {
+        if let hit = cache.withLock({ $0[profile] }) { return hit }
+        let compiled = try Self.compile(profile)
+        return cache.withLock { cache in
+            if let raced = cache[profile] { return raced }
+            cache[profile] = compiled
+            return compiled
+        }
+    }
+
+    static func action(_ action: SeccompProfile.Action, errno: UInt32?) -> UInt32 {
+        switch action {
+        case .allow: return 0x7fff_0000  // SCMP_ACT_ALLOW
+        case .errno: return 0x0005_0000 | (errno ?? UInt32(EPERM)) & 0xffff  // SCMP_ACT_ERRNO(x)
+        case .kill, .killThread: return 0x0000_0000  // SCMP_ACT_KILL_THREAD
+        case .killProcess: return 0x8000_0000  // SCMP_ACT_KILL_PROCESS
+        case .trap: return 0x0003_0000  // SCMP_ACT_TRAP
+        case .log: return 0x7ffc_0000  // SCMP_ACT_LOG
+        }
+    }
+
+    static func compile(_ profile: SeccompProfile) throws(SandboxError) -> SeccompFilter {
+        let defaultAction = action(profile.defaultAction, errno: profile.defaultErrnoRet)
+        guard let ctx = seccomp_init(defaultAction) else {
+            throw SandboxError(.seccomp, "seccomp_init failed")
+        }
+        defer { seccomp_release(ctx) }
+        // Cella sets no_new_privs itself, in the child; libseccomp only exports here.
+        _ = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0)
+        var unknown: [String] = []
+        for (index, rule) in profile.syscalls.enumerated() {
+            let ruleAction = action(rule.action, errno: rule.errnoRet ?? profile.defaultErrnoRet)
+            // libseccomp refuses rules whose action equals the default; they would change nothing.
+            if ruleAction == defaultAction { continue }
+            var conditions: [scmp_arg_cmp] = []
+            for arg in rule.args ?? [] {
+                guard arg.index < 6 else {
+                    throw SandboxError(.seccomp, "seccomp profile: syscalls[\(index)]: argument index \(arg.index) out of range")
+                }
+                conditions.append(scmp_arg_cmp(
+                    arg: arg.index, op: operatorCode(arg.op), datum_a: arg.value, datum_b: arg.valueTwo ?? 0))
+            }
+            for name in rule.names {
+                let number = seccomp_syscall_resolve_name(name)
+                if number == __NR_SCMP_ERROR {
+                    unknown.append(name)
+                    continue
+                }
+                let rc = conditions.withUnsafeBufferPointer { buf in
+                    seccomp_rule_add_array(ctx, ruleAction, number, UInt32(buf.count), buf.baseAddress)
+                }
+                if rc < 0 {
+                    throw SandboxError(
+                        .seccomp, "seccomp profile: syscalls[\(index)] \(name): libseccomp says \(Errno.describe(-rc))", errno: -rc)
+                }
+            }
+        }
+        return SeccompFilter(program: try export(ctx), unknownNames: unknown)
+    }
+
+    static func operatorCode(_ op: SeccompProfile.Argument.Operator) -> scmp_compare {
+        switch op {
+        case .notEqual: return SCMP_CMP_NE
+        case .lessThan: return SCMP_CMP_LT
+        case .lessOrEqual: return SCMP_CMP_LE
+        case .equal: return SCMP_CMP_EQ
+        case .greaterOrEqual: return SCMP_CMP_GE
+        case .greaterThan: return SCMP_CMP_GT
+        case .maskedEqual: return SCMP_CMP_MASKED_EQ
+        }
+    }
+
+    /// libseccomp 2.5.4 has no in-memory export: write the BPF to a memfd and read it back.
+    private static func export(_ ctx: scmp_filter_ctx) throws(SandboxError) -> UnsafeMutableBufferPointer<sock_filter> {
+        let fd = cella_memfd("cella-seccomp")
+        guard fd >= 0 else { throw SandboxError(.seccomp, "memfd_create: \(Errno.describe(-fd))") }
+        defer { close(fd) }
+        let rc = seccomp_export_bpf(ctx, fd)
+        guard rc == 0 else { throw SandboxError(.seccomp, "seccomp_export_bpf: \(Errno.describe(-rc))") }
+        let size = Int(lseek(fd, 0, SEEK_END))
+        let count = size / MemoryLayout<sock_filter>.stride
+        guard size > 0, size % MemoryLayout<sock_filter>.stride == 0, count <= Int(UInt16.max) else {
+            throw SandboxError(.seccomp, "seccomp_export_bpf produced \(size) bytes")
+        }
+        let program = UnsafeMutableBufferPointer<sock_filter>.allocate(capacity: count)
+        let read = pread(fd, program.baseAddress, size, 0)
+        guard read == size else {
+            program.deallocate()
+            throw SandboxError(.seccomp, "reading the exported seccomp program failed")
+        }
+        return program
+    }
+}

@@ -1,0 +1,8 @@
+import CellaCLI
+
+@main
+struct Cella {
+    static func main() async {
+        await CellaCommand.main()
+    }
+}

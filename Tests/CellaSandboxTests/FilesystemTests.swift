@@ -1,0 +1,66 @@
+import Foundation
+import Testing
+
+@testable import CellaSandbox
+
+extension SandboxTests {
+    /// The read-only overlay root, the writable tmpfs, /proc masking and the host's files.
+    @Suite struct Filesystem {
+        @Test("writes outside /tmp and /dev/shm fail with EROFS", arguments: ["/x", "/bin/x", "/data/visible", "/var/task/x", "/proc/sys/kernel/hostname"])
+        func readOnly(_ path: String) throws {
+            let line = try TestEnvironment.probe("write", path) { $0.rootfs.code = try? TestEnvironment.rootfs.get() + "/data" }
+            #expect(line == "errno=EROFS" || (path.hasPrefix("/proc") && line == "errno=EACCES"), "\(path): \(line)")
+        }
+
+        @Test("/tmp and /dev/shm are writable")
+        func writable() throws {
+            #expect(try TestEnvironment.probe("write", "/tmp/x") == "ok")
+            #expect(try TestEnvironment.probe("write", "/dev/shm/x") == "ok")
+        }
+
+        @Test("/tmp fills up at its limit with ENOSPC, and a larger limit lets more in")
+        func tmpLimit() throws {
+            let small = try TestEnvironment.probe("fill", "/tmp/big") { $0.rootfs.tmpMiB = 8 }
+            #expect(small == "errno=ENOSPC bytes=\(8 << 20)", "8 MiB /tmp: \(small)")
+            let larger = try TestEnvironment.probe("fill", "/tmp/big") { $0.rootfs.tmpMiB = 24 }
+            #expect(larger == "errno=ENOSPC bytes=\(24 << 20)", "24 MiB /tmp: \(larger)")
+        }
+
+        @Test("the code directory is mounted read-only at /var/task")
+        func code() throws {
+            let rootfs = try TestEnvironment.rootfs.get()
+            #expect(try TestEnvironment.probe("read", "/var/task/visible") { $0.rootfs.code = rootfs + "/data" } == "ok 14")
+            #expect(try TestEnvironment.probe("write", "/var/task/new") { $0.rootfs.code = rootfs + "/data" } == "errno=EROFS")
+        }
+
+        @Test("host files are not visible: only the rootfs is")
+        func hostFilesHidden() throws {
+            let sentinel = "/root/cella-sentinel-\(getpid())"
+            try "secret".write(toFile: sentinel, atomically: false, encoding: .utf8)
+            defer { unlink(sentinel) }
+            #expect(try TestEnvironment.probe("read", "/data/visible") == "ok 14", "control: rootfs files are readable")
+            for path in ["/etc/shadow", sentinel, "/proc/1/root" + sentinel, "/proc/1/root/../../..\(sentinel)"] {
+                #expect(try TestEnvironment.probe("read", path) == "errno=ENOENT", "\(path)")
+            }
+        }
+
+        @Test("OCI masked paths read as empty; read-only proc paths refuse writes")
+        func procMasks() throws {
+            // Which of the masked files exist depends on the kernel's configuration.
+            let present = FilesystemPlan.maskedFiles.filter { FileIO.exists($0) }
+            #expect(!present.isEmpty)
+            for path in present {
+                #expect(try TestEnvironment.probe("read", path) == "ok 0", "\(path) is masked")
+            }
+            #expect((try FileIO.read("/proc/timer_list", limit: 64)).count == 64, "control: the host's copy has content")
+            #expect(try TestEnvironment.probe("read", "/proc/self/status") == "ok 64", "control: proc works")
+            // The namespace's root may set its own UTS namespace's hostname through /proc/sys, but
+            // /proc/sys is mounted read-only.
+            let sysctl = try TestEnvironment.probe("write", "/proc/sys/kernel/hostname") {
+                $0.protections.dropCapabilities = false
+                $0.protections.runAsNamespaceRoot = true
+            }
+            #expect(sysctl == "errno=EROFS", "even the namespace root: \(sysctl)")
+        }
+    }
+}

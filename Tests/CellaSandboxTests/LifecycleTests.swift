@@ -1,0 +1,155 @@
+import Foundation
+import Testing
+
+@testable import CellaSandbox
+
+extension SandboxTests {
+    /// Exit status, setup errors, stdio and fds, environment, and cleanup.
+    @Suite struct Lifecycle {
+        @Test("exit codes and signals come back as they happened")
+        func exitStatus() throws {
+            let exited = try TestEnvironment.run(TestEnvironment.spec(["/bin/probe", "exit", "42"]))
+            #expect(exited.exit.termination == .exited(42))
+            let crashed = try TestEnvironment.run(TestEnvironment.spec(["/bin/probe", "kill-self", "11"]))
+            #expect(crashed.exit.termination == .signaled(SIGSEGV))
+            #expect(crashed.exit.shellStatus == 139)
+        }
+
+        @Test("kill() ends the whole sandbox, children included, and wait() works asynchronously")
+        func killWhole() async throws {
+            let launcher = try TestEnvironment.launcher.get()
+            let sandbox = try launcher.launch(try TestEnvironment.spec(["/bin/sh", "-c", "sleep 30 & sleep 30 & wait"]) {
+                $0.stdio = .fds(stdin: 0, stdout: 2, stderr: 2)
+            })
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(sandbox.cgroup.processes().count == 3)
+            sandbox.kill()
+            let exit = await sandbox.wait()
+            #expect(exit.termination == .signaled(SIGKILL))
+            #expect(sandbox.cgroup.directories.allSatisfy { !FileIO.exists($0) }, "cgroup removed")
+        }
+
+        @Test("a failed setup step is a typed error naming the stage and errno")
+        func setupErrors() throws {
+            let launcher = try TestEnvironment.launcher.get()
+            let cases: [(SandboxSpec, String, Int32)] = [
+                (try TestEnvironment.spec(["/bin/nonexistent"]), "execve /bin/nonexistent", ENOENT),
+                (try TestEnvironment.spec(["nonexistent"]), "execve nonexistent", ENOENT),
+                (try TestEnvironment.spec(["/data/visible"]), "execve /data/visible", EACCES),
+                (try TestEnvironment.spec(["/bin/true"]) { $0.workingDirectory = "/nowhere" }, "chdir /nowhere", ENOENT),
+            ]
+            for (spec, stage, code) in cases {
+                do {
+                    _ = try launcher.launch(spec)
+                    Issue.record("\(stage) should have failed")
+                } catch {
+                    #expect(error.code == .setupFailed)
+                    #expect(error.stage == stage)
+                    #expect(error.errno == code, "\(error)")
+                    #expect("\(error)".contains("\(stage): \(Errno.name(code))"))
+                }
+                #expect(launcher.cgroups.rootDirectories.allSatisfy { !FileIO.exists($0 + "/" + spec.id) })
+            }
+        }
+
+        @Test("bad specs are rejected before anything is created")
+        func invalidSpecs() throws {
+            let launcher = try TestEnvironment.launcher.get()
+            let rootfs = try TestEnvironment.rootfs.get()
+            let bad: [SandboxSpec] = [
+                try TestEnvironment.spec(["/bin/true"]) { $0.id = "../escape" },
+                try TestEnvironment.spec([]),
+                try TestEnvironment.spec(["/bin/true"]) { $0.rootfs.layers = ["/nonexistent"] },
+                try TestEnvironment.spec(["/bin/true"]) { $0.rootfs.layers = ["relative/path"] },
+                try TestEnvironment.spec(["/bin/true"]) { $0.rootfs.layers = [rootfs + ":/etc"] },
+                try TestEnvironment.spec(["/bin/true"]) { $0.resources.memoryBytes = 1024 },
+                try TestEnvironment.spec(["/bin/true"]) { $0.user.uid = 70_000 },
+            ]
+            for spec in bad {
+                #expect(throws: SandboxError.self) { _ = try launcher.launch(spec) }
+                do { _ = try launcher.launch(spec) } catch { #expect(error.code == .invalidSpec, "\(error)") }
+            }
+            let hidden = "/tmp/cella-test-hidden-\(getpid())"
+            try FileIO.makeDirectories(hidden + "/rootfs")
+            chmod(hidden, 0o700)
+            defer { try? FileManager.default.removeItem(atPath: hidden) }
+            let unreachable = try TestEnvironment.spec(["/bin/true"]) { $0.rootfs.layers = [hidden + "/rootfs"] }
+            do {
+                _ = try launcher.launch(unreachable)
+                Issue.record("an unreachable rootfs should be rejected")
+            } catch {
+                #expect(error.code == .invalidSpec)
+                #expect(error.message.contains("chmod o+x \(hidden)"), "\(error)")
+            }
+        }
+
+        @Test("only stdio and the spec's extra files reach the process")
+        func fileDescriptors() throws {
+            // A stray fd without close-on-exec, as a careless library in the agent might leave.
+            let stray = open("/dev/null", O_RDONLY)
+            defer { close(stray) }
+            #expect(try TestEnvironment.probe("fds") == "ok 0,1,2")
+            var extra: [Int32] = [-1, -1]
+            #expect(pipe(&extra) == 0)
+            defer { close(extra[0]); close(extra[1]) }
+            #expect(try TestEnvironment.probe("fds") { $0.extraFiles = [extra[1]] } == "ok 0,1,2,3")
+        }
+
+        @Test("the environment is exactly the spec's")
+        func environment() throws {
+            setenv("CELLA_TEST_HOST_SECRET", "leak", 1)
+            let out = try TestEnvironment.run(TestEnvironment.spec(["/bin/env"]) {
+                $0.environment = ["PATH": "/bin", "GREETING": "hello world"]
+            })
+            #expect(out.stdout.split(separator: "\n").sorted() == ["GREETING=hello world", "PATH=/bin"])
+        }
+
+        @Test("500 sandboxes leave no cgroup, mount, fd or process behind")
+        func noLeaks() throws {
+            let launcher = try TestEnvironment.launcher.get()
+            func snapshot() throws -> (cgroups: Set<String>, mounts: Int, fds: Int, children: Int) {
+                var cgroups = Set<String>()
+                for root in launcher.cgroups.rootDirectories {
+                    for name in try FileIO.list(root) where FileIO.exists(root + "/" + name + "/cgroup.procs") {
+                        cgroups.insert(root + "/" + name)
+                    }
+                }
+                let mounts = try FileIO.read("/proc/self/mountinfo", limit: 1 << 20).split(separator: "\n").count
+                let fds = try FileIO.list("/proc/self/fd").count
+                let me = getpid()
+                let children = try FileIO.list("/proc").compactMap { Int32($0) }.filter { pid in
+                    guard let stat = try? FileIO.read("/proc/\(pid)/stat") else { return false }
+                    let afterName = stat.split(separator: ")").last?.split(separator: " ") ?? []
+                    return afterName.count > 1 && Int32(afterName[1]) == me
+                }.count
+                return (cgroups, mounts, fds, children)
+            }
+            let before = try snapshot()
+            for _ in 0..<500 {
+                let sandbox = try launcher.launch(try TestEnvironment.spec(["/bin/true"]) {
+                    $0.stdio = .fds(stdin: 0, stdout: 2, stderr: 2)
+                })
+                #expect(sandbox.waitBlocking().termination == .exited(0))
+            }
+            let after = try snapshot()
+            #expect(after.cgroups == before.cgroups)
+            #expect(after.mounts == before.mounts)
+            #expect(after.fds == before.fds)
+            #expect(after.children == before.children)
+        }
+
+        @Test("the janitor kills and removes what a crashed run left under the cgroup root")
+        func staleCleanup() throws {
+            let launcher = try TestEnvironment.launcher.get()
+            let orphan = try launcher.launch(try TestEnvironment.spec(["/bin/sleep", "60"]) {
+                $0.stdio = .fds(stdin: 0, stdout: 2, stderr: 2)
+            })
+            // A second launcher on the same root, as a restarted agent would make.
+            let restarted = try SandboxLauncher(configuration: launcher.configuration)
+            let removed = restarted.removeStale()
+            #expect(removed.contains(orphan.id))
+            #expect(orphan.waitBlocking().termination == .signaled(SIGKILL))
+            #expect(launcher.cgroups.rootDirectories.allSatisfy { !FileIO.exists($0 + "/" + orphan.id) })
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+
+@testable import CellaSandbox
+
+extension SandboxTests {
+    /// Processes, network and hostname are the sandbox's own.
+    @Suite struct Namespaces {
+        @Test("only the sandbox's own processes are visible, not the host's or another sandbox's")
+        func pids() throws {
+            let launcher = try TestEnvironment.launcher.get()
+            let neighbour = try launcher.launch(try TestEnvironment.spec(["/bin/sleep", "30"]) {
+                $0.stdio = .fds(stdin: 0, stdout: 2, stderr: 2)
+            })
+            defer { neighbour.kill(); _ = neighbour.waitBlocking() }
+            let line = try TestEnvironment.probe("pids")
+            // "ok <count> <pids>": the probe is pid 1 of its namespace and alone in it.
+            #expect(line == "ok 1 1", "inside: \(line)")
+            let hostPIDs = try FileIO.list("/proc").compactMap { Int32($0) }
+            #expect(hostPIDs.count > 2 && hostPIDs.contains(neighbour.pid), "the host sees many")
+        }
+
+        @Test("a listener on the host's 127.0.0.1 cannot be reached; without a network namespace it can")
+        func hostLoopbackUnreachable() throws {
+            let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            #expect(listener >= 0)
+            defer { close(listener) }
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            addr.sin_port = 0
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, len) }
+            }
+            #expect(listen(listener, 16) == 0)
+            _ = withUnsafeMutablePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &len) }
+            }
+            let port = String(UInt16(bigEndian: addr.sin_port))
+            #expect(try TestEnvironment.probe("connect", "127.0.0.1", port) == "errno=ECONNREFUSED")
+            let shared = try TestEnvironment.probe("connect", "127.0.0.1", port) { $0.protections.networkNamespace = false }
+            #expect(shared == "ok", "the control run reaches the listener when sharing the host network")
+        }
+
+        @Test("the hostname is the sandbox's own")
+        func hostname() throws {
+            #expect(try TestEnvironment.probe("hostname") == "ok cella")
+            #expect(try TestEnvironment.probe("hostname") { $0.hostname = "fn-abc" } == "ok fn-abc")
+            var uts = utsname()
+            uname(&uts)
+            let host = withUnsafeBytes(of: uts.nodename) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            #expect(host != "fn-abc")
+        }
+    }
+}

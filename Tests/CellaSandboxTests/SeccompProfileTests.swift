@@ -41,7 +41,10 @@ import Testing
     func compiles() throws {
         let filter = try SeccompCompiler().filter(for: .default)
         #expect(filter.instructionCount > 50)
+        #if arch(x86_64)
+        // The file uses x86_64's names; other architectures lack a few legacy ones (open, fork).
         #expect(filter.unknownNames.isEmpty, "unknown: \(filter.unknownNames)")
+        #endif
     }
 
     @Test("malformed or unsupported profiles are rejected with the offending key", arguments: [

@@ -16,11 +16,38 @@ public struct CgroupManager: Sendable {
     public let rootName: String
 
     /// Detects the layout from `/proc/self/mountinfo` and creates Cella's root cgroups.
+    /// - Parameters:
+    ///   - favorDynamicModifications: remount the cgroup2 hierarchy with `favordynmods` (see
+    ///     `favorDynamicModifications()`).
     /// - Throws: `SandboxError.unsupportedHost` when memory, cpu or pids control is missing.
-    public init(rootName: String = "cella") throws(SandboxError) {
+    public init(rootName: String = "cella", favorDynamicModifications: Bool = true) throws(SandboxError) {
         self.rootName = rootName
         self.layout = try Self.detect()
         try createRoots()
+        if favorDynamicModifications { _ = Self.favorDynamicModifications() }
+    }
+
+    /// Moving a process into a cgroup takes the kernel's global threadgroup rwsem for writing,
+    /// which by default waits for an RCU grace period: 5-25 ms on the development machines, per
+    /// sandbox. The cgroup2 mount option `favordynmods` (Linux 6.0+) keeps that lock in its slow
+    /// mode permanently, making migrations fast at a small cost to fork and exit; the lock is
+    /// global, so it helps the v1 hierarchies of a hybrid host too. A remount resets the flags it
+    /// does not name, so the mount's current options are repeated. Returns whether it is on.
+    @discardableResult
+    public static func favorDynamicModifications() -> Bool {
+        guard let mountinfo = try? FileIO.read("/proc/self/mountinfo", limit: 1 << 20) else { return false }
+        for line in mountinfo.split(separator: "\n") {
+            let halves = line.split(separator: " - ", maxSplits: 1)
+            guard halves.count == 2 else { continue }
+            let left = halves[0].split(separator: " ")
+            let right = halves[1].split(separator: " ")
+            guard left.count >= 5, right.count >= 3, right[0] == "cgroup2" else { continue }
+            let options = right[2].split(separator: ",").map(String.init).filter { $0 != "rw" && $0 != "ro" }
+            if options.contains("favordynmods") { return true }
+            let data = (options + ["favordynmods"]).joined(separator: ",")
+            return mount("none", String(left[4]), nil, UInt(MS_REMOUNT), data) == 0
+        }
+        return false
     }
 
     static func detect() throws(SandboxError) -> Layout {

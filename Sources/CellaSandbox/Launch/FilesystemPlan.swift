@@ -50,7 +50,7 @@ struct FilesystemPlan {
         }
         let lower = rootfs.layers.joined(separator: ":")
         add(.init(kind: CELLA_FS_MOUNT, source: "overlay", target: root, fstype: "overlay",
-                  data: "lowerdir=\(lower),upperdir=\(staging)/upper,workdir=\(staging)/work",
+                  data: "lowerdir=\(lower),upperdir=\(staging)/upper,workdir=\(staging)/work,userxattr",
                   flags: UInt(MS_NODEV) | nosuid, label: "mount overlay root"))
 
         if let code = rootfs.code {

@@ -83,6 +83,25 @@ extension SandboxTests {
             }
         }
 
+        @Test("a second sandbox with a running sandbox's id is refused, and the first is untouched")
+        func duplicateID() throws {
+            let launcher = try TestEnvironment.launcher.get()
+            let first = try launcher.launch(try TestEnvironment.spec(["/bin/sleep", "30"]) {
+                $0.stdio = .fds(stdin: 0, stdout: 2, stderr: 2)
+            })
+            defer { first.kill(); _ = first.waitBlocking() }
+            let twin = try TestEnvironment.spec(["/bin/true"]) { $0.id = first.id }
+            do {
+                _ = try launcher.launch(twin)
+                Issue.record("a duplicate id was accepted")
+            } catch {
+                #expect(error.code == .invalidSpec)
+                #expect(error.message.contains("already exists"))
+            }
+            #expect(first.cgroup.directories.allSatisfy { FileIO.exists($0) }, "the first sandbox keeps its cgroup")
+            #expect(first.cgroup.processes() == [first.pid])
+        }
+
         @Test("only stdio and the spec's extra files reach the process")
         func fileDescriptors() throws {
             // A stray fd without close-on-exec, as a careless library in the agent might leave.

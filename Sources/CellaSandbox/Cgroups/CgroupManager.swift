@@ -139,14 +139,30 @@ public struct CgroupManager: Sendable {
 
     /// Creates and configures the cgroup of one sandbox. Limits are in place before any process
     /// joins it.
+    /// - Throws: `SandboxError.invalidSpec` when a sandbox with this id already exists (its
+    ///   cgroup is left alone), `SandboxError.cgroup` when the kernel refuses a step.
     public func create(id: String, resources: SandboxSpec.Resources) throws(SandboxError) -> SandboxCgroup {
-        let cgroup = SandboxCgroup(layout: layout, directories: rootDirectories.map { $0 + "/" + id })
-        do {
-            for dir in cgroup.directories { try FileIO.makeDirectory(dir) }
-            try cgroup.apply(resources)
-        } catch {
-            cgroup.destroy()
-            throw SandboxError(.cgroup, "cannot set up the cgroup of sandbox \(id)", cause: error)
+        let directories = rootDirectories.map { $0 + "/" + id }
+        var created: [String] = []
+        func rollBack() {
+            SandboxCgroup(layout: layout, directories: created).destroy()
+        }
+        for dir in directories {
+            if mkdir(dir, 0o755) == 0 {
+                created.append(dir)
+                continue
+            }
+            let code = errno
+            rollBack()
+            if code == EEXIST {
+                throw SandboxError(.invalidSpec, "a sandbox with id \(id) already exists (\(dir))", errno: code)
+            }
+            throw SandboxError(.cgroup, "cannot create the cgroup of sandbox \(id)", cause: SystemError(call: "mkdir", subject: dir, errno: code))
+        }
+        let cgroup = SandboxCgroup(layout: layout, directories: directories)
+        do { try cgroup.apply(resources) } catch {
+            rollBack()
+            throw SandboxError(.cgroup, "cannot set the limits of sandbox \(id)", cause: error)
         }
         return cgroup
     }

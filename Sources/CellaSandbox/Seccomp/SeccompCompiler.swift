@@ -78,8 +78,10 @@ public final class SeccompCompiler: Sendable {
                     arg: arg.index, op: operatorCode(arg.op), datum_a: arg.value, datum_b: arg.valueTwo ?? 0))
             }
             for name in rule.names {
+                // -1 is an unknown name; other negative numbers are names libseccomp knows for
+                // another architecture (open, fork, ... on aarch64), which rules cannot use here.
                 let number = seccomp_syscall_resolve_name(name)
-                if number == __NR_SCMP_ERROR {
+                if number < 0 {
                     unknown.append(name)
                     continue
                 }

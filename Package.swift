@@ -37,6 +37,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Policy documents, validation and evaluation; pure, Foundation only.
+        .target(name: "CellaIAM"),
         .executableTarget(name: "cella", dependencies: ["CellaCLI"]),
         .executableTarget(
             name: "cella-bench",
@@ -48,6 +50,7 @@ let package = Package(
         ),
         .testTarget(name: "CellaSandboxTests", dependencies: ["CellaSandbox"]),
         .testTarget(name: "CellaCLITests", dependencies: ["CellaCLI"]),
+        .testTarget(name: "CellaIAMTests", dependencies: ["CellaIAM"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -42,9 +42,6 @@
 #ifndef SYS_pidfd_send_signal
 #define SYS_pidfd_send_signal 424
 #endif
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
@@ -337,11 +334,6 @@ int cella_pidfd_send_signal(int pidfd, int signal) {
     return syscall(SYS_pidfd_send_signal, pidfd, signal, NULL, 0) < 0 ? errno : 0;
 }
 
-int cella_pidfd_open(pid_t pid) {
-    long fd = syscall(SYS_pidfd_open, pid, 0);
-    return fd < 0 ? -errno : (int)fd;
-}
-
 int cella_pidfd_wait(int pidfd, int nohang, int *code, int *status) {
     siginfo_t info;
     memset(&info, 0, sizeof(info));
@@ -356,9 +348,6 @@ int cella_pidfd_wait(int pidfd, int nohang, int *code, int *status) {
     return 0;
 }
 
-int cella_close_range(unsigned int first, unsigned int last, unsigned int flags) {
-    return syscall(SYS_close_range, first, last, flags) < 0 ? errno : 0;
-}
 
 int cella_pipe_cloexec(int fds[2]) {
     return pipe2(fds, O_CLOEXEC) < 0 ? errno : 0;

@@ -130,16 +130,10 @@ pid_t cella_sandbox_clone(const cella_child_config *config, int namespace_flags,
 /// pidfd_send_signal(2): Glibc 2.36 has no wrapper.
 int cella_pidfd_send_signal(int pidfd, int signal);
 
-/// pidfd_open(2): Glibc 2.36 has no wrapper.
-int cella_pidfd_open(pid_t pid);
-
 /// waitid(P_PIDFD, pidfd, ..., WEXITED | __WALL [| WNOHANG]): P_PIDFD and __WALL are not
 /// importable. Returns 0 and fills code/status (CLD_* and exit status or signal) or -errno.
 /// With nohang, returns -EAGAIN when the process has not exited yet.
 int cella_pidfd_wait(int pidfd, int nohang, int *code, int *status);
-
-/// close_range(2), not exported by Glibc 2.36 headers.
-int cella_close_range(unsigned int first, unsigned int last, unsigned int flags);
 
 /// pipe2(2) with O_CLOEXEC: a GNU extension the Glibc module does not export. Returns 0 or errno.
 int cella_pipe_cloexec(int fds[2]);

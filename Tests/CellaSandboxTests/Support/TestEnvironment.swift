@@ -16,14 +16,15 @@ enum TestEnvironment {
 
     static let rootfs = Result { () throws -> String in try buildRootfs() }
     static let launcher = Result { () throws -> SandboxLauncher in
+        removeLeftoversOfDeadRuns()
         let launcher = try SandboxLauncher(configuration: .init(cgroupRoot: cgroupRoot, stateDirectory: stateDirectory))
-        launcher.removeStale()
         atexit { TestEnvironment.removeEverything() }
         return launcher
     }
 
-    static let cgroupRoot = "cella-test"
-    static let stateDirectory = "/run/cella-test"
+    /// Per test process, so that two test runs on one machine never touch each other's sandboxes.
+    static let cgroupRoot = "cella-test-\(getpid())"
+    static let stateDirectory = "/run/cella-test-\(getpid())"
     private static let counter = Atomic<Int>(0)
 
     /// A fresh sandbox id.
@@ -118,6 +119,29 @@ enum TestEnvironment {
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             throw SandboxError(.invalidSpec, "test fixture command failed (\(process.terminationStatus)): \(command)")
+        }
+    }
+
+    /// Cgroup roots and state directories of test processes that died without cleaning up.
+    static func removeLeftoversOfDeadRuns() {
+        let parents = ["/sys/fs/cgroup", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu",
+                       "/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup/pids", "/run"]
+        for parent in parents {
+            for name in (try? FileIO.list(parent)) ?? [] where name.hasPrefix("cella-test-") {
+                guard let pid = Int32(name.dropFirst("cella-test-".count)), kill(pid, 0) != 0, errno == ESRCH else { continue }
+                let root = parent + "/" + name
+                if parent == "/run" {
+                    rmdir(root + "/mnt")
+                    rmdir(root)
+                    continue
+                }
+                for child in (try? FileIO.list(root)) ?? [] where FileIO.exists(root + "/" + child + "/cgroup.procs") {
+                    let cgroup = SandboxCgroup(layout: .v2(mount: parent), directories: [root + "/" + child])
+                    cgroup.killAll()
+                    cgroup.destroy()
+                }
+                rmdir(root)
+            }
         }
     }
 

@@ -16,8 +16,10 @@
 #include <linux/prctl.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/epoll.h>
@@ -313,8 +315,82 @@ static int child_main(void *arg) {
     child_fail(cfg, err_fd, CELLA_STAGE_EXEC, -1, r);
 }
 
+// Enters a network namespace on this thread, or returns to the one `home` holds. Failing to return
+// would leave an agent thread in a sandbox's namespace: there is no safe way on from there.
+static void thread_return_home(int home) {
+    if (setns(home, CLONE_NEWNET) != 0) abort();
+    close(home);
+}
+
+static int thread_leave_home(int ns_fd, int *home_out) {
+    int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (home < 0) return -errno;
+    if (ns_fd >= 0 && setns(ns_fd, CLONE_NEWNET) != 0) {
+        int e = errno;
+        close(home);
+        return -e;
+    }
+    *home_out = home;
+    return 0;
+}
+
+int cella_netns_create(int *ns_fd_out) {
+    int home = -1;
+    int r = thread_leave_home(-1, &home);
+    if (r < 0) return r;
+    if (unshare(CLONE_NEWNET) != 0) {
+        r = -errno;
+        close(home);
+        return r;
+    }
+    int ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (ns < 0) r = -errno;
+    if (ns >= 0) {
+        int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        struct ifreq ifr;
+        memset(&ifr, 0, sizeof(ifr));
+        strcpy(ifr.ifr_name, "lo");
+        if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) != 0) r = -errno;
+        if (r == 0) {
+            ifr.ifr_flags |= IFF_UP;
+            if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) r = -errno;
+        }
+        if (s >= 0) close(s);
+        if (r < 0) close(ns);
+    }
+    thread_return_home(home);
+    if (r == 0) *ns_fd_out = ns;
+    return r;
+}
+
+int cella_netns_listen_tcp(int ns_fd, uint32_t addr, uint16_t port, int backlog) {
+    int home = -1;
+    int r = thread_leave_home(ns_fd, &home);
+    if (r < 0) return r;
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (s < 0) r = -errno;
+    if (s >= 0) {
+        int one = 1;
+        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = port, .sin_addr.s_addr = addr};
+        if (setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+            bind(s, (struct sockaddr *)&sin, sizeof(sin)) != 0 || listen(s, backlog) != 0) {
+            r = -errno;
+            close(s);
+        }
+    }
+    thread_return_home(home);
+    return r < 0 ? r : s;
+}
+
 pid_t cella_sandbox_clone(const cella_child_config *config, int namespace_flags, void *stack,
                           size_t stack_size, int *pidfd_out) {
+    // A prepared network namespace is joined by cloning from inside it: the child, already in its
+    // own user namespace, could not setns into a namespace the host's user namespace owns.
+    int home = -1;
+    if (config->net_ns_fd >= 0) {
+        int r = thread_leave_home(config->net_ns_fd, &home);
+        if (r < 0) return r;
+    }
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -325,6 +401,7 @@ pid_t cella_sandbox_clone(const cella_child_config *config, int namespace_flags,
     pid_t pid = clone(child_main, (char *)stack + stack_size, flags, (void *)config, &pidfd);
     int saved = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (home >= 0) thread_return_home(home);
     if (pid < 0) return -saved;
     *pidfd_out = pidfd;
     return pid;
@@ -365,6 +442,11 @@ int cella_epoll_create(void) {
 
 int cella_epoll_add_oneshot(int epfd, int fd) {
     struct epoll_event event = {.events = EPOLLIN | EPOLLONESHOT, .data.fd = fd};
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &event) < 0 ? -errno : 0;
+}
+
+int cella_epoll_add(int epfd, int fd) {
+    struct epoll_event event = {.events = EPOLLIN, .data.fd = fd};
     return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &event) < 0 ? -errno : 0;
 }
 

@@ -31,6 +31,8 @@ public struct SandboxSpec: Sendable {
     public var extraFiles: [Int32]
     /// Kill the sandbox when the launching thread's process dies (PR_SET_PDEATHSIG).
     public var dieWithParent: Bool
+    /// The network the sandbox sees.
+    public var network: Network
     /// Protections that only tests turn off, to show that each one is what stops a probe.
     var protections = Protections()
 
@@ -40,7 +42,8 @@ public struct SandboxSpec: Sendable {
         workingDirectory: String = "/", resources: Resources = Resources(),
         user: User = User(), idMapping: IDMapping = IDMapping(), hostname: String = "cella",
         rlimits: [RLimit] = RLimit.defaults, extraSeccompProfile: SeccompProfile? = nil,
-        stdio: StandardIO = .inherit, extraFiles: [Int32] = [], dieWithParent: Bool = false
+        stdio: StandardIO = .inherit, extraFiles: [Int32] = [], dieWithParent: Bool = false,
+        network: Network = .loopbackOnly
     ) {
         self.id = id
         self.command = command
@@ -56,6 +59,7 @@ public struct SandboxSpec: Sendable {
         self.stdio = stdio
         self.extraFiles = extraFiles
         self.dieWithParent = dieWithParent
+        self.network = network
     }
 }
 
@@ -131,6 +135,15 @@ extension SandboxSpec {
         public static let defaults: [RLimit] = [
             RLimit(.nofile, soft: 1024, hard: 1024), RLimit(.core, soft: 0, hard: 0),
         ]
+    }
+
+    /// Networking. Every choice is a namespace of the sandbox's own: the host's interfaces and its
+    /// loopback services are never reachable.
+    public enum Network: Sendable {
+        /// A new namespace with only loopback.
+        case loopbackOnly
+        /// A namespace prepared by the caller (with its own listening sockets, say), joined.
+        case prepared(NetworkNamespace)
     }
 
     /// Where stdin, stdout and stderr come from.

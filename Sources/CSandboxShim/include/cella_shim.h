@@ -100,6 +100,7 @@ typedef struct {
     int32_t unshare_cgroup;  ///< unshare(CLONE_NEWCGROUP) once the parent placed us in our cgroups
     int32_t die_with_parent; ///< PR_SET_PDEATHSIG(SIGKILL)
     int32_t loopback_up;     ///< bring up "lo" in the new network namespace
+    int32_t net_ns_fd;       ///< >= 0: clone from inside this network namespace (no CLONE_NEWNET)
     int32_t fs_step_count;
     const cella_fs_step *fs_steps;
     const char *hostname;    ///< NULL: leave as is
@@ -127,6 +128,17 @@ typedef struct {
 pid_t cella_sandbox_clone(const cella_child_config *config, int namespace_flags, void *stack,
                           size_t stack_size, int *pidfd_out);
 
+/// Makes a network namespace with loopback up, from the calling thread, which then returns to the
+/// namespace it was in: unshare(2) and setns(2) with CLONE_NEWNET are not exported to Swift, and
+/// the thread must never be left inside (it aborts if it cannot return). Stores an fd that holds
+/// the namespace. Returns 0 or -errno.
+int cella_netns_create(int *ns_fd_out);
+
+/// A TCP socket listening on addr:port (network byte order) inside the namespace ns_fd, made by
+/// entering it on the calling thread and returning. The socket stays in that namespace.
+/// Returns the fd (close-on-exec, non-blocking) or -errno.
+int cella_netns_listen_tcp(int ns_fd, uint32_t addr, uint16_t port, int backlog);
+
 /// pidfd_send_signal(2): Glibc 2.36 has no wrapper.
 int cella_pidfd_send_signal(int pidfd, int signal);
 
@@ -147,6 +159,8 @@ int cella_epoll_create(void);
 /// Watches fd for readability once (EPOLLIN | EPOLLONESHOT).
 int cella_epoll_add_oneshot(int epfd, int fd);
 int cella_epoll_del(int epfd, int fd);
+/// Watches fd for readability, level-triggered (EPOLLIN).
+int cella_epoll_add(int epfd, int fd);
 /// Waits and stores the ready fds; returns their count.
 int cella_epoll_wait(int epfd, int *fds, int max, int timeout_ms);
 

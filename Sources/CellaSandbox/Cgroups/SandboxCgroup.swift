@@ -69,6 +69,17 @@ public struct SandboxCgroup: Sendable {
         return usage
     }
 
+    /// Peak memory so far: one file read, cheap enough for every invocation's metering.
+    public func peakMemoryBytes() -> UInt64 {
+        switch layout {
+        case .v2:
+            return (try? FileIO.readUInt64(directories[0] + "/memory.peak"))
+                ?? (try? FileIO.readUInt64(directories[0] + "/memory.current")) ?? 0
+        case .v1(let memory, _, _, _, _):
+            return (try? FileIO.readUInt64(directory(under: memory) + "/memory.max_usage_in_bytes")) ?? 0
+        }
+    }
+
     /// The pids in the cgroup (from the pids hierarchy on v1).
     public func processes() -> [pid_t] {
         let dir: String

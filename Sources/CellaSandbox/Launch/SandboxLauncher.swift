@@ -127,7 +127,10 @@ public final class SandboxLauncher: Sendable {
         config.extra_fds = arena.array(spec.extraFiles)
         config.unshare_cgroup = 1
         config.die_with_parent = spec.dieWithParent ? 1 : 0
-        config.loopback_up = spec.protections.networkNamespace ? 1 : 0
+        var prepared: NetworkNamespace?
+        if case .prepared(let namespace) = spec.network { prepared = namespace }
+        config.loopback_up = spec.protections.networkNamespace && prepared == nil ? 1 : 0
+        config.net_ns_fd = prepared?.fd ?? -1
         config.fs_step_count = Int32(plan.steps.count)
         config.fs_steps = plan.cSteps(in: arena)
         config.hostname = arena.string(spec.hostname)
@@ -151,7 +154,7 @@ public final class SandboxLauncher: Sendable {
 
         var flags = CELLA_CLONE_NEWUSER | CELLA_CLONE_NEWNS | CELLA_CLONE_NEWPID | CELLA_CLONE_NEWUTS
             | CELLA_CLONE_NEWIPC
-        if spec.protections.networkNamespace { flags |= CELLA_CLONE_NEWNET }
+        if spec.protections.networkNamespace && prepared == nil { flags |= CELLA_CLONE_NEWNET }
 
         let stack = ChildStack.shared.take()
         defer { ChildStack.shared.give(stack) }
@@ -204,6 +207,7 @@ public final class SandboxLauncher: Sendable {
             return total
         }
         withExtendedLifetime(arena) {}
+        withExtendedLifetime(prepared) {}
         if n == 0 { return (pid, pidfd) }
         let stage = describe(stage: report.stage, step: report.step, plan: plan, spec: spec)
         throw abort(SandboxError(

@@ -1,0 +1,179 @@
+import CellaModel
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Prometheus
+
+/// The agent's HTTP API for the controller (docs/agent-api.md). Every failure answers with the
+/// error's status, an `X-Cella-Error` header naming its code, and `{"code", "message"}`.
+public enum AgentAPI {
+    public static let requestIdHeader = HTTPField.Name("X-Cella-Request-Id")!
+    public static let logTypeHeader = HTTPField.Name("X-Cella-Log-Type")!
+    public static let clientContextHeader = HTTPField.Name("X-Cella-Client-Context")!
+    public static let traceIdHeader = HTTPField.Name("X-Cella-Trace-Id")!
+    public static let errorHeader = HTTPField.Name("X-Cella-Error")!
+    public static let functionErrorHeader = HTTPField.Name("X-Cella-Function-Error")!
+    public static let outcomeHeader = HTTPField.Name("X-Cella-Outcome")!
+    public static let startHeader = HTTPField.Name("X-Cella-Start")!
+    public static let durationHeader = HTTPField.Name("X-Cella-Duration-Ms")!
+    public static let billedHeader = HTTPField.Name("X-Cella-Billed-Duration-Ms")!
+    public static let initDurationHeader = HTTPField.Name("X-Cella-Init-Duration-Ms")!
+    public static let memoryHeader = HTTPField.Name("X-Cella-Max-Memory-Used-Bytes")!
+    public static let logResultHeader = HTTPField.Name("X-Cella-Log-Result")!
+
+    /// The routes, on a router the caller serves.
+    public static func router(agent: Agent, metrics: PrometheusCollectorRegistry?) -> Router<BasicRequestContext> {
+        let router = Router()
+        let json = JSONEncoder()
+        json.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+
+        router.get("/v1/health") { _, _ in
+            jsonResponse(.ok, #"{"status":"\#(agent.isDraining ? "draining" : "ok")"}"#)
+        }
+        router.get("/v1/stats") { _, _ in
+            let stats = await agent.stats()
+            return Response(status: .ok, headers: [.contentType: "application/json"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: try json.encode(stats))))
+        }
+        router.post("/v1/drain") { _, _ in
+            agent.drain()
+            return jsonResponse(.ok, #"{"status":"draining"}"#)
+        }
+        router.delete("/v1/drain") { _, _ in
+            agent.undrain()
+            return jsonResponse(.ok, #"{"status":"ok"}"#)
+        }
+        router.put("/v1/bundles/:digest") { request, context in
+            await respond {
+                var request = request
+                let digest = try context.parameters.require("digest")
+                let limit = Int(agent.configuration.bundleLimits.maxArchiveBytes)
+                let body: ByteBuffer
+                do { body = try await request.collectBody(upTo: limit) } catch {
+                    throw AgentError(.tooLarge, "the bundle exceeds \(limit) bytes")
+                }
+                let stored = try await agent.putBundle(Array(buffer: body), digest: digest)
+                return jsonResponse(.created, #"{"digest":"\#(stored)"}"#)
+            }
+        }
+        router.head("/v1/bundles/:digest") { _, context in
+            agent.hasBundle(try context.parameters.require("digest")) ? Response(status: .ok) : Response(status: .notFound)
+        }
+        router.put("/v1/functions/:tenant/:name/:version") { request, context in
+            await respond {
+                var request = request
+                let (tenant, name, version) = try functionPath(context)
+                let body = try await request.collectBody(upTo: 1 << 20)
+                let deploy: AgentDeployRequest
+                do { deploy = try JSONDecoder().decode(AgentDeployRequest.self, from: Data(buffer: body)) } catch {
+                    throw AgentError(.invalidRequest, "the body is not a deploy request: \(error)")
+                }
+                guard deploy.config.name == name else {
+                    throw AgentError(.invalidRequest, "config.name \"\(deploy.config.name)\" differs from the path's \"\(name)\"")
+                }
+                let function = try await agent.deploy(tenant: tenant, version: version, deploy)
+                return jsonResponse(.ok, #"{"function":"\#(JSONText.escape(function.key))","bundleDigest":"\#(function.bundleDigest)"}"#)
+            }
+        }
+        router.delete("/v1/functions/:tenant/:name/:version") { _, context in
+            await respond {
+                let (tenant, name, version) = try functionPath(context)
+                try await agent.remove(tenant: tenant, name: name, version: version)
+                return Response(status: .noContent)
+            }
+        }
+        router.post("/v1/functions/:tenant/:name/:version/invoke") { request, context in
+            await respond {
+                var request = request
+                let (tenant, name, version) = try functionPath(context)
+                let limit = agent.configuration.maxPayloadBytes
+                let payload: ByteBuffer
+                do { payload = try await request.collectBody(upTo: limit) } catch {
+                    throw AgentError(.tooLarge, "the event exceeds \(limit) bytes")
+                }
+                let headers = request.headers
+                var options = Agent.InvokeOptions(requestId: headers[requestIdHeader], traceId: headers[traceIdHeader])
+                if let encoded = headers[clientContextHeader] {
+                    guard let data = Data(base64Encoded: encoded), let text = String(data: data, encoding: .utf8) else {
+                        throw AgentError(.invalidRequest, "X-Cella-Client-Context is not base64 of UTF-8 JSON")
+                    }
+                    options.clientContext = text
+                }
+                let result = try await agent.invoke(tenant: tenant, name: name, version: version, payload: payload, options: options)
+                return invokeResponse(result, tail: headers[logTypeHeader] == "Tail")
+            }
+        }
+        router.get("/v1/functions/:tenant/:name/:version/logs") { request, context in
+            await respond {
+                let (tenant, name, version) = try functionPath(context)
+                let query = request.uri.queryParameters
+                let lines = agent.logs.lines(
+                    function: DeployedFunction.key(tenant: tenant, name: name, version: version),
+                    requestId: query["requestId"].map(String.init),
+                    sinceMs: query["sinceMs"].flatMap { Int64($0) } ?? 0,
+                    limit: query["limit"].flatMap { Int($0) } ?? 1000)
+                return Response(status: .ok, headers: [.contentType: "application/json"],
+                                body: .init(byteBuffer: ByteBuffer(bytes: try json.encode(lines))))
+            }
+        }
+        router.get("/v1/records") { request, _ in
+            let query = request.uri.queryParameters
+            let entries = agent.records.entries(
+                after: query["after"].flatMap { Int64($0) } ?? 0, limit: query["limit"].flatMap { Int($0) } ?? 1000)
+            return Response(status: .ok, headers: [.contentType: "application/json"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: try json.encode(entries))))
+        }
+        if let metrics {
+            router.get("/metrics") { _, _ in
+                Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                         body: .init(byteBuffer: ByteBuffer(bytes: metrics.emitToBuffer())))
+            }
+        }
+        return router
+    }
+
+    static func functionPath(_ context: BasicRequestContext) throws -> (String, String, String) {
+        (try context.parameters.require("tenant"), try context.parameters.require("name"),
+         try context.parameters.require("version"))
+    }
+
+    static func invokeResponse(_ result: Agent.InvokeResult, tail: Bool) -> Response {
+        let record = result.record
+        var headers: HTTPFields = [
+            .contentType: "application/json",
+            requestIdHeader: record.requestId,
+            outcomeHeader: record.outcome.rawValue,
+            startHeader: record.start.rawValue,
+            durationHeader: InvocationLog.format(record.durationMs),
+            billedHeader: String(record.billedDurationMs),
+            memoryHeader: String(record.maxMemoryUsedBytes),
+        ]
+        if let initMs = record.initDurationMs { headers[initDurationHeader] = InvocationLog.format(initMs) }
+        if record.outcome != .success { headers[functionErrorHeader] = record.errorType ?? "Unhandled" }
+        if tail { headers[logResultHeader] = Data(result.logTail.utf8).base64EncodedString() }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: result.body))
+    }
+
+    static func jsonResponse(_ status: HTTPResponse.Status, _ text: String, headers: HTTPFields = [:]) -> Response {
+        var headers = headers
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// Runs a handler and turns an `AgentError` (or any other) into the API's error answer.
+    static func respond(_ body: () async throws -> Response) async -> Response {
+        do { return try await body() } catch let error as AgentError {
+            return errorResponse(error)
+        } catch {
+            return errorResponse(AgentError(.invalidRequest, "\(error)"))
+        }
+    }
+
+    static func errorResponse(_ error: AgentError) -> Response {
+        jsonResponse(
+            HTTPResponse.Status(code: error.httpStatus),
+            #"{"code":"\#(error.code.rawValue)","message":"\#(JSONText.escape(error.message))"}"#,
+            headers: [errorHeader: error.code.rawValue])
+    }
+}

@@ -1,0 +1,319 @@
+import CellaModel
+import CellaSandbox
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// A node agent: deploys function versions on this node and runs their invocations in sandboxed
+/// instances over the Lambda Runtime API. `AgentAPI` puts it on HTTP for the controller.
+public final class Agent: Sendable {
+    public let configuration: AgentConfiguration
+    public let logs: LogStore
+    public let records: RecordStore
+    let launcher: SandboxLauncher
+    let pool: InstancePool
+    let bundles: BundleStore
+    let runtimes: RuntimeRegistry
+    let metrics: AgentMetrics
+    let logger: Logger
+    private let state = Mutex(State())
+
+    private struct State {
+        var functions: [String: DeployedFunction] = [:]
+        var owners: [String: UInt32] = [:]
+        var draining = false
+        var inFlight = 0
+    }
+
+    /// Prepares the node: removes what a previous run left (sandboxes, cgroups, partial bundle
+    /// unpacks), opens the bundle store and compiles the sandbox's seccomp profile.
+    /// - Throws: `AgentError` `.internal` when the host cannot run sandboxes or the data directory
+    ///   is unusable.
+    public init(
+        configuration: AgentConfiguration, logger: Logger = Logger(label: "cella.agent"),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        threadPool: NIOThreadPool = .singleton
+    ) throws(AgentError) {
+        self.configuration = configuration
+        self.logger = logger
+        do {
+            launcher = try SandboxLauncher(configuration: configuration.sandbox, logger: logger)
+        } catch {
+            throw AgentError(.internal, "cannot run sandboxes on this host: \(error)")
+        }
+        let stale = launcher.removeStale()
+        if !stale.isEmpty {
+            logger.notice("removed sandboxes left by a previous run", metadata: ["cella.count": "\(stale.count)"])
+        }
+        do {
+            bundles = try BundleStore(directory: configuration.dataDirectory + "/bundles", limits: configuration.bundleLimits)
+        } catch {
+            throw AgentError(.internal, "cannot open the bundle store: \(error)")
+        }
+        runtimes = RuntimeRegistry(directory: configuration.runtimesDirectory)
+        logs = LogStore(bytesPerFunction: configuration.logBytesPerFunction)
+        records = RecordStore()
+        metrics = AgentMetrics(memoryBudgetBytes: configuration.memoryBudgetBytes)
+        pool = InstancePool(
+            settings: .init(
+                memoryBudgetBytes: configuration.memoryBudgetBytes, idleTimeout: configuration.idleTimeout,
+                queueTimeout: configuration.queueTimeout, initTimeout: configuration.initTimeout,
+                minimumCPUs: configuration.minimumCPUs, pidsPerInstance: configuration.pidsPerInstance,
+                tmpMiB: configuration.tmpMiB, maxPayloadBytes: configuration.maxPayloadBytes,
+                region: configuration.region),
+            launcher: launcher, threadPool: threadPool, group: group, logs: logs, metrics: metrics, logger: logger)
+    }
+
+    // MARK: Bundles and functions
+
+    /// Stores a bundle archive under its sha256, which must equal `digest` when one is given.
+    /// - Throws: `AgentError` `.badBundle` (digest mismatch, size), `.internal`.
+    public func putBundle(_ archive: [UInt8], digest: String?) async throws(AgentError) -> String {
+        do {
+            let expected = try digest.map { (d: String) throws(BundleError) in try BundleDigest(parsing: d) }
+            return try await bundles.store(archive: archive, expected: expected).description
+        } catch {
+            throw AgentError(.badBundle, error.description)
+        }
+    }
+
+    /// Whether the bundle is on this node.
+    public func hasBundle(_ digest: String) -> Bool {
+        guard let parsed = try? BundleDigest(parsing: digest) else { return false }
+        return bundles.contains(parsed)
+    }
+
+    /// Makes a function version runnable here: checks its config, finds its runtime, unpacks its
+    /// bundle (once per digest). Deploying the same version again replaces it.
+    /// - Throws: `AgentError` `.invalidRequest`, `.runtimeNotFound`, `.notFound` (bundle),
+    ///   `.badBundle`.
+    @discardableResult
+    public func deploy(tenant: String, version: String, _ request: AgentDeployRequest) async throws(AgentError) -> DeployedFunction {
+        do {
+            try FunctionConfig.validateName(tenant, field: "tenant")
+            try request.config.validate()
+        } catch {
+            throw AgentError(.invalidRequest, error.description)
+        }
+        try Self.validateVersion(version)
+        let runtime = try runtimes.runtime(named: request.config.runtime)
+        let digest: BundleDigest
+        do { digest = try BundleDigest(parsing: request.bundleDigest) } catch {
+            throw AgentError(.invalidRequest, "bundleDigest: \(error.description)")
+        }
+        guard bundles.contains(digest) else {
+            throw AgentError(.notFound, "bundle \(digest) is not on this node: PUT it to /v1/bundles/\(digest) first")
+        }
+        let codePath: String
+        do { codePath = try await bundles.unpacked(digest) } catch {
+            throw AgentError(.badBundle, error.description)
+        }
+        let ownBootstrap = Self.isExecutable(codePath + "/bootstrap")
+        if !ownBootstrap {
+            if runtime.bootstrap.hasPrefix("/var/task/") {
+                throw AgentError(.invalidRequest, "runtime \(runtime.name) runs the bundle's own executable bootstrap, and this bundle has none at its root")
+            }
+            if request.config.handler == nil {
+                throw AgentError(.invalidRequest, "handler: runtime \(runtime.name) needs a handler such as app.handler")
+            }
+        }
+        let owner = ownerIndex(for: tenant)
+        let function = DeployedFunction(
+            tenant: tenant, config: request.config, version: version, bundleDigest: digest.description,
+            codePath: codePath, runtime: runtime,
+            bootstrap: ownBootstrap ? "/var/task/bootstrap" : runtime.bootstrap, ownerIndex: owner)
+        state.withLock { $0.functions[function.key] = function }
+        await pool.register(function)
+        logger.info("deployed", metadata: ["cella.function": "\(function.key)", "cella.bundle": "\(digest)"])
+        return function
+    }
+
+    /// Removes a function version and stops its instances.
+    /// - Throws: `AgentError` `.notFound`.
+    public func remove(tenant: String, name: String, version: String) async throws(AgentError) {
+        let key = DeployedFunction.key(tenant: tenant, name: name, version: version)
+        guard state.withLock({ $0.functions.removeValue(forKey: key) }) != nil else {
+            throw AgentError(.notFound, "function \(key) is not deployed on this node")
+        }
+        await pool.unregister(key)
+        logs.remove(function: key)
+    }
+
+    public func function(tenant: String, name: String, version: String) -> DeployedFunction? {
+        state.withLock { $0.functions[DeployedFunction.key(tenant: tenant, name: name, version: version)] }
+    }
+
+    // MARK: Invocations
+
+    /// What a caller may add to an invocation.
+    public struct InvokeOptions: Sendable {
+        /// The controller's id for the invocation; a new UUID when nil.
+        public var requestId: String?
+        /// Decoded client context JSON, passed to the runtime as is.
+        public var clientContext: String?
+        public var cognitoIdentity: String?
+        public var traceId: String?
+        public init(requestId: String? = nil, clientContext: String? = nil, cognitoIdentity: String? = nil, traceId: String? = nil) {
+            self.requestId = requestId
+            self.clientContext = clientContext
+            self.cognitoIdentity = cognitoIdentity
+            self.traceId = traceId
+        }
+    }
+
+    /// The answer to one invocation.
+    public struct InvokeResult: Sendable {
+        /// The function's result, or its error object when `record.outcome` is not success.
+        public var body: ByteBuffer
+        public var record: InvocationRecord
+        /// The invocation's log, START to REPORT, its last 4 KB.
+        public var logTail: String
+    }
+
+    /// Runs one invocation on a warm instance or a new one.
+    /// - Throws: `AgentError` for platform failures only (`.notFound`, `.throttled`, `.nodeFull`,
+    ///   `.draining`, `.tooLarge`, `.internal`); the function's own failures are results.
+    public func invoke(tenant: String, name: String, version: String, payload: ByteBuffer,
+                       options: InvokeOptions = InvokeOptions()) async throws(AgentError) -> InvokeResult {
+        let key = DeployedFunction.key(tenant: tenant, name: name, version: version)
+        let function: DeployedFunction = try state.withLock { (state) throws(AgentError) -> DeployedFunction in
+            guard !state.draining else { throw AgentError(.draining, "the agent is draining and takes no new invocations") }
+            guard let function = state.functions[key] else {
+                throw AgentError(.notFound, "function \(key) is not deployed on this node")
+            }
+            state.inFlight += 1
+            return function
+        }
+        defer { state.withLock { $0.inFlight -= 1 } }
+        guard payload.readableBytes <= configuration.maxPayloadBytes else {
+            throw AgentError(.tooLarge, "the event is \(payload.readableBytes) bytes; the limit is \(configuration.maxPayloadBytes)")
+        }
+        let requestId = options.requestId ?? UUID().uuidString.lowercased()
+        let startMs = Instance.nowMs()
+        let began = ContinuousClock.now
+        let acquired = try await pool.acquire(key)
+        var tail = InvocationLog(requestId: requestId, version: version)
+        let body: ByteBuffer
+        var record: InvocationRecord
+        switch acquired {
+        case .initFailed(let error, let initMs):
+            logs.append(function: key, LogLine(timeMs: Instance.nowMs(), requestId: requestId, instance: "platform", text: tail.startLine))
+            body = Self.encode(error)
+            let durationMs = Instance.milliseconds(since: began)
+            record = InvocationRecord(
+                requestId: requestId, tenant: tenant, function: name, version: version, startMs: startMs,
+                durationMs: durationMs, billedDurationMs: InvocationRecord.billed(durationMs), initDurationMs: initMs,
+                start: .cold, memoryMB: function.config.memoryMB, maxMemoryUsedBytes: 0, outcome: .initError,
+                errorType: error.errorType)
+            tail.lines += error.logTail ?? []
+        case .instance(let instance, let start, let initMs):
+            logs.append(function: key, LogLine(timeMs: Instance.nowMs(), requestId: requestId, instance: "platform", text: tail.startLine))
+            let handed = ContinuousClock.now
+            let pending = PendingInvocation(
+                requestId: requestId, payload: payload,
+                deadlineMs: Instance.nowMs() + Int64(function.config.timeoutSeconds) * 1000,
+                clientContext: options.clientContext, cognitoIdentity: options.cognitoIdentity,
+                traceId: options.traceId)
+            let (result, lines) = await instance.invoke(pending, timeout: .seconds(Int64(function.config.timeoutSeconds)))
+            let durationMs = Instance.milliseconds(since: handed)
+            let peak = instance.peakMemoryBytes
+            await pool.release(instance)
+            tail.lines = lines
+            let outcome: InvocationOutcome
+            let errorType: String?
+            switch result {
+            case .response(let buffer):
+                (body, outcome, errorType) = (buffer, .success, nil)
+            case .functionError(let buffer, let type):
+                (body, outcome, errorType) = (buffer, .error, type)
+            case .failure(let kind, let error):
+                (body, outcome, errorType) = (Self.encode(error), kind, error.errorType)
+            }
+            record = InvocationRecord(
+                requestId: requestId, tenant: tenant, function: name, version: version, startMs: startMs,
+                durationMs: durationMs, billedDurationMs: InvocationRecord.billed(durationMs), initDurationMs: initMs,
+                start: start, memoryMB: function.config.memoryMB, maxMemoryUsedBytes: peak, outcome: outcome,
+                errorType: errorType)
+        }
+        tail.record = record
+        for line in tail.platformLines().dropFirst() {
+            logs.append(function: key, LogLine(timeMs: Instance.nowMs(), requestId: requestId, instance: "platform", text: line))
+        }
+        records.append(record)
+        metrics.invoked(record.outcome, start: record.start, seconds: Instance.milliseconds(since: began) / 1000)
+        return InvokeResult(body: body, record: record, logTail: tail.text(limit: 4096))
+    }
+
+    // MARK: Lifecycle
+
+    /// Stops taking invocations; those in flight finish.
+    public func drain() { state.withLock { $0.draining = true } }
+    public func undrain() { state.withLock { $0.draining = false } }
+    public var isDraining: Bool { state.withLock { $0.draining } }
+    public var inFlight: Int { state.withLock { $0.inFlight } }
+
+    /// Drains, waits for in-flight invocations (up to the drain timeout), then stops every instance.
+    public func shutdown() async {
+        drain()
+        let deadline = ContinuousClock.now + configuration.drainTimeout
+        while inFlight > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        await pool.stopAll()
+    }
+
+    /// Stops instances idle for longer than the idle timeout.
+    public func reapIdle() async {
+        await pool.reapIdle()
+    }
+
+    /// What the node holds and does now.
+    public struct Stats: Codable, Sendable {
+        public var draining: Bool
+        public var inFlight: Int
+        public var memoryBudgetBytes: UInt64
+        public var memoryReservedBytes: UInt64
+        public var functions: [FunctionInstanceStats]
+        public var bundles: [String]
+    }
+
+    public func stats() async -> Stats {
+        let (functions, memory) = await pool.stats()
+        let (draining, inFlight) = state.withLock { ($0.draining, $0.inFlight) }
+        return Stats(
+            draining: draining, inFlight: inFlight, memoryBudgetBytes: configuration.memoryBudgetBytes,
+            memoryReservedBytes: memory, functions: functions,
+            bundles: bundles.digests().map(\.description).sorted())
+    }
+
+    // MARK: Helpers
+
+    private func ownerIndex(for tenant: String) -> UInt32 {
+        state.withLock { state in
+            if let index = state.owners[tenant] { return index }
+            // Index 0 is the CLI's own sandboxes; tenants start at 1.
+            let index = UInt32(state.owners.count + 1)
+            state.owners[tenant] = index
+            return index
+        }
+    }
+
+    static func validateVersion(_ version: String) throws(AgentError) {
+        guard version == "$LATEST" || (!version.isEmpty && version.utf8.count <= 64
+            && version.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7a) || $0 == 0x2d || $0 == 0x5f }))
+        else { throw AgentError(.invalidRequest, "version \"\(version)\" must be $LATEST or 1-64 characters of A-Z a-z 0-9 _ -") }
+    }
+
+    static func isExecutable(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG && (st.st_mode & 0o111) != 0
+    }
+
+    static func encode(_ error: FunctionErrorBody) -> ByteBuffer {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return ByteBuffer(bytes: (try? encoder.encode(error)) ?? Data())
+    }
+}

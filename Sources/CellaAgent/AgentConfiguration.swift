@@ -1,0 +1,39 @@
+import CellaSandbox
+
+/// How an agent runs: where it keeps things, how much of the node it may use, and its timeouts.
+public struct AgentConfiguration: Sendable {
+    /// The agent API's address. Loopback by default: the API is for the controller on this node or
+    /// behind a private network, and it has no authentication of its own yet.
+    public var host = "127.0.0.1"
+    public var port = 9100
+    /// Bundles (archives and unpacked trees) live under `<dataDirectory>/bundles`.
+    public var dataDirectory = "/var/lib/cella/agent"
+    /// Built runtimes, one directory each (see docs/runtimes.md).
+    public var runtimesDirectory = "/var/lib/cella/runtimes"
+    /// The sum of instance memory limits may not exceed this.
+    public var memoryBudgetBytes: UInt64 = 4 << 30
+    /// Idle instances are stopped after this long (scale to zero).
+    public var idleTimeout: Duration = .seconds(300)
+    /// How long an invocation waits for a busy function's instance before it is throttled.
+    public var queueTimeout: Duration = .seconds(1)
+    /// How long a runtime may take from start to its first `/next`.
+    public var initTimeout: Duration = .seconds(10)
+    /// CPU quota floor per instance (the share otherwise follows memory, 1769 MB per CPU).
+    public var minimumCPUs = 1.0
+    public var pidsPerInstance = 256
+    /// Size of each instance's `/tmp`, counted against its memory limit.
+    public var tmpMiB = 512
+    /// The largest event or result: Lambda's 6 MB for synchronous invocations.
+    public var maxPayloadBytes = 6 * 1024 * 1024
+    /// Shown to functions as `AWS_REGION` and in ARNs.
+    public var region = "local"
+    /// Log bytes kept per function version until collected.
+    public var logBytesPerFunction = 1 << 20
+    /// How long a graceful shutdown waits for in-flight invocations.
+    public var drainTimeout: Duration = .seconds(60)
+    /// The sandbox launcher's cgroup root and state directory.
+    public var sandbox = SandboxLauncher.Configuration()
+    public var bundleLimits = BundleLimits()
+
+    public init() {}
+}

@@ -1,0 +1,438 @@
+import CellaModel
+import CellaSandbox
+import DequeModule
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// What an invocation produced.
+enum InvocationResult: Sendable {
+    /// The function's result, as the runtime posted it.
+    case response(ByteBuffer)
+    /// The function's error object, as the runtime posted it, and its type.
+    case functionError(ByteBuffer, errorType: String)
+    /// The platform ended the invocation: timeout, crash, OOM or a failed init.
+    case failure(InvocationOutcome, FunctionErrorBody)
+}
+
+/// One invocation on its way to a runtime.
+struct PendingInvocation: Sendable {
+    let requestId: String
+    let payload: ByteBuffer
+    let deadlineMs: Int64
+    let clientContext: String?
+    let cognitoIdentity: String?
+    let traceId: String?
+}
+
+/// One running function instance: a sandbox whose runtime talks to this object over the Runtime
+/// API. It serves one invocation at a time. All state sits under one lock, touched briefly from
+/// the Runtime API's event loop, the invoking task, the log reader and the exit watcher.
+final class Instance: Sendable {
+    enum InitOutcome: Sendable {
+        case ready(durationMs: Double)
+        case failed(FunctionErrorBody)
+    }
+
+    let id: String
+    let function: DeployedFunction
+    private let logs: LogStore
+    private let region: String
+    private let started = ContinuousClock.now
+    private let state = Mutex(State())
+
+    private struct Current {
+        let request: PendingInvocation
+        var delivered = false
+        let continuation: CheckedContinuation<(InvocationResult, [String]), Never>
+        var timeout: Scheduled<Void>?
+        var lines: [String] = []
+        var lineBytes = 0
+    }
+
+    private enum Phase { case initializing, ready, dead }
+
+    private struct State {
+        var phase = Phase.initializing
+        var parked: RuntimeResponder?
+        var current: Current?
+        var initWaiters: [CheckedContinuation<InitOutcome, Never>] = []
+        var initOutcome: InitOutcome?
+        var recent = Deque<String>()
+        var sandbox: Sandbox?
+        var server: (any Channel)?
+        var output: OutputPipe?
+        var exit: SandboxExit?
+        var onExit: (@Sendable (Instance) -> Void)?
+    }
+
+    /// Lines kept for crash reports.
+    static let recentLines = 20
+    /// Per-invocation lines kept for the log tail.
+    static let tailBytes = 8 * 1024
+
+    private init(id: String, function: DeployedFunction, logs: LogStore, region: String) {
+        self.id = id
+        self.function = function
+        self.logs = logs
+        self.region = region
+    }
+
+    /// Starts a sandbox for `function` with its Runtime API socket ready, and returns at once; the
+    /// runtime's init runs on (see `waitUntilReady`).
+    /// - Throws: `AgentError` `.internal` when the sandbox cannot be made.
+    static func start(
+        id: String, function: DeployedFunction, environment: [String: String],
+        resources: SandboxSpec.Resources, tmpMiB: Int, maxPayloadBytes: Int,
+        launcher: SandboxLauncher, threadPool: NIOThreadPool, group: any EventLoopGroup,
+        logs: LogStore, region: String, onExit: @escaping @Sendable (Instance) -> Void
+    ) async throws(AgentError) -> Instance {
+        let instance = Instance(id: id, function: function, logs: logs, region: region)
+        instance.state.withLock { $0.onExit = onExit }
+        let launched: Result<(Sandbox, OutputPipe, Int32), SandboxError>
+        do {
+            launched = try await threadPool.runIfActive { [weak instance] in
+                Result { () throws(SandboxError) -> (Sandbox, OutputPipe, Int32) in
+                    let network = try NetworkNamespace()
+                    let listener = try network.listenOnLoopback(port: 9001)
+                    let output = try OutputPipe { [weak instance] line in instance?.handleLog(line) }
+                    let spec = SandboxSpec(
+                        id: id, command: [function.bootstrap],
+                        rootfs: .init(layers: function.runtime.layers, code: function.codePath, tmpMiB: tmpMiB),
+                        environment: environment, workingDirectory: "/var/task", resources: resources,
+                        idMapping: IDMapping(ownerIndex: function.ownerIndex),
+                        stdio: .fds(stdin: Instance.devNull, stdout: output.writeEnd, stderr: output.writeEnd),
+                        dieWithParent: true, network: .prepared(network))
+                    let sandbox: Sandbox
+                    do throws(SandboxError) { sandbox = try launcher.launch(spec) } catch {
+                        close(listener)
+                        output.close()
+                        throw error
+                    }
+                    output.closeWriteEnd()
+                    return (sandbox, output, listener)
+                }
+            }
+        } catch {
+            throw AgentError(.internal, "cannot start an instance of \(function.key): \(error)")
+        }
+        guard case .success(let started) = launched else {
+            if case .failure(let error) = launched {
+                throw AgentError(.internal, "cannot start an instance of \(function.key): \(error)")
+            }
+            fatalError("unreachable")
+        }
+        let (sandbox, output, listener) = started
+        let server: any Channel
+        do {
+            server = try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 16)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                        try channel.pipeline.syncOperations.addHandler(
+                            RuntimeAPIHandler(instance: instance, maxBodyBytes: maxPayloadBytes))
+                    }
+                }
+                .withBoundSocket(listener).get()
+        } catch {
+            close(listener)
+            sandbox.kill()
+            _ = await sandbox.wait()
+            output.close()
+            throw AgentError(.internal, "cannot serve the Runtime API for \(function.key): \(error)")
+        }
+        instance.state.withLock { state in
+            state.sandbox = sandbox
+            state.server = server
+            state.output = output
+        }
+        Task.detached { instance.exited(await sandbox.wait()) }
+        return instance
+    }
+
+    /// stdin of every sandbox.
+    static let devNull: Int32 = open("/dev/null", O_RDWR | O_CLOEXEC)
+
+    /// Waits until the runtime asks for its first invocation (init done), reports an init error,
+    /// or dies.
+    func waitUntilReady() async -> InitOutcome {
+        await withCheckedContinuation { continuation in
+            let done: InitOutcome? = state.withLock { state in
+                if let outcome = state.initOutcome { return outcome }
+                state.initWaiters.append(continuation)
+                return nil
+            }
+            if let done { continuation.resume(returning: done) }
+        }
+    }
+
+    /// Whether the instance can still serve.
+    var isAlive: Bool { state.withLock { $0.phase != .dead } }
+
+    /// The sandbox's peak memory so far.
+    var peakMemoryBytes: UInt64 {
+        let (sandbox, exit) = state.withLock { ($0.sandbox, $0.exit) }
+        if let exit { return exit.usage.peakMemoryBytes }
+        return sandbox?.cgroup.peakMemoryBytes() ?? 0
+    }
+
+    /// Hands `request` to the runtime and waits for its answer, the deadline or the runtime's death.
+    /// A timeout kills the instance. Returns the result and the lines logged meanwhile.
+    func invoke(_ request: PendingInvocation, timeout: TimeAmount) async -> (InvocationResult, [String]) {
+        await withCheckedContinuation { continuation in
+            enum Step { case deliver(RuntimeResponder?), refuse }
+            let step: Step = state.withLock { state in
+                guard state.phase == .ready, state.current == nil, let server = state.server else { return .refuse }
+                var current = Current(request: request, continuation: continuation)
+                let parked = state.parked
+                if parked != nil {
+                    state.parked = nil
+                    current.delivered = true
+                }
+                current.timeout = server.eventLoop.scheduleTask(in: timeout) { [weak self] in
+                    self?.timedOut(request.requestId, after: timeout)
+                }
+                state.current = current
+                return .deliver(parked)
+            }
+            switch step {
+            case .refuse:
+                continuation.resume(returning: (.failure(.crash, FunctionErrorBody(
+                    errorMessage: "RequestId: \(request.requestId) Error: the instance is not ready",
+                    errorType: "Runtime.Unavailable")), []))
+            case .deliver(let parked):
+                if let parked { send(request, to: parked) }
+            }
+        }
+    }
+
+    /// Kills the sandbox; `exited` cleans up.
+    func terminate() {
+        state.withLock { $0.sandbox }?.kill()
+    }
+
+    /// Kills the sandbox and waits until it is gone.
+    func stop() async {
+        guard let sandbox = state.withLock({ $0.sandbox }) else { return }
+        sandbox.kill()
+        _ = await sandbox.wait()
+    }
+
+    // MARK: Runtime API events (on the instance's event loop)
+
+    func runtimeAsksNext(_ responder: RuntimeResponder) {
+        enum Step { case park, deliver(PendingInvocation), reject(String) }
+        var waiters: [CheckedContinuation<InitOutcome, Never>] = []
+        var ready: InitOutcome?
+        let step: Step = state.withLock { state in
+            switch state.phase {
+            case .dead: return .reject("the instance is shutting down")
+            case .initializing:
+                state.phase = .ready
+                let outcome = InitOutcome.ready(durationMs: Self.milliseconds(since: started))
+                state.initOutcome = outcome
+                ready = outcome
+                waiters = state.initWaiters
+                state.initWaiters = []
+            case .ready: break
+            }
+            if var current = state.current {
+                if current.delivered { return .reject("/next before the current invocation was answered") }
+                current.delivered = true
+                state.current = current
+                return .deliver(current.request)
+            }
+            if state.parked != nil { return .reject("another /next is already waiting") }
+            state.parked = responder
+            return .park
+        }
+        if let ready { for waiter in waiters { waiter.resume(returning: ready) } }
+        switch step {
+        case .park: break
+        case .deliver(let request): send(request, to: responder)
+        case .reject(let why): responder.sendError(.forbidden, type: "InvalidStateTransition", message: why)
+        }
+    }
+
+    func runtimeResponds(id: String, body: ByteBuffer, responder: RuntimeResponder) {
+        finish(id: id, responder: responder) { _ in .response(body) }
+    }
+
+    func runtimeReportsError(id: String, body: ByteBuffer, errorType: String?, responder: RuntimeResponder) {
+        finish(id: id, responder: responder) { _ in
+            .functionError(body, errorType: errorType ?? Self.errorType(in: body) ?? "Unhandled")
+        }
+    }
+
+    func runtimeReportsInitError(body: ByteBuffer, errorType: String?, responder: RuntimeResponder) {
+        var error = Self.decodeError(body)
+        if let errorType { error.errorType = errorType }
+        let waiters: [CheckedContinuation<InitOutcome, Never>]? = state.withLock { state in
+            guard state.phase == .initializing else { return nil }
+            state.phase = .dead
+            state.initOutcome = .failed(error)
+            defer { state.initWaiters = [] }
+            return state.initWaiters
+        }
+        guard let waiters else {
+            return responder.sendError(.forbidden, type: "InvalidStateTransition", message: "init/error after init")
+        }
+        responder.send(.accepted, body: ByteBuffer(string: #"{"status":"OK"}"#))
+        for waiter in waiters { waiter.resume(returning: .failed(error)) }
+        // The runtime exits after reporting; the instance is of no further use either way.
+        terminate()
+    }
+
+    func runtimeSentTooLarge(_ uri: String) {
+        guard uri.hasSuffix("/response"), let id = uri.split(separator: "/").dropLast().last else { return }
+        finish(id: String(id), responder: nil) { request in
+            .failure(.error, FunctionErrorBody(
+                errorMessage: "RequestId: \(request.requestId) Error: the response is larger than the limit",
+                errorType: "Function.ResponseSizeTooLarge"))
+        }
+    }
+
+    private func finish(id: String, responder: RuntimeResponder?, result: (PendingInvocation) -> InvocationResult) {
+        // Everything the runtime logged before answering is in the pipe now: attribute it first.
+        state.withLock { $0.output }?.drain()
+        let current: Current? = state.withLock { state in
+            guard let current = state.current, current.delivered, current.request.requestId == id else { return nil }
+            state.current = nil
+            return current
+        }
+        guard let current else {
+            responder?.sendError(.badRequest, type: "InvalidRequestID", message: "no invocation \(id) is waiting for an answer")
+            return
+        }
+        current.timeout?.cancel()
+        current.continuation.resume(returning: (result(current.request), current.lines))
+        responder?.send(.accepted, body: ByteBuffer(string: #"{"status":"OK"}"#))
+    }
+
+    private func send(_ request: PendingInvocation, to responder: RuntimeResponder) {
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(8)
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Lambda-Runtime-Aws-Request-Id", value: request.requestId)
+        headers.add(name: "Lambda-Runtime-Deadline-Ms", value: String(request.deadlineMs))
+        headers.add(name: "Lambda-Runtime-Invoked-Function-Arn", value: function.arn(region: region))
+        if let trace = request.traceId { headers.add(name: "Lambda-Runtime-Trace-Id", value: trace) }
+        if let context = request.clientContext { headers.add(name: "Lambda-Runtime-Client-Context", value: context) }
+        if let identity = request.cognitoIdentity { headers.add(name: "Lambda-Runtime-Cognito-Identity", value: identity) }
+        responder.send(.ok, headers: headers, body: request.payload)
+    }
+
+    // MARK: Deadline, logs, exit
+
+    private func timedOut(_ requestId: String, after timeout: TimeAmount) {
+        state.withLock { $0.output }?.drain()
+        let current: Current? = state.withLock { state in
+            guard let current = state.current, current.request.requestId == requestId else { return nil }
+            state.current = nil
+            state.phase = .dead
+            return current
+        }
+        guard let current else { return }
+        terminate()
+        let seconds = String(format: "%.2f", Double(timeout.nanoseconds) / 1e9)
+        current.continuation.resume(returning: (.failure(.timeout, FunctionErrorBody(
+            errorMessage: "RequestId: \(requestId) Error: Task timed out after \(seconds) seconds",
+            errorType: "Sandbox.Timedout")), current.lines))
+    }
+
+    private func handleLog(_ bytes: [UInt8]) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        let requestId: String? = state.withLock { state in
+            state.recent.append(text)
+            if state.recent.count > Self.recentLines { state.recent.removeFirst() }
+            guard var current = state.current else { return nil }
+            current.lines.append(text)
+            current.lineBytes += text.utf8.count + 1
+            while current.lineBytes > Self.tailBytes, current.lines.count > 1 {
+                current.lineBytes -= current.lines.removeFirst().utf8.count + 1
+            }
+            state.current = current
+            return current.request.requestId
+        }
+        logs.append(function: function.key, LogLine(
+            timeMs: Self.nowMs(), requestId: requestId, instance: id, text: text))
+    }
+
+    private func exited(_ exit: SandboxExit) {
+        state.withLock { $0.output }?.close()
+        let (current, waiters, parked, server, recent, onExit) = state.withLock { state in
+            state.phase = .dead
+            state.exit = exit
+            let taken = (state.current, state.initWaiters, state.parked, state.server, Array(state.recent), state.onExit)
+            state.current = nil
+            state.initWaiters = []
+            state.parked = nil
+            state.server = nil
+            state.output = nil
+            state.onExit = nil
+            return taken
+        }
+        server?.close(promise: nil)
+        parked?.channel.close(promise: nil)
+        let cause: String
+        switch exit.termination {
+        case .exited(let status): cause = "exit status \(status)"
+        case .signaled(let signal): cause = "signal: \(Self.signalName(signal))"
+        }
+        let oom = exit.usage.oomKilled
+        if !waiters.isEmpty {
+            let failure = FunctionErrorBody(
+                errorMessage: "Runtime exited with error: \(cause)" + (oom ? " (out of memory)" : ""),
+                errorType: oom ? "Runtime.OutOfMemory" : "Runtime.ExitError", logTail: recent)
+            state.withLock { if $0.initOutcome == nil { $0.initOutcome = .failed(failure) } }
+            for waiter in waiters { waiter.resume(returning: .failed(failure)) }
+        }
+        if let current {
+            current.timeout?.cancel()
+            let id = current.request.requestId
+            let body = FunctionErrorBody(
+                errorMessage: "RequestId: \(id) Error: Runtime exited with error: \(cause)"
+                    + (oom ? " (the function ran out of its \(function.config.memoryMB) MB)" : ""),
+                errorType: oom ? "Runtime.OutOfMemory" : "Runtime.ExitError", logTail: recent)
+            current.continuation.resume(returning: (.failure(oom ? .oom : .crash, body), current.lines))
+        }
+        onExit?(self)
+    }
+
+    // MARK: Helpers
+
+    static func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    static func milliseconds(since start: ContinuousClock.Instant) -> Double {
+        let d = ContinuousClock.now - start
+        return Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+    }
+
+    static func signalName(_ signal: Int32) -> String {
+        switch signal {
+        case SIGKILL: "killed"
+        case SIGSEGV: "segmentation fault"
+        case SIGABRT: "aborted"
+        case SIGTERM: "terminated"
+        case SIGBUS: "bus error"
+        default: "signal \(signal)"
+        }
+    }
+
+    static func errorType(in body: ByteBuffer) -> String? {
+        let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]
+        return object?["errorType"] as? String
+    }
+
+    static func decodeError(_ body: ByteBuffer) -> FunctionErrorBody {
+        let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]
+        return FunctionErrorBody(
+            errorMessage: object?["errorMessage"] as? String ?? String(buffer: body),
+            errorType: object?["errorType"] as? String ?? "Runtime.Unknown",
+            stackTrace: object?["stackTrace"] as? [String])
+    }
+}

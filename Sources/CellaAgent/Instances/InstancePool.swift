@@ -1,0 +1,386 @@
+import CellaModel
+import CellaSandbox
+import DequeModule
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+
+/// Every instance on the node, per function version: warm → busy → idle → reaped.
+///
+/// - An instance serves one invocation at a time; an idle one is reused by the next (most recently
+///   used first, whose memory is warmest).
+/// - A function's reserved concurrency caps its instances; invocations beyond it wait in a FIFO
+///   queue for one to free up, for at most `queueTimeout`, then are throttled.
+/// - The node's memory budget caps the sum of instance memory limits. When a new instance does not
+///   fit, idle instances of other functions are evicted, least recently used first; when that is
+///   not enough and the function has no busy instance to wait for, the answer is `nodeFull`.
+actor InstancePool {
+    struct Settings: Sendable {
+        var memoryBudgetBytes: UInt64
+        var idleTimeout: Duration
+        var queueTimeout: Duration
+        var initTimeout: Duration
+        /// CPUs per instance: memory / 1769 MB (Lambda's ratio), but never below this.
+        var minimumCPUs: Double
+        var pidsPerInstance: Int
+        var tmpMiB: Int
+        var maxPayloadBytes: Int
+        var region: String
+    }
+
+    enum Acquired: Sendable {
+        case instance(Instance, StartKind, initDurationMs: Double?)
+        /// A new instance failed its init: the invocation's result is this error.
+        case initFailed(FunctionErrorBody, initDurationMs: Double)
+    }
+
+    private enum Grant { case instance(Instance), retry, timedOut }
+    private struct Waiter {
+        let id: Int
+        let continuation: CheckedContinuation<Grant, Never>
+    }
+
+    private struct FunctionPool {
+        var function: DeployedFunction
+        var idle: [(instance: Instance, since: ContinuousClock.Instant)] = []
+        var busy = 0
+        var starting = 0
+        var waiters = Deque<Waiter>()
+    }
+
+    let settings: Settings
+    private let launcher: SandboxLauncher
+    private let threadPool: NIOThreadPool
+    private let group: any EventLoopGroup
+    private let logs: LogStore
+    private let metrics: AgentMetrics
+    private let logger: Logger
+    private var functions: [String: FunctionPool] = [:]
+    /// Live instances and the memory each holds against the budget.
+    private var members: [ObjectIdentifier: (instance: Instance, bytes: UInt64)] = [:]
+    private(set) var memoryInUse: UInt64 = 0
+    private var nextInstance = 0
+    private var nextWaiter = 0
+    private let bootId = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+
+    init(settings: Settings, launcher: SandboxLauncher, threadPool: NIOThreadPool, group: any EventLoopGroup,
+         logs: LogStore, metrics: AgentMetrics, logger: Logger) {
+        self.settings = settings
+        self.launcher = launcher
+        self.threadPool = threadPool
+        self.group = group
+        self.logs = logs
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// Adds or replaces a function version. Replacing drops the old version's idle instances.
+    func register(_ function: DeployedFunction) {
+        if var existing = functions[function.key] {
+            for entry in existing.idle { retire(entry.instance) }
+            existing.idle = []
+            existing.function = function
+            functions[function.key] = existing
+        } else {
+            functions[function.key] = FunctionPool(function: function)
+        }
+    }
+
+    /// Removes a function version: idle instances stop now, busy ones when they finish.
+    func unregister(_ key: String) {
+        guard let pool = functions.removeValue(forKey: key) else { return }
+        for entry in pool.idle { retire(entry.instance) }
+        for waiter in pool.waiters { waiter.continuation.resume(returning: .retry) }
+        publishGauges()
+    }
+
+    /// An instance for one invocation: an idle one, else a new one (cold start).
+    /// - Throws: `AgentError` `.notFound`, `.throttled`, `.nodeFull`, `.internal`.
+    func acquire(_ key: String) async throws(AgentError) -> Acquired {
+        while true {
+            guard var pool = functions[key] else {
+                throw AgentError(.notFound, "function \(key) is not deployed on this node")
+            }
+            if let entry = pool.idle.popLast() {
+                pool.busy += 1
+                functions[key] = pool
+                publishGauges()
+                return .instance(entry.instance, .warm, initDurationMs: nil)
+            }
+            let live = pool.busy + pool.starting
+            if let reserved = pool.function.config.reservedConcurrency, live >= reserved {
+                if reserved == 0 {
+                    throw AgentError(.throttled, "function \(key) has a reserved concurrency of 0")
+                }
+                switch await wait(key) {
+                case .instance(let instance): return .instance(instance, .warm, initDurationMs: nil)
+                case .retry: continue
+                case .timedOut:
+                    throw AgentError(.throttled, "function \(key) is at its reserved concurrency of \(reserved)")
+                }
+            }
+            let need = pool.function.memoryBytes
+            if memoryInUse + need > settings.memoryBudgetBytes { evictIdle(toFree: need, sparing: key) }
+            if memoryInUse + need > settings.memoryBudgetBytes {
+                guard live > 0 else {
+                    throw AgentError(.nodeFull, "node memory budget spent: \(memoryInUse >> 20) of \(settings.memoryBudgetBytes >> 20) MB in use by busy instances, \(need >> 20) MB needed")
+                }
+                switch await wait(key) {
+                case .instance(let instance): return .instance(instance, .warm, initDurationMs: nil)
+                case .retry: continue
+                case .timedOut:
+                    throw AgentError(.nodeFull, "node memory budget spent and no instance of \(key) freed up in time")
+                }
+            }
+            return try await coldStart(pool.function, bytes: need)
+        }
+    }
+
+    /// Returns an instance after its invocation. A healthy one goes to the next waiter or becomes
+    /// idle; one that died or was killed is forgotten.
+    func release(_ instance: Instance) {
+        let key = instance.function.key
+        guard var pool = functions[key] else {
+            retire(instance)
+            return
+        }
+        pool.busy -= 1
+        if instance.isAlive && pool.function.bundleDigest == instance.function.bundleDigest
+            && pool.function.config == instance.function.config {
+            if let waiter = pool.waiters.popFirst() {
+                pool.busy += 1
+                functions[key] = pool
+                waiter.continuation.resume(returning: .instance(instance))
+                return
+            }
+            pool.idle.append((instance, .now))
+            functions[key] = pool
+        } else {
+            functions[key] = pool
+            retire(instance)
+        }
+        publishGauges()
+    }
+
+    /// Stops idle instances unused for longer than the idle timeout (scale to zero).
+    func reapIdle() {
+        let cutoff = ContinuousClock.now - settings.idleTimeout
+        for (key, var pool) in functions {
+            let (stale, fresh) = (pool.idle.filter { $0.since < cutoff }, pool.idle.filter { $0.since >= cutoff })
+            guard !stale.isEmpty else { continue }
+            pool.idle = fresh
+            functions[key] = pool
+            for entry in stale {
+                logger.debug("reaping idle instance", metadata: ["cella.instance": "\(entry.instance.id)"])
+                retire(entry.instance)
+                metrics.evicted(reason: "idle")
+            }
+        }
+        publishGauges()
+    }
+
+    /// Stops every instance and waits until each is gone.
+    func stopAll() async {
+        let all = members.values.map(\.instance)
+        for pool in functions.values {
+            for waiter in pool.waiters { waiter.continuation.resume(returning: .retry) }
+        }
+        functions = [:]
+        await withTaskGroup(of: Void.self) { group in
+            for instance in all { group.addTask { await instance.stop() } }
+        }
+        members = [:]
+        memoryInUse = 0
+        publishGauges()
+    }
+
+
+    func stats() -> (functions: [FunctionInstanceStats], memoryInUse: UInt64) {
+        let list = functions.values.map {
+            FunctionInstanceStats(function: $0.function.key, idle: $0.idle.count, busy: $0.busy, starting: $0.starting,
+                          queued: $0.waiters.count, memoryMB: $0.function.config.memoryMB)
+        }.sorted { $0.function < $1.function }
+        return (list, memoryInUse)
+    }
+
+    // MARK: Private
+
+    private func coldStart(_ function: DeployedFunction, bytes: UInt64) async throws(AgentError) -> Acquired {
+        let key = function.key
+        memoryInUse += bytes
+        functions[key]?.starting += 1
+        nextInstance += 1
+        let id = "\(bootId)-\(nextInstance)"
+        publishGauges()
+        let began = ContinuousClock.now
+        let instance: Instance
+        do {
+            instance = try await Instance.start(
+                id: id, function: function, environment: environment(for: function, instance: id),
+                resources: resources(for: function), tmpMiB: settings.tmpMiB,
+                maxPayloadBytes: settings.maxPayloadBytes, launcher: launcher, threadPool: threadPool,
+                group: group, logs: logs, region: settings.region,
+                onExit: { [weak self] instance in Task { await self?.exited(instance) } })
+        } catch {
+            memoryInUse -= bytes
+            functions[key]?.starting -= 1
+            wakeWaiters()
+            publishGauges()
+            throw error
+        }
+        members[ObjectIdentifier(instance)] = (instance, bytes)
+        metrics.spawned(seconds: Instance.milliseconds(since: began) / 1000)
+        let outcome = await withTaskGroup(of: Instance.InitOutcome?.self) { group in
+            group.addTask { await instance.waitUntilReady() }
+            let limit = settings.initTimeout
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return Task.isCancelled ? nil : .failed(FunctionErrorBody(
+                    errorMessage: "init did not finish within \(limit)", errorType: "Runtime.InitTimeout"))
+            }
+            let first = await group.next()!
+            group.cancelAll()
+            return first!
+        }
+        functions[key]?.starting -= 1
+        switch outcome {
+        case .ready(let ms):
+            if functions[key] != nil {
+                functions[key]!.busy += 1
+            } else {
+                // Removed while starting: serve this invocation, retire on release.
+                functions[key] = nil
+            }
+            metrics.coldStart(kind: .cold)
+            publishGauges()
+            return .instance(instance, .cold, initDurationMs: ms)
+        case .failed(let body):
+            retire(instance)
+            wakeWaiters()
+            publishGauges()
+            return .initFailed(body, initDurationMs: Instance.milliseconds(since: began))
+        }
+    }
+
+    private func wait(_ key: String) async -> Grant {
+        nextWaiter += 1
+        let id = nextWaiter
+        let timeout = settings.queueTimeout
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            if !Task.isCancelled { await self?.expire(key, id) }
+        }
+        let grant = await withCheckedContinuation { continuation in
+            functions[key]?.waiters.append(Waiter(id: id, continuation: continuation))
+            if functions[key] == nil { continuation.resume(returning: .retry) }
+        }
+        timer.cancel()
+        return grant
+    }
+
+    private func expire(_ key: String, _ id: Int) {
+        guard let index = functions[key]?.waiters.firstIndex(where: { $0.id == id }) else { return }
+        functions[key]!.waiters.remove(at: index).continuation.resume(returning: .timedOut)
+    }
+
+    /// Lets one waiter of each function try again (memory or a concurrency slot freed up).
+    private func wakeWaiters() {
+        for key in functions.keys {
+            if let waiter = functions[key]!.waiters.popFirst() { waiter.continuation.resume(returning: .retry) }
+        }
+    }
+
+    private func evictIdle(toFree need: UInt64, sparing key: String) {
+        var candidates: [(key: String, instance: Instance, since: ContinuousClock.Instant)] = []
+        for (k, pool) in functions where k != key {
+            candidates += pool.idle.map { (k, $0.instance, $0.since) }
+        }
+        candidates.sort { $0.since < $1.since }
+        for candidate in candidates where memoryInUse + need > settings.memoryBudgetBytes {
+            functions[candidate.key]?.idle.removeAll { $0.instance === candidate.instance }
+            logger.debug("evicting idle instance for memory", metadata: ["cella.instance": "\(candidate.instance.id)"])
+            retire(candidate.instance)
+            metrics.evicted(reason: "memory")
+        }
+    }
+
+    /// Kills an instance and releases its memory from the budget.
+    private func retire(_ instance: Instance) {
+        instance.terminate()
+        forget(instance)
+    }
+
+    private func forget(_ instance: Instance) {
+        guard let member = members.removeValue(forKey: ObjectIdentifier(instance)) else { return }
+        memoryInUse -= member.bytes
+        wakeWaiters()
+    }
+
+    /// An instance's sandbox ended (killed, crashed, or its runtime exited while idle).
+    private func exited(_ instance: Instance) {
+        let key = instance.function.key
+        functions[key]?.idle.removeAll { $0.instance === instance }
+        forget(instance)
+        publishGauges()
+    }
+
+    private func publishGauges() {
+        var idle = 0, busy = 0, starting = 0
+        for pool in functions.values {
+            idle += pool.idle.count
+            busy += pool.busy
+            starting += pool.starting
+        }
+        metrics.instances(idle: idle, busy: busy, starting: starting, memoryInUse: memoryInUse)
+    }
+
+    private func resources(for function: DeployedFunction) -> SandboxSpec.Resources {
+        let cpus = max(settings.minimumCPUs, Double(function.config.memoryMB) / 1769)
+        return SandboxSpec.Resources(memoryBytes: function.memoryBytes, cpus: cpus, pids: settings.pidsPerInstance)
+    }
+
+    private func environment(for function: DeployedFunction, instance: String) -> [String: String] {
+        var env = function.runtime.environment
+        for (key, value) in function.config.environment { env[key] = value }
+        let day = Self.dayFormatter.string(from: Date())
+        let platform: [String: String] = [
+            "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001",
+            "_HANDLER": function.config.handler ?? "",
+            "LAMBDA_TASK_ROOT": "/var/task",
+            "LAMBDA_RUNTIME_DIR": "/var/runtime",
+            "AWS_LAMBDA_FUNCTION_NAME": function.config.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": function.version,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": String(function.config.memoryMB),
+            "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/\(function.config.name)",
+            "AWS_LAMBDA_LOG_STREAM_NAME": "\(day)/[\(function.version)]\(instance)",
+            "AWS_REGION": settings.region,
+            "AWS_DEFAULT_REGION": settings.region,
+            "AWS_EXECUTION_ENV": "AWS_Lambda_\(function.runtime.name)",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "TZ": "UTC",
+        ]
+        for (key, value) in platform { env[key] = value }
+        if env["PATH"] == nil { env["PATH"] = "/usr/local/bin:/usr/bin:/bin" }
+        if env["LANG"] == nil { env["LANG"] = "C.UTF-8" }
+        return env
+    }
+
+    private static let dayFormatter: DateFormatter = {
+        let f = DateFormatter()
+        f.dateFormat = "yyyy/MM/dd"
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.locale = Locale(identifier: "en_US_POSIX")
+        return f
+    }()
+}
+
+/// Instances of one function version on the node, by state.
+public struct FunctionInstanceStats: Codable, Sendable {
+    public var function: String
+    public var idle: Int
+    public var busy: Int
+    public var starting: Int
+    public var queued: Int
+    public var memoryMB: Int
+}

@@ -1,0 +1,68 @@
+import CellaModel
+import Metrics
+
+/// The agent's metrics, through swift-metrics (the daemon bootstraps a Prometheus backend). Labels
+/// are bounded: outcome, start kind, instance state, eviction reason; never function names or
+/// request ids, which are unbounded.
+final class AgentMetrics: Sendable {
+    private let invocations: [InvocationOutcome: [StartKind: Counter]]
+    private let coldStarts: [StartKind: Counter]
+    private let evictions: [String: Counter]
+    private let instanceGauges: [String: Gauge]
+    private let memoryInUse = Gauge(label: "cella_agent_memory_reserved_bytes")
+    private let memoryBudget = Gauge(label: "cella_agent_memory_budget_bytes")
+    private let spawnLatency = Timer(label: "cella_agent_spawn_duration_seconds", preferredDisplayUnit: .seconds)
+    private let invokeLatency: [StartKind: Timer]
+
+    init(memoryBudgetBytes: UInt64) {
+        var invocations: [InvocationOutcome: [StartKind: Counter]] = [:]
+        for outcome in InvocationOutcome.allCases {
+            for start in StartKind.allCases {
+                invocations[outcome, default: [:]][start] = Counter(
+                    label: "cella_agent_invocations_total",
+                    dimensions: [("outcome", outcome.rawValue), ("start", start.rawValue)])
+            }
+        }
+        self.invocations = invocations
+        var cold: [StartKind: Counter] = [:]
+        for kind in StartKind.allCases where kind != .warm {
+            cold[kind] = Counter(label: "cella_agent_cold_starts_total", dimensions: [("kind", kind.rawValue)])
+        }
+        coldStarts = cold
+        var evictions: [String: Counter] = [:]
+        for reason in ["idle", "memory"] {
+            evictions[reason] = Counter(label: "cella_agent_evictions_total", dimensions: [("reason", reason)])
+        }
+        self.evictions = evictions
+        var gauges: [String: Gauge] = [:]
+        for state in ["idle", "busy", "starting"] {
+            gauges[state] = Gauge(label: "cella_agent_instances", dimensions: [("state", state)])
+        }
+        instanceGauges = gauges
+        var latency: [StartKind: Timer] = [:]
+        for start in StartKind.allCases {
+            latency[start] = Timer(label: "cella_agent_invoke_duration_seconds", dimensions: [("start", start.rawValue)],
+                                   preferredDisplayUnit: .seconds)
+        }
+        invokeLatency = latency
+        memoryBudget.record(Double(memoryBudgetBytes))
+    }
+
+    func invoked(_ outcome: InvocationOutcome, start: StartKind, seconds: Double) {
+        invocations[outcome]?[start]?.increment()
+        invokeLatency[start]?.recordNanoseconds(Int64(seconds * 1e9))
+    }
+
+    func coldStart(kind: StartKind) { coldStarts[kind]?.increment() }
+
+    func spawned(seconds: Double) { spawnLatency.recordNanoseconds(Int64(seconds * 1e9)) }
+
+    func evicted(reason: String) { evictions[reason]?.increment() }
+
+    func instances(idle: Int, busy: Int, starting: Int, memoryInUse bytes: UInt64) {
+        instanceGauges["idle"]?.record(idle)
+        instanceGauges["busy"]?.record(busy)
+        instanceGauges["starting"]?.record(starting)
+        memoryInUse.record(Double(bytes))
+    }
+}

@@ -1,0 +1,108 @@
+import ArgumentParser
+import CellaAgent
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+
+/// `cella agent`: the node agent daemon. Runs as root, one per node.
+struct AgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent",
+        abstract: "Run the node agent: function instances in sandboxes, served over the Lambda Runtime API.",
+        discussion: """
+            The agent's HTTP API (docs/agent-api.md) is for the controller. On start it removes the \
+            sandboxes and cgroups a previous run left behind. SIGTERM or Ctrl-C drains: new \
+            invocations are refused, those in flight finish, then every instance stops.
+            """
+    )
+
+    @Option(help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on.")
+    var port = 9100
+
+    @Option(help: ArgumentHelp("Where bundles are kept.", valueName: "dir"))
+    var dataDir = "/var/lib/cella/agent"
+
+    @Option(help: ArgumentHelp("Built runtimes (rootfs/build.sh writes them).", valueName: "dir"))
+    var runtimesDir = ProcessInfo.processInfo.environment["CELLA_RUNTIMES_DIR"] ?? "/var/lib/cella/runtimes"
+
+    @Option(help: ArgumentHelp("Memory budget for all instances together, in MiB.", valueName: "MiB"))
+    var memoryBudget: Int = 4096
+
+    @Option(help: ArgumentHelp("Stop instances idle for this many seconds.", valueName: "s"))
+    var idleTimeout: Int = 300
+
+    @Option(help: ArgumentHelp("How long an invocation waits for a busy function's instance before it is throttled, in ms.", valueName: "ms"))
+    var queueTimeout: Int = 1000
+
+    @Option(help: ArgumentHelp("The cgroup directory sandboxes are created under.", valueName: "name"))
+    var cgroupRoot = "cella"
+
+    @Option(help: ArgumentHelp("Host state directory for sandboxes.", valueName: "dir"))
+    var stateDir = "/run/cella"
+
+    @Option(help: "Region shown to functions as AWS_REGION.")
+    var region = "local"
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    @Flag(help: "Log JSON lines (for production) instead of text.")
+    var jsonLogs = false
+
+    func run() async throws {
+        let level = logLevel
+        if jsonLogs {
+            LoggingSystem.bootstrap { label in
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        } else {
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let logger = Logger(label: "cella.agent")
+
+        var config = AgentConfiguration()
+        config.host = host
+        config.port = port
+        config.dataDirectory = dataDir
+        config.runtimesDirectory = runtimesDir
+        config.memoryBudgetBytes = UInt64(memoryBudget) << 20
+        config.idleTimeout = .seconds(idleTimeout)
+        config.queueTimeout = .milliseconds(queueTimeout)
+        config.region = region
+        config.sandbox = .init(cgroupRoot: cgroupRoot, stateDirectory: stateDir)
+
+        let agent: Agent
+        do { agent = try Agent(configuration: config, logger: logger) } catch {
+            throw ValidationError(error.description)
+        }
+        let app = Application(
+            router: AgentAPI.router(agent: agent, metrics: registry),
+            configuration: .init(address: .hostname(host, port: port), serverName: "cella-agent"),
+            onServerRunning: { channel in
+                logger.notice("agent listening", metadata: ["cella.address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+            },
+            logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: AgentService(agent: agent)), .init(service: app)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -11,6 +11,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // The code between clone and exec, and the syscalls Glibc does not export to Swift.
@@ -28,6 +29,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.embedInCode("Resources/default.json")]
+        ),
+        // zlib, for inflating zip entries and gunzipping tar.gz bundles.
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(
+            name: "CellaAgent",
+            dependencies: [
+                "CellaSandbox",
+                "CZlib",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .target(
             name: "CellaCLI",
@@ -50,6 +61,7 @@ let package = Package(
         ),
         .testTarget(name: "CellaSandboxTests", dependencies: ["CellaSandbox"]),
         .testTarget(name: "CellaCLITests", dependencies: ["CellaCLI"]),
+        .testTarget(name: "CellaAgentTests", dependencies: ["CellaAgent", "CZlib"]),
         .testTarget(name: "CellaIAMTests", dependencies: ["CellaIAM"]),
     ],
     swiftLanguageModes: [.v6]

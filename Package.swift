@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // The code between clone and exec, and the syscalls Glibc does not export to Swift.
@@ -36,6 +37,8 @@ let package = Package(
             ],
             resources: [.embedInCode("Resources/default.json")]
         ),
+        // zlib, for inflating zip entries and gunzipping tar.gz bundles.
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // Plain Codable values shared by the agent, the controller and the CLI.
         .target(name: "CellaModel"),
         // The node agent: instance pool, Runtime API server, agent HTTP API, bundles, runtimes.
@@ -44,6 +47,8 @@ let package = Package(
             dependencies: [
                 "CellaModel",
                 "CellaSandbox",
+                "CZlib",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -89,6 +94,7 @@ let package = Package(
             name: "CellaAgentTests",
             dependencies: [
                 "CellaAgent",
+                "CZlib",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),

@@ -27,8 +27,8 @@ public final class Agent: Sendable {
         var inFlight = 0
     }
 
-    /// Prepares the node: removes what a previous run left (sandboxes, cgroups, partial bundle
-    /// unpacks), opens the bundle store and compiles the sandbox's seccomp profile.
+    /// Prepares the node: removes sandboxes and cgroups a previous run left, opens the bundle store
+    /// and compiles the sandbox's seccomp profile. Call `start()` before serving.
     /// - Throws: `AgentError` `.internal` when the host cannot run sandboxes or the data directory
     ///   is unusable.
     public init(
@@ -48,7 +48,7 @@ public final class Agent: Sendable {
             logger.notice("removed sandboxes left by a previous run", metadata: ["cella.count": "\(stale.count)"])
         }
         do {
-            bundles = try BundleStore(directory: configuration.dataDirectory + "/bundles", limits: configuration.bundleLimits)
+            bundles = try BundleStore(root: configuration.dataDirectory + "/bundles", limits: configuration.bundleLimits)
         } catch {
             throw AgentError(.internal, "cannot open the bundle store: \(error)")
         }
@@ -66,23 +66,39 @@ public final class Agent: Sendable {
             launcher: launcher, threadPool: threadPool, group: group, logs: logs, metrics: metrics, logger: logger)
     }
 
-    // MARK: Bundles and functions
-
-    /// Stores a bundle archive under its sha256, which must equal `digest` when one is given.
-    /// - Throws: `AgentError` `.badBundle` (digest mismatch, size), `.internal`.
-    public func putBundle(_ archive: [UInt8], digest: String?) async throws(AgentError) -> String {
-        do {
-            let expected = try digest.map { (d: String) throws(BundleError) in try BundleDigest(parsing: d) }
-            return try await bundles.store(archive: archive, expected: expected).description
-        } catch {
-            throw AgentError(.badBundle, error.description)
+    /// Removes partial bundle unpacks a crash left behind.
+    public func start() async {
+        if let removed = try? await bundles.removeIncomplete(), removed > 0 {
+            logger.notice("removed incomplete bundle files", metadata: ["cella.count": "\(removed)"])
         }
     }
 
+    // MARK: Bundles and functions
+
+    /// Stores a bundle archive under its sha256, which must equal `digest` when one is given, and
+    /// unpacks it at once: a bad bundle is refused at upload, and nothing of it is kept.
+    /// - Throws: `AgentError` `.badBundle` naming the rule and the entry.
+    public func putBundle(_ archive: [UInt8], digest: String?) async throws(AgentError) -> String {
+        let stored: BundleDigest
+        do {
+            let expected = try digest.map { (d: String) throws(BundleError) in try BundleDigest(parsing: d) }
+            stored = try await bundles.store(archive: archive, expected: expected)
+        } catch {
+            throw AgentError(.badBundle, error.description)
+        }
+        do {
+            _ = try await bundles.unpacked(stored)
+        } catch {
+            _ = try? await bundles.remove(stored)
+            throw AgentError(.badBundle, error.description)
+        }
+        return stored.description
+    }
+
     /// Whether the bundle is on this node.
-    public func hasBundle(_ digest: String) -> Bool {
+    public func hasBundle(_ digest: String) async -> Bool {
         guard let parsed = try? BundleDigest(parsing: digest) else { return false }
-        return bundles.contains(parsed)
+        return await bundles.contains(parsed)
     }
 
     /// Makes a function version runnable here: checks its config, finds its runtime, unpacks its
@@ -103,7 +119,7 @@ public final class Agent: Sendable {
         do { digest = try BundleDigest(parsing: request.bundleDigest) } catch {
             throw AgentError(.invalidRequest, "bundleDigest: \(error.description)")
         }
-        guard bundles.contains(digest) else {
+        guard await bundles.contains(digest) else {
             throw AgentError(.notFound, "bundle \(digest) is not on this node: PUT it to /v1/bundles/\(digest) first")
         }
         let codePath: String
@@ -285,7 +301,7 @@ public final class Agent: Sendable {
         return Stats(
             draining: draining, inFlight: inFlight, memoryBudgetBytes: configuration.memoryBudgetBytes,
             memoryReservedBytes: memory, functions: functions,
-            bundles: bundles.digests().map(\.description).sorted())
+            bundles: ((try? await bundles.list()) ?? []).map(\.digest.description).sorted())
     }
 
     // MARK: Helpers

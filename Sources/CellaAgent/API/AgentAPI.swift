@@ -58,7 +58,7 @@ public enum AgentAPI {
             }
         }
         router.head("/v1/bundles/:digest") { _, context in
-            agent.hasBundle(try context.parameters.require("digest")) ? Response(status: .ok) : Response(status: .notFound)
+            await agent.hasBundle(try context.parameters.require("digest")) ? Response(status: .ok) : Response(status: .notFound)
         }
         router.put("/v1/functions/:tenant/:name/:version") { request, context in
             await respond {

@@ -12,6 +12,7 @@ public struct AgentService: Service {
     }
 
     public func run() async throws {
+        await agent.start()
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 try? await Task.sleep(for: .seconds(1))

@@ -1,0 +1,17 @@
+#ifndef CELLA_CZLIB_SHIM_H
+#define CELLA_CZLIB_SHIM_H
+
+#include <zlib.h>
+
+// inflateInit2 and deflateInit2 are macros (they pass ZLIB_VERSION and sizeof(z_stream)), which
+// Swift cannot call; these wrappers expand them.
+
+static inline int cella_inflate_init(z_stream *stream, int window_bits) {
+    return inflateInit2(stream, window_bits);
+}
+
+static inline int cella_deflate_init(z_stream *stream, int level, int window_bits) {
+    return deflateInit2(stream, level, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY);
+}
+
+#endif

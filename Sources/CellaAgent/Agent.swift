@@ -52,6 +52,8 @@ public final class Agent: Sendable {
         } catch {
             throw AgentError(.internal, "cannot open the bundle store: \(error)")
         }
+        // Searchable by the sandboxes' unprivileged host users, which mount trees from below it.
+        chmod(configuration.dataDirectory, 0o711)
         runtimes = RuntimeRegistry(directory: configuration.runtimesDirectory)
         logs = LogStore(bytesPerFunction: configuration.logBytesPerFunction)
         records = RecordStore()
@@ -84,13 +86,13 @@ public final class Agent: Sendable {
             let expected = try digest.map { (d: String) throws(BundleError) in try BundleDigest(parsing: d) }
             stored = try await bundles.store(archive: archive, expected: expected)
         } catch {
-            throw AgentError(.badBundle, error.description)
+            throw AgentError(.badBundle, "\(error.code.rawValue): \(error.message)")
         }
         do {
             _ = try await bundles.unpacked(stored)
         } catch {
             _ = try? await bundles.remove(stored)
-            throw AgentError(.badBundle, error.description)
+            throw AgentError(.badBundle, "\(error.code.rawValue): \(error.message)")
         }
         return stored.description
     }

@@ -23,7 +23,8 @@ extension BundleStore {
         }
 
         let work = layout.temporary(name)
-        try BundleSyscalls.check("mkdir", work) { mkdir(work, 0o700) }
+        // 0711 once renamed into trees/ (see BundleStoreLayout.create); tmp/ itself stays 0700.
+        try BundleSyscalls.check("mkdir", work) { mkdir(work, 0o711) }
         defer { try? BundleSyscalls.removeTree(atPath: work) }
         let summary = try BundleUnpacker.unpack(archiveAt: blob, into: work + "/tree", limits: limits)
         let info = work + "/info"

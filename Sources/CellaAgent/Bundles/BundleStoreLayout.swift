@@ -25,9 +25,11 @@ struct BundleStoreLayout: Sendable {
     func info(_ digest: BundleDigest) -> String { treeEntry(digest) + "/info" }
     func temporary(_ name: String) -> String { temporary + "/" + name }
 
-    /// Creates the directories (mode 0700: only the agent reads the store; sandboxes see a
-    /// tree through their own mount).
+    /// Creates the directories, mode 0700: only the agent reads the store. The way to the trees
+    /// is 0711 (searchable, not listable): a sandbox's child bind-mounts its tree as the user
+    /// namespace's root, an unprivileged host user, which must be able to reach it by name.
     func create() throws(BundleError) {
         for directory in [blobs, trees, temporary] { try BundleSyscalls.makeDirectories(directory) }
+        for directory in [root, root + "/trees", trees] { chmod(directory, 0o711) }
     }
 }

@@ -1,0 +1,524 @@
+"""Cella's Python runtime client: runs a Lambda-style handler against the Lambda Runtime API.
+
+Standard library only. Speaks HTTP/1.1 over one keep-alive TCP connection with a small client of
+its own (one sendmsg and usually one recv per request) because the warm invoke path is measured in
+microseconds; see docs/runtimes.md for the figures against http.client.
+
+The process has three phases, kept apart so that a later snapshot extension can park the process
+after `init` and fork it, each child calling `RuntimeAPI.reconnect` before `serve`:
+    setup_process()  stdio, signals, sys.path
+    init(api, spec)  import the handler; on failure POST /runtime/init/error and exit 1
+    serve(api, fn)   GET /next → handler → POST /response or /error, forever
+
+Error types and shapes follow awslambdaric 4.2.2, so functions and tools see the same thing as on
+Lambda (docs/runtimes.md lists the few differences).
+"""
+
+import json
+import os
+import signal
+import socket
+import sys
+import time
+
+_PREFIX = b"/2018-06-01/runtime/"
+_JSON = b"application/json"
+
+# Lambda's sys.path order: function code first, then Lambda layers, then the runtime.
+_TASK_PATHS = ("/opt/python/lib/python3.11/site-packages", "/opt/python")
+
+
+class RuntimeAPIError(Exception):
+    """The Runtime API cannot be reached or answered something the runtime cannot go on from."""
+
+
+class RuntimeAPI:
+    """One keep-alive HTTP/1.1 connection to the Runtime API at `address` ("host:port").
+
+    Connects lazily, so a process that is forked after init holds no shared socket; a forked
+    child calls `reconnect()` anyway. Bodies are read by Content-Length or chunked encoding.
+    """
+
+    def __init__(self, address):
+        host, sep, port = address.rpartition(":")
+        if not sep or not port.isdigit():
+            raise RuntimeAPIError(f"AWS_LAMBDA_RUNTIME_API must be host:port, not {address!r}")
+        self.host, self.port = host.strip("[]"), int(port)
+        self.sock = None
+        self.buf = bytearray()  # bytes received past the end of the last response
+        host_line = b"Host: " + address.encode() + b"\r\n"
+        self.get_next = b"GET " + _PREFIX + b"invocation/next HTTP/1.1\r\n" + host_line + b"\r\n"
+        self.host_line = host_line
+
+    def connect(self):
+        sock = socket.create_connection((self.host, self.port))
+        # Requests are written whole with one sendmsg; Nagle would only delay the second one.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = sock
+        self.buf = bytearray()
+
+    def reconnect(self):
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        self.connect()
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def next(self):
+        """Long-polls for the next event: returns (headers, body); headers are lowercase bytes."""
+        if self.sock is None:
+            self.connect()
+        self.sock.sendall(self.get_next)
+        status, headers, body = self._read_response()
+        if status != 200:
+            raise RuntimeAPIError(f"GET /next answered {status}: {body[:200]!r}")
+        return headers, body
+
+    def post(self, path, body, content_type=_JSON, error_type=None):
+        """POSTs `body` (bytes) to `path` (bytes, below /2018-06-01/runtime/); returns the status.
+
+        Non-2xx answers (400 unknown or answered request id, 413 too large) are returned, not
+        raised: the agent has already decided the invocation's outcome, the runtime goes on.
+        """
+        if self.sock is None:
+            self.connect()
+        head = b"POST %s%s HTTP/1.1\r\n%sContent-Type: %s\r\nContent-Length: %d\r\n" % (
+            _PREFIX, path, self.host_line, content_type, len(body))
+        if error_type is not None:
+            head += b"Lambda-Runtime-Function-Error-Type: " + error_type + b"\r\n"
+        head += b"\r\n"
+        # One syscall for head and body, without concatenating a large body.
+        sent = self.sock.sendmsg((head, body))
+        if sent < len(head) + len(body):
+            self.sock.sendall((head + body)[sent:] if sent < len(head) else body[sent - len(head):])
+        return self._read_response()[0]
+
+    # -- responses ----------------------------------------------------------------------------
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise RuntimeAPIError("the Runtime API closed the connection")
+        self.buf += chunk
+
+    def _read_response(self):
+        buf = self.buf
+        while True:
+            end = buf.find(b"\r\n\r\n")
+            if end >= 0:
+                break
+            self._fill()
+            buf = self.buf
+        lines = bytes(buf[:end]).split(b"\r\n")
+        del buf[:end + 4]
+        try:
+            status = int(lines[0][9:12])
+        except ValueError:
+            raise RuntimeAPIError(f"malformed status line {lines[0][:80]!r}") from None
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            headers[name.strip().lower()] = value.strip()
+        length = headers.get(b"content-length")
+        if length is not None:
+            body = self._read_exact(int(length))
+        elif headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+            body = self._read_chunked()
+        else:
+            body = b""  # every Runtime API answer has a length or is chunked
+        return status, headers, body
+
+    def _read_exact(self, n):
+        buf = self.buf
+        have = len(buf)
+        if have >= n:
+            body = bytes(buf[:n])
+            del buf[:n]
+            return body
+        # Large event: receive straight into a buffer of the final size.
+        body = bytearray(n)
+        body[:have] = buf
+        buf.clear()
+        view = memoryview(body)
+        recv_into = self.sock.recv_into
+        while have < n:
+            got = recv_into(view[have:])
+            if not got:
+                raise RuntimeAPIError("the Runtime API closed the connection mid-body")
+            have += got
+        return bytes(body)
+
+    def _read_chunked(self):
+        parts = []
+        while True:
+            while (eol := self.buf.find(b"\r\n")) < 0:
+                self._fill()
+            size = int(bytes(self.buf[:eol]).split(b";")[0], 16)
+            del self.buf[:eol + 2]
+            if size == 0:
+                # Trailers (if any) end with an empty line.
+                while (end := self.buf.find(b"\r\n")) != 0:
+                    if end > 0:
+                        del self.buf[:end + 2]
+                    else:
+                        self._fill()
+                del self.buf[:2]
+                return b"".join(parts)
+            parts.append(self._read_exact(size))
+            self._read_exact(2)  # the chunk's CRLF
+
+
+# -- the context object ----------------------------------------------------------------------
+
+
+class CognitoIdentity:
+    __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
+
+    def __init__(self, identity_id=None, pool_id=None):
+        self.cognito_identity_id = identity_id
+        self.cognito_identity_pool_id = pool_id
+
+    def __repr__(self):
+        return (f"CognitoIdentity([cognito_identity_id={self.cognito_identity_id},"
+                f"cognito_identity_pool_id={self.cognito_identity_pool_id}])")
+
+
+class Client:
+    __slots__ = ("installation_id", "app_title", "app_version_name", "app_version_code",
+                 "app_package_name")
+
+    def __init__(self, fields):
+        for name in self.__slots__:
+            setattr(self, name, fields.get(name))
+
+
+class ClientContext:
+    __slots__ = ("custom", "env", "client")
+
+    def __init__(self, fields):
+        self.custom = fields.get("custom")
+        self.env = fields.get("env")
+        client = fields.get("client")
+        self.client = Client(client) if client is not None else None
+
+
+class LambdaContext:
+    """The handler's second argument, with the attributes Lambda's Python runtime gives it.
+
+    The per-function fields are class attributes, set once by `init`; per-invocation ones are
+    set on the instance. memory_limit_in_mb is an int (awslambdaric passes the env string).
+    """
+
+    function_name = function_version = log_group_name = log_stream_name = None
+    memory_limit_in_mb = None
+
+    def __init__(self, request_id, function_arn, deadline_ms, identity, client_context,
+                 tenant_id):
+        self.aws_request_id = request_id
+        self.invoked_function_arn = function_arn
+        self._deadline_ms = deadline_ms
+        self.identity = identity
+        self.client_context = client_context
+        self.tenant_id = tenant_id
+
+    def get_remaining_time_in_millis(self):
+        left = self._deadline_ms - int(time.time() * 1000)
+        return left if left > 0 else 0
+
+    def log(self, msg):
+        sys.stdout.write(str(msg))
+
+    def __repr__(self):
+        return (f"LambdaContext([aws_request_id={self.aws_request_id},"
+                f"function_name={self.function_name},"
+                f"invoked_function_arn={self.invoked_function_arn}])")
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+class FaultError(Exception):
+    """A failure the runtime names itself (Runtime.*), as opposed to one the handler raised."""
+
+    def __init__(self, error_type, message, stack_trace=None):
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.stack_trace = stack_trace or []
+
+
+def _error_body(error_type, message, stack_trace, request_id=""):
+    # awslambdaric's shape and key order; init errors carry an empty requestId too.
+    return {"errorMessage": message, "errorType": error_type, "requestId": request_id,
+            "stackTrace": stack_trace}
+
+
+def _exception_body(exc, request_id=""):
+    import traceback  # only on failure: it costs milliseconds to import
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    # Leave out this module's frames at the top, as awslambdaric leaves out its bootstrap.py.
+    skip = 0
+    while skip < len(frames) and frames[skip].filename == __file__:
+        skip += 1
+    try:
+        message = str(exc)
+    except Exception:
+        message = f"<unprintable {type(exc).__name__} object>"
+    return _error_body(type(exc).__name__, message, traceback.format_list(frames[skip:]),
+                       request_id)
+
+
+def _log_error(body):
+    """Prints the error as awslambdaric does: one log record, lines joined by CR, traceback
+    indentation as no-break spaces. On stderr, so that it is told apart from handler output."""
+    lines = ["[ERROR] " + body["errorType"] + (": " + body["errorMessage"]
+                                                if body["errorMessage"] else "")]
+    if body["stackTrace"]:
+        lines.append("Traceback (most recent call last):")
+        for element in body["stackTrace"]:
+            for line in element.splitlines():
+                stripped = line.lstrip(" ")
+                lines.append("\u00a0" * (len(line) - len(stripped)) + stripped)
+    sys.stdout.flush()
+    sys.stderr.write("\r".join(lines) + "\n")
+    sys.stderr.flush()
+
+
+# -- marshalling ------------------------------------------------------------------------------
+
+
+def _json_default(obj):
+    import decimal
+
+    # awslambdaric writes a Decimal's digits as they are (simplejson RawJSON); the standard
+    # library can only go through int or float.
+    if isinstance(obj, decimal.Decimal):
+        if obj.is_finite() and obj == obj.to_integral_value():
+            return int(obj)
+        return float(obj)
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+_encode = json.JSONEncoder(default=_json_default).encode
+
+
+def _marshal(result):
+    """Returns (body, content type) as awslambdaric does: bytes pass through as
+    application/unknown, everything else (str included) is JSON-encoded."""
+    if isinstance(result, bytes):
+        return result, b"application/unknown"
+    try:
+        return _encode(result).encode(), _JSON
+    except Exception as exc:
+        raise FaultError("Runtime.MarshalError", f"Unable to marshal response: {exc}") from None
+
+
+# -- the three phases ------------------------------------------------------------------------
+
+
+def _on_sigterm(signum, frame):
+    # The runtime is pid 1 of its pid namespace, where an unhandled SIGTERM would be ignored.
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(128 + signum)
+
+
+def setup_process(task_root):
+    """Stdio, signals and the import path; nothing that depends on the function."""
+    # Line-buffered output: each print reaches the agent as one write, as it happens, and a
+    # crash loses at most an unfinished line. (awslambdaric flushes after every write.)
+    sys.stdout.reconfigure(line_buffering=True)
+    sys.stderr.reconfigure(line_buffering=True)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    # Function code first, then layers, then the runtime and the standard library.
+    sys.path[0:0] = (task_root,) + _TASK_PATHS
+
+
+def load_handler(spec):
+    """Imports the handler named by `spec` ("module.function", "pkg/mod.function" or
+    "pkg.mod.function"); raises FaultError with awslambdaric's types and messages."""
+    import importlib
+
+    try:
+        modname, fname = spec.rsplit(".", 1)
+    except ValueError as exc:
+        raise FaultError("Runtime.MalformedHandlerName", f"Bad handler '{spec}': {exc}") from None
+    if modname.split(".")[0] in sys.builtin_module_names:
+        raise FaultError("Runtime.BuiltInModuleConflict",
+                         f"Cannot use built-in module {modname} as a handler module")
+    try:
+        module = importlib.import_module(modname.replace("/", "."))
+    except ImportError as exc:
+        raise FaultError("Runtime.ImportModuleError",
+                         f"Unable to import module '{modname}': {exc}") from None
+    except SyntaxError as exc:
+        trace = ['  File "%s" Line %s\n    %s' % (exc.filename, exc.lineno, exc.text)]
+        raise FaultError("Runtime.UserCodeSyntaxError",
+                         f"Syntax error in module '{modname}': {exc}", trace) from None
+    try:
+        return getattr(module, fname)
+    except AttributeError:
+        raise FaultError("Runtime.HandlerNotFound",
+                         f"Handler '{fname}' missing on module '{modname}'") from None
+
+
+def init(api, spec, environ=os.environ):
+    """Sets the per-function context fields and imports the handler. On failure, reports it to
+    /runtime/init/error (type in the body and in Lambda-Runtime-Function-Error-Type) and exits 1."""
+    LambdaContext.function_name = environ.get("AWS_LAMBDA_FUNCTION_NAME")
+    LambdaContext.function_version = environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+    LambdaContext.log_group_name = environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
+    LambdaContext.log_stream_name = environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
+    memory = environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
+    LambdaContext.memory_limit_in_mb = int(memory) if memory.isdigit() else None
+    try:
+        handler = load_handler(spec)
+    except FaultError as fault:
+        body = _error_body(fault.error_type, fault.message, fault.stack_trace)
+    except Exception as exc:  # the module raised while it was imported
+        body = _exception_body(exc)
+    else:
+        _install_log_handler_if_used()
+        return handler
+    _log_error(body)
+    try:
+        api.post(b"init/error", _encode(body).encode(),
+                 error_type=body["errorType"].encode("ascii", "replace"))
+    finally:
+        sys.exit(1)
+
+
+def _parse_json_header(value, name):
+    try:
+        return json.loads(value)
+    except Exception as exc:
+        raise FaultError("Runtime.LambdaContextUnmarshalError",
+                         f"Unable to parse {name} JSON: {exc}") from None
+
+
+def _context(headers, request_id):
+    deadline = headers.get(b"lambda-runtime-deadline-ms")
+    identity = headers.get(b"lambda-runtime-cognito-identity")
+    if identity:
+        fields = _parse_json_header(identity, "Cognito Identity")
+        identity = CognitoIdentity(fields.get("cognitoIdentityId"),
+                                   fields.get("cognitoIdentityPoolId"))
+    else:
+        identity = CognitoIdentity()
+    client_context = headers.get(b"lambda-runtime-client-context")
+    if client_context:
+        client_context = ClientContext(_parse_json_header(client_context, "Client Context"))
+    else:
+        client_context = None
+    arn = headers.get(b"lambda-runtime-invoked-function-arn")
+    tenant = headers.get(b"lambda-runtime-aws-tenant-id")
+    return LambdaContext(request_id, arn.decode() if arn is not None else None,
+                         int(deadline) if deadline else 0, identity, client_context,
+                         tenant.decode() if tenant is not None else None)
+
+
+def handle(api, handler, headers, body):
+    """Runs one invocation and posts its result or error."""
+    rid = headers.get(b"lambda-runtime-aws-request-id", b"")
+    request_id = rid.decode()
+    global _request_id
+    _request_id = request_id
+    trace = headers.get(b"lambda-runtime-trace-id")
+    if trace is not None:
+        os.environ["_X_AMZN_TRACE_ID"] = trace.decode()
+    elif "_X_AMZN_TRACE_ID" in os.environ:
+        del os.environ["_X_AMZN_TRACE_ID"]
+    try:
+        context = _context(headers, request_id)
+        if headers.get(b"content-type") == _JSON:
+            try:
+                event = json.loads(body)
+            except Exception as exc:
+                raise FaultError("Runtime.UnmarshalError",
+                                 f"Unable to unmarshal input: {exc}") from None
+        else:
+            event = body
+        payload, content_type = _marshal(handler(event, context))
+    except FaultError as fault:
+        error = _error_body(fault.error_type, fault.message, fault.stack_trace, request_id)
+    except Exception as exc:
+        error = _exception_body(exc, request_id)
+    else:
+        # Output written during the invocation must reach the agent before the response does.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        api.post(b"invocation/" + rid + b"/response", payload, content_type)
+        return
+    _log_error(error)
+    api.post(b"invocation/" + rid + b"/error", _encode(error).encode(),
+             error_type=error["errorType"].encode("ascii", "replace"))
+
+
+def serve(api, handler):
+    """The invoke loop: never returns; Runtime API failures end the process."""
+    next_event = api.next
+    while True:
+        headers, body = next_event()
+        handle(api, handler, headers, body)
+        if _log_handler_pending and "logging" in sys.modules:
+            _install_log_handler_if_used()
+
+
+# -- logging ----------------------------------------------------------------------------------
+
+# The request id of the invocation in progress, for log records.
+_request_id = ""
+_log_handler_pending = True
+
+
+def _install_log_handler_if_used():
+    """Gives the root logger the handler Lambda's Python runtime installs (its text format, on
+    stdout), but only once the function has imported logging: importing it costs milliseconds
+    at start-up and most functions never do."""
+    global _log_handler_pending
+    if not _log_handler_pending or "logging" not in sys.modules:
+        return
+    _log_handler_pending = False
+    import logging
+
+    class RequestIdFilter(logging.Filter):
+        def filter(self, record):
+            record.aws_request_id = _request_id
+            return True
+
+    class StdoutHandler(logging.Handler):
+        def emit(self, record):
+            try:
+                sys.stdout.write(self.format(record))
+            except Exception:
+                self.handleError(record)
+
+    formatter = logging.Formatter(
+        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+        "%Y-%m-%dT%H:%M:%S")
+    formatter.converter = time.gmtime
+    handler = StdoutHandler()
+    handler.setFormatter(formatter)
+    handler.addFilter(RequestIdFilter())
+    logging.getLogger().addHandler(handler)
+
+
+def main():
+    task_root = os.environ.get("LAMBDA_TASK_ROOT", "/var/task")
+    setup_process(task_root)
+    address = os.environ.get("AWS_LAMBDA_RUNTIME_API")
+    if not address:
+        sys.stderr.write("cella runtime: AWS_LAMBDA_RUNTIME_API is not set\n")
+        sys.exit(1)
+    api = RuntimeAPI(address)
+    handler = init(api, os.environ.get("_HANDLER", ""))
+    try:
+        serve(api, handler)
+    except (RuntimeAPIError, OSError) as exc:
+        sys.stdout.flush()
+        sys.stderr.write(f"cella runtime: {exc}\n")
+        sys.exit(1)

@@ -292,6 +292,10 @@ static int child_main(void *arg) {
     }
     if (cfg->no_new_privs && (r = SYS5(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) < 0)
         child_fail(cfg, err_fd, CELLA_STAGE_NO_NEW_PRIVS, -1, r);
+    // The kernel clears the parent-death signal when the effective uid or gid changes (prctl(2)),
+    // which setresuid/setresgid above just did: set it again for the life of the program.
+    if (cfg->die_with_parent && (r = SYS2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL)) < 0)
+        child_fail(cfg, err_fd, CELLA_STAGE_PDEATHSIG, -1, r);
 
     // Signals: execve resets handled signals but keeps ignored ones, so reset every disposition
     // to default while still blocked, then unblock for the program.

@@ -184,28 +184,36 @@ final class Instance: Sendable {
     /// A timeout kills the instance. Returns the result and the lines logged meanwhile.
     func invoke(_ request: PendingInvocation, timeout: TimeAmount) async -> (InvocationResult, [String]) {
         await withCheckedContinuation { continuation in
-            enum Step { case deliver(RuntimeResponder?), refuse }
-            let step: Step = state.withLock { state in
-                guard state.phase == .ready, state.current == nil, let server = state.server else { return .refuse }
+            let accepted: (parked: RuntimeResponder?, loop: any EventLoop)? = state.withLock { state in
+                guard state.phase == .ready, state.current == nil, let server = state.server else { return nil }
                 var current = Current(request: request, continuation: continuation)
                 let parked = state.parked
                 if parked != nil {
                     state.parked = nil
                     current.delivered = true
                 }
-                current.timeout = server.eventLoop.scheduleTask(in: timeout) { [weak self] in
-                    self?.timedOut(request.requestId, after: timeout)
-                }
                 state.current = current
-                return .deliver(parked)
+                return (parked, server.eventLoop)
             }
-            switch step {
-            case .refuse:
+            guard let accepted else {
                 continuation.resume(returning: (.failure(.crash, FunctionErrorBody(
                     errorMessage: "RequestId: \(request.requestId) Error: the instance is not ready",
                     errorType: "Runtime.Unavailable")), []))
-            case .deliver(let parked):
-                if let parked { send(request, to: parked) }
+                return
+            }
+            // One hop to the instance's event loop arms the deadline and hands over the event.
+            accepted.loop.execute { [self] in
+                let timer = accepted.loop.scheduleTask(in: timeout) { [weak self] () -> Void in
+                    guard let self else { return }
+                    self.timedOut(request.requestId, after: timeout)
+                }
+                let armed = state.withLock { state in
+                    guard state.current?.request.requestId == request.requestId else { return false }
+                    state.current?.timeout = timer
+                    return true
+                }
+                if !armed { timer.cancel() }
+                if let parked = accepted.parked { send(request, to: parked) }
             }
         }
     }

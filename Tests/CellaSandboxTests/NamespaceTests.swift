@@ -43,6 +43,44 @@ extension SandboxTests {
             #expect(shared == "ok", "the control run reaches the listener when sharing the host network")
         }
 
+        @Test("a prepared network namespace: the sandbox reaches the listener made in it, never the host's")
+        func preparedNamespace() throws {
+            let namespace = try NetworkNamespace()
+            let inside = try namespace.listenOnLoopback(port: 9001)
+            defer { close(inside) }
+            // A host listener on the same port number: a sandbox that could reach the host's
+            // loopback would connect either way, so the probe below tells the two apart by the
+            // connection the inside listener accepts.
+            let host = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(host) }
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(host, $0, len) }
+            }
+            #expect(listen(host, 16) == 0)
+            _ = withUnsafeMutablePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(host, $0, &len) }
+            }
+            let hostPort = String(UInt16(bigEndian: addr.sin_port))
+
+            #expect(try TestEnvironment.probe("connect", "127.0.0.1", "9001") { $0.network = .prepared(namespace) } == "ok")
+            var peer = sockaddr_in()
+            var peerLen = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let accepted = withUnsafeMutablePointer(to: &peer) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(inside, $0, &peerLen) }
+            }
+            #expect(accepted >= 0, "the inside listener saw no connection")
+            if accepted >= 0 { close(accepted) }
+            #expect(try TestEnvironment.probe("connect", "127.0.0.1", hostPort) { $0.network = .prepared(namespace) }
+                    == "errno=ECONNREFUSED", "the host's loopback listener was reachable")
+            // Two sandboxes can share one prepared namespace in sequence; the namespace's loopback
+            // stays up without any sandbox in it.
+            #expect(try TestEnvironment.probe("connect", "127.0.0.1", "9001") { $0.network = .prepared(namespace) } == "ok")
+        }
+
         @Test("the hostname is the sandbox's own")
         func hostname() throws {
             #expect(try TestEnvironment.probe("hostname") == "ok cella")

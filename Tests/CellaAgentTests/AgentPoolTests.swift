@@ -64,6 +64,23 @@ struct AgentPoolTests {
         }
     }
 
+    @Test func drainingRefusesNewInvocationsAndLetsInFlightOnesFinish() async throws {
+        try await withAgent { agent in
+            try await agent.deploy("d", runtime: "python3.11", handler: "app.handler",
+                                   bundle: try AgentInvokeTests.probeBundle())
+            async let inFlight = agent.invoke("d", #"{"sleep":1}"#)
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(try await agent.request(.POST, "/v1/drain").status == 200)
+            #expect(try await agent.request(.GET, "/v1/health").json["status"] as? String == "draining")
+            let refused = try await agent.invoke("d")
+            #expect(refused.status == 503)
+            #expect(refused.header("X-Cella-Error") == "Draining")
+            #expect(try await inFlight.header("X-Cella-Outcome") == "success", "the in-flight invocation was cut")
+            #expect(try await agent.request(.DELETE, "/v1/drain").status == 200)
+            #expect(try await agent.invoke("d").header("X-Cella-Outcome") == "success")
+        }
+    }
+
     @Test func idleInstancesAreReaped() async throws {
         try await withAgent(configure: { $0.idleTimeout = .milliseconds(500) }) { agent in
             try await agent.deploy("idle", runtime: "python3.11", handler: "app.handler",

@@ -111,23 +111,19 @@ public final class OutputPipe: Sendable {
 /// One thread that waits with epoll on every `OutputPipe`'s read end and drains the ready ones.
 final class OutputWatcher: Sendable {
     static let shared = OutputWatcher()
-    private let epfd: Int32
     private let pipes = Mutex<[Int32: OutputPipe]>([:])
-
-    private init() {
-        let fd = cella_epoll_create()
-        precondition(fd >= 0, "epoll_create1: \(Errno.describe(-fd))")
-        epfd = fd
-        Thread.detachNewThread { [self] in
-            Thread.current.name = "cella-output"
-            self.run()
-        }
+    private let loop = EpollThread(name: "cella-output") { fd in
+        let watcher = OutputWatcher.shared
+        guard let pipe = watcher.pipes.withLock({ $0[fd] }) else { return }
+        if !pipe.readable() { watcher.unwatch(pipe) }
     }
+
+    private init() {}
 
     func watch(_ pipe: OutputPipe) {
         pipes.withLock { pipes in
             pipes[pipe.readEnd] = pipe
-            _ = cella_epoll_add(epfd, pipe.readEnd)
+            loop.add(pipe.readEnd, oneShot: false)
         }
     }
 
@@ -135,21 +131,8 @@ final class OutputWatcher: Sendable {
     func unwatch(_ pipe: OutputPipe) {
         pipes.withLock { pipes in
             if pipes[pipe.readEnd] === pipe {
-                _ = cella_epoll_del(epfd, pipe.readEnd)
+                loop.remove(pipe.readEnd)
                 pipes[pipe.readEnd] = nil
-            }
-        }
-    }
-
-    private func run() {
-        var ready = [Int32](repeating: -1, count: 64)
-        while true {
-            let n = cella_epoll_wait(epfd, &ready, Int32(ready.count), -1)
-            if n == -EINTR { continue }
-            precondition(n >= 0, "epoll_wait: \(Errno.describe(-n))")
-            for fd in ready[0..<Int(n)] {
-                guard let pipe = pipes.withLock({ $0[fd] }) else { continue }
-                if !pipe.readable() { unwatch(pipe) }
             }
         }
     }

@@ -8,18 +8,11 @@ import Synchronization
 final class Reaper: Sendable {
     static let shared = Reaper()
 
-    private let epfd: Int32
     private let waiters = Mutex<[Int32: [CheckedContinuation<Void, Never>]]>([:])
+    // One-shot: a fired pidfd stays registered but silent until `forget` removes it before close.
+    private let loop = EpollThread(name: "cella-reaper") { pidfd in Reaper.shared.resume(pidfd) }
 
-    private init() {
-        let fd = cella_epoll_create()
-        precondition(fd >= 0, "epoll_create1: \(Errno.describe(-fd))")
-        epfd = fd
-        Thread.detachNewThread { [self] in
-            Thread.current.name = "cella-reaper"
-            self.run()
-        }
-    }
+    private init() {}
 
     /// Suspends until `pidfd` is readable.
     func waitUntilReadable(_ pidfd: Int32) async {
@@ -30,31 +23,18 @@ final class Reaper: Sendable {
                 return first
             }
             // Not pollable (already closed by a concurrent finish): nothing left to wait for.
-            if first && cella_epoll_add_oneshot(epfd, pidfd) != 0 { resume(pidfd) }
+            if first && loop.add(pidfd, oneShot: true) != 0 { resume(pidfd) }
         }
     }
 
     /// Wakes anyone waiting on `pidfd` before it is closed.
     func forget(_ pidfd: Int32) {
-        _ = cella_epoll_del(epfd, pidfd)
+        loop.remove(pidfd)
         resume(pidfd)
     }
 
     private func resume(_ pidfd: Int32) {
         let continuations = waiters.withLock { $0.removeValue(forKey: pidfd) } ?? []
         for continuation in continuations { continuation.resume() }
-    }
-
-    private func run() {
-        var ready = [Int32](repeating: -1, count: 64)
-        while true {
-            let n = cella_epoll_wait(epfd, &ready, Int32(ready.count), -1)
-            if n == -EINTR { continue }
-            precondition(n >= 0, "epoll_wait: \(Errno.describe(-n))")
-            for fd in ready[0..<Int(n)] {
-                _ = cella_epoll_del(epfd, fd)
-                resume(fd)
-            }
-        }
     }
 }

@@ -5,12 +5,12 @@ import Testing
 
 /// What happens when functions misbehave: timeouts, OOM kills, crashes. Each ends the instance,
 /// reports the cause, and leaves the function working.
-@Suite(.serialized, .enabled(if: AgentFixtures.isRoot, AgentFixtures.rootSkipReason), .timeLimit(.minutes(5)))
-struct AgentFailureTests {
+extension AgentTests {
+@Suite struct AgentFailureTests {
     @Test func aTimeoutKillsTheInstanceAndTheNextCallGetsAFreshOne() async throws {
         try await withAgent { agent in
             try await agent.deploy("slow", runtime: "python3.11", handler: "app.handler",
-                                   bundle: try AgentInvokeTests.probeBundle()) { $0.timeoutSeconds = 1 }
+                                   bundle: try AgentTests.AgentInvokeTests.probeBundle()) { $0.timeoutSeconds = 1 }
             let first = try await agent.invoke("slow", #"{"sleep":0}"#)
             let reply = try await agent.invoke("slow", #"{"sleep":5}"#)
             #expect(reply.status == 200)
@@ -30,7 +30,7 @@ struct AgentFailureTests {
     @Test func aMemoryHogIsReportedAsOutOfMemory() async throws {
         try await withAgent { agent in
             try await agent.deploy("hog", runtime: "python3.11", handler: "app.handler",
-                                   bundle: try AgentInvokeTests.probeBundle()) { $0.memoryMB = 128 }
+                                   bundle: try AgentTests.AgentInvokeTests.probeBundle()) { $0.memoryMB = 128 }
             let reply = try await agent.invoke("hog", #"{"print":["about to allocate"],"allocate_mb":400}"#)
             #expect(reply.status == 200)
             #expect(reply.header("X-Cella-Outcome") == "oom", "\(reply.body)")
@@ -43,7 +43,7 @@ struct AgentFailureTests {
     @Test func aCrashingRuntimeIsReportedWithItsLastLines() async throws {
         try await withAgent { agent in
             try await agent.deploy("crash", runtime: "python3.11", handler: "app.handler",
-                                   bundle: try AgentInvokeTests.probeBundle())
+                                   bundle: try AgentTests.AgentInvokeTests.probeBundle())
             let reply = try await agent.invoke("crash", #"{"print":["last words"],"exit":7}"#)
             #expect(reply.header("X-Cella-Outcome") == "crash")
             #expect(reply.json["errorType"] as? String == "Runtime.ExitError")
@@ -54,4 +54,5 @@ struct AgentFailureTests {
             #expect(next.header("X-Cella-Start") == "cold")
         }
     }
+}
 }

@@ -4,8 +4,8 @@ import Foundation
 import Testing
 
 /// Functions on real runtimes, deployed to a running agent and invoked over its HTTP API.
-@Suite(.serialized, .enabled(if: AgentFixtures.isRoot, AgentFixtures.rootSkipReason), .timeLimit(.minutes(5)))
-struct AgentInvokeTests {
+extension AgentTests {
+@Suite struct AgentInvokeTests {
     static func probeBundle() throws -> [UInt8] {
         try AgentFixtures.zip(directory: AgentFixtures.functionDirectory("agent-probe"))
     }
@@ -124,4 +124,5 @@ struct AgentInvokeTests {
             #expect(missing.json["errorType"] as? String == "Runtime.HandlerNotFound", "\(missing.body)")
         }
     }
+}
 }

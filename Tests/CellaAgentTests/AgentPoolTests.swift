@@ -4,12 +4,12 @@ import Foundation
 import Testing
 
 /// The instance pool's limits: reserved concurrency, the node's memory budget, idle reaping.
-@Suite(.serialized, .enabled(if: AgentFixtures.isRoot, AgentFixtures.rootSkipReason), .timeLimit(.minutes(5)))
-struct AgentPoolTests {
+extension AgentTests {
+@Suite struct AgentPoolTests {
     @Test func reservedConcurrencyCapsInstancesUnderParallelCalls() async throws {
         try await withAgent { agent in
             try await agent.deploy("capped", runtime: "python3.11", handler: "app.handler",
-                                   bundle: try AgentInvokeTests.probeBundle()) { $0.reservedConcurrency = 2 }
+                                   bundle: try AgentTests.AgentInvokeTests.probeBundle()) { $0.reservedConcurrency = 2 }
             let replies = try await withThrowingTaskGroup(of: RunningAgent.Reply.self) { group in
                 for _ in 0..<6 { group.addTask { try await agent.invoke("capped", #"{"sleep":0.4}"#) } }
                 return try await group.reduce(into: []) { $0.append($1) }
@@ -26,7 +26,7 @@ struct AgentPoolTests {
     @Test func callsBeyondReservedConcurrencyAreThrottledAfterTheQueueTimeout() async throws {
         try await withAgent(configure: { $0.queueTimeout = .milliseconds(200) }) { agent in
             try await agent.deploy("one", runtime: "python3.11", handler: "app.handler",
-                                   bundle: try AgentInvokeTests.probeBundle()) { $0.reservedConcurrency = 1 }
+                                   bundle: try AgentTests.AgentInvokeTests.probeBundle()) { $0.reservedConcurrency = 1 }
             async let slow = agent.invoke("one", #"{"sleep":1.5}"#)
             try await Task.sleep(for: .milliseconds(700))
             let throttled = try await agent.invoke("one")
@@ -35,14 +35,14 @@ struct AgentPoolTests {
             #expect(try await slow.header("X-Cella-Outcome") == "success")
 
             try await agent.deploy("off", runtime: "python3.11", handler: "app.handler",
-                                   bundle: try AgentInvokeTests.probeBundle()) { $0.reservedConcurrency = 0 }
+                                   bundle: try AgentTests.AgentInvokeTests.probeBundle()) { $0.reservedConcurrency = 0 }
             #expect(try await agent.invoke("off").status == 429)
         }
     }
 
     @Test func aSpentMemoryBudgetEvictsIdleInstancesThenAnswersNodeFull() async throws {
         try await withAgent(configure: { $0.memoryBudgetBytes = 512 << 20 }) { agent in
-            let bundle = try AgentInvokeTests.probeBundle()
+            let bundle = try AgentTests.AgentInvokeTests.probeBundle()
             try await agent.deploy("a", runtime: "python3.11", handler: "app.handler", bundle: bundle) { $0.memoryMB = 256 }
             try await agent.deploy("b", runtime: "python3.11", handler: "app.handler", bundle: bundle) { $0.memoryMB = 256 }
             try await agent.deploy("c", runtime: "python3.11", handler: "app.handler", bundle: bundle) { $0.memoryMB = 256 }
@@ -67,7 +67,7 @@ struct AgentPoolTests {
     @Test func drainingRefusesNewInvocationsAndLetsInFlightOnesFinish() async throws {
         try await withAgent { agent in
             try await agent.deploy("d", runtime: "python3.11", handler: "app.handler",
-                                   bundle: try AgentInvokeTests.probeBundle())
+                                   bundle: try AgentTests.AgentInvokeTests.probeBundle())
             async let inFlight = agent.invoke("d", #"{"sleep":1}"#)
             try await Task.sleep(for: .milliseconds(500))
             #expect(try await agent.request(.POST, "/v1/drain").status == 200)
@@ -84,7 +84,7 @@ struct AgentPoolTests {
     @Test func idleInstancesAreReaped() async throws {
         try await withAgent(configure: { $0.idleTimeout = .milliseconds(500) }) { agent in
             try await agent.deploy("idle", runtime: "python3.11", handler: "app.handler",
-                                   bundle: try AgentInvokeTests.probeBundle())
+                                   bundle: try AgentTests.AgentInvokeTests.probeBundle())
             #expect(try await agent.invoke("idle").header("X-Cella-Outcome") == "success")
             #expect(!AgentFixtures.sandboxCgroups(root: agent.cgroupRoot).isEmpty)
             // The agent's service reaps once a second.
@@ -96,4 +96,5 @@ struct AgentPoolTests {
             #expect(try await agent.invoke("idle").header("X-Cella-Start") == "cold")
         }
     }
+}
 }

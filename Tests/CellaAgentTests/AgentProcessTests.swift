@@ -8,8 +8,8 @@ import FoundationNetworking
 
 /// The `cella agent` daemon as a process: bad bundles refused at upload, and a SIGKILLed agent
 /// whose restart leaves nothing of the previous run behind.
-@Suite(.serialized, .enabled(if: AgentFixtures.isRoot, AgentFixtures.rootSkipReason), .timeLimit(.minutes(5)))
-struct AgentProcessTests {
+extension AgentTests {
+@Suite struct AgentProcessTests {
     @Test(arguments: [
         ("traversal", "z.writestr('../evil.py', 'x = 1')", "path_traversal"),
         ("absolute path", "z.writestr('/etc/evil.py', 'x = 1')", "absolute_path"),
@@ -66,7 +66,7 @@ struct AgentProcessTests {
                 count + ((try? String(contentsOfFile: dir + "/cgroup.procs", encoding: .utf8))?.split(separator: "\n").count ?? 0)
             }
         }
-        let bundle = try AgentInvokeTests.probeBundle()
+        let bundle = try AgentTests.AgentInvokeTests.probeBundle()
         let digest = BundleDigest(of: bundle).description
         let deploy = try JSONEncoder().encode(AgentDeployRequest(
             config: FunctionConfig(name: "probe", runtime: "python3.11", handler: "app.handler"), bundleDigest: digest))
@@ -114,4 +114,5 @@ struct AgentProcessTests {
         #expect(second.terminationStatus == 0, "SIGTERM should shut the agent down cleanly")
         #expect(AgentFixtures.sandboxCgroups(root: root).isEmpty, "a gracefully stopped agent left sandboxes")
     }
+}
 }

@@ -2,6 +2,11 @@ import CellaAgent
 import Foundation
 import Testing
 
+/// Every test that runs a real agent, one at a time: they share the machine's two cores, and
+/// their timeouts are measured in wall-clock time.
+@Suite(.serialized, .enabled(if: AgentFixtures.isRoot, AgentFixtures.rootSkipReason), .timeLimit(.minutes(5)))
+struct AgentTests {}
+
 /// Paths and archives for the agent tests. Runtimes and the awslambdaric bundle are built by
 /// `scripts/test.sh` before the tests run (`rootfs/build.sh`, `scripts/fixtures.sh`).
 enum AgentFixtures {

@@ -33,14 +33,21 @@ build_base() {
 
   # Byte-compile the standard library once, hash-based and unchecked: the root is read-only, so
   # Python can neither write pycs nor need to stat sources to validate them, and the pycs do not
-  # depend on file times. Debian's own timestamp-based pycs go first.
+  # depend on file times. Debian's own timestamp-based pycs go first; -f because compileall
+  # skips a pyc whose header matches its source's time, and -B so that the compiling Python
+  # writes no timestamp pycs of its own imports (a stale pyc is recompiled at every start).
   log "byte-compiling the standard library"
   find "$d/usr/lib/python3.11" -name __pycache__ -prune -exec rm -rf {} +
-  chroot "$d" /usr/bin/python3.11 -I -m compileall -q --invalidation-mode unchecked-hash \
-    -x '/lib2to3/tests/|/test/bad' /usr/lib/python3.11 >&2
-  # Debian's sitecustomize only tries to import apport, which is not here: a failed import
-  # (a search of sys.path) at every start.
-  rm -f "$d/etc/python3.11/sitecustomize.py"
+  chroot "$d" /usr/bin/python3.11 -I -B -m compileall -q -f --invalidation-mode unchecked-hash \
+    /usr/lib/python3.11 >&2
+  chroot "$d" /usr/bin/python3.11 -I -B -c '
+import glob, sys
+bad = [f for f in glob.glob("/usr/lib/python3.11/**/*.pyc", recursive=True)
+       if open(f, "rb").read(8)[4:8] != b"\x01\0\0\0"]
+sys.exit(f"not unchecked-hash pycs: {bad[:5]} ({len(bad)})" if bad else 0)' 
+  # Debian's sitecustomize (and its link in the stdlib) only tries to import apport, which is
+  # not here: a failed import (a search of sys.path) at every start.
+  rm -f "$d/etc/python3.11/sitecustomize.py" "$d/usr/lib/python3.11/sitecustomize.py"
   # Lambda's interpreter path, for bootstraps written for Lambda.
   mkdir -p "$d/var/lang/bin"
   ln -s /usr/bin/python3.11 "$d/var/lang/bin/python3"
@@ -69,7 +76,7 @@ build_layer() {
   install -d "$d/var/runtime/__pycache__"
   install -m 0755 "$src/bootstrap" "$d/var/runtime/bootstrap"
   install -m 0644 "$src/cella_runtime.py" "$d/var/runtime/cella_runtime.py"
-  chroot "$root" /usr/bin/python3.11 -I -c '
+  chroot "$root" /usr/bin/python3.11 -I -B -c '
 import sys, importlib.util, importlib._bootstrap_external as ext
 src = sys.stdin.buffer.read()
 code = compile(src, "/var/runtime/cella_runtime.py", "exec", dont_inherit=True)

@@ -12,12 +12,15 @@ after `init` and fork it, each child calling `RuntimeAPI.reconnect` before `serv
 
 Error types and shapes follow awslambdaric 4.2.2, so functions and tools see the same thing as on
 Lambda (docs/runtimes.md lists the few differences).
+
+It imports _socket and _signal rather than socket and signal: their wrappers build enums at import
+and cost about 1.8 ms of every cold start (python -X importtime), for nothing used here.
 """
 
+import _signal
+import _socket
 import json
 import os
-import signal
-import socket
 import sys
 import time
 
@@ -30,6 +33,10 @@ _TASK_PATHS = ("/opt/python/lib/python3.11/site-packages", "/opt/python")
 
 class RuntimeAPIError(Exception):
     """The Runtime API cannot be reached or answered something the runtime cannot go on from."""
+
+
+class _ClosedIdle(Exception):
+    """The server closed the connection before sending any byte of an answer."""
 
 
 class RuntimeAPI:
@@ -51,11 +58,23 @@ class RuntimeAPI:
         self.host_line = host_line
 
     def connect(self):
-        sock = socket.create_connection((self.host, self.port))
-        # Requests are written whole with one sendmsg; Nagle would only delay the second one.
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock = sock
-        self.buf = bytearray()
+        error = None
+        for family, kind, proto, _, address in _socket.getaddrinfo(
+                self.host, self.port, 0, _socket.SOCK_STREAM):
+            sock = _socket.socket(family, kind, proto)
+            try:
+                sock.connect(address)
+            except OSError as exc:
+                sock.close()
+                error = exc
+                continue
+            # Requests are written whole with one sendmsg; Nagle would only delay the next one.
+            sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+            self.sock = sock
+            self.buf = bytearray()
+            return
+        raise RuntimeAPIError(f"cannot connect to the Runtime API at {self.host}:{self.port}: "
+                              f"{error}")
 
     def reconnect(self):
         if self.sock is not None:
@@ -67,10 +86,7 @@ class RuntimeAPI:
 
     def next(self):
         """Long-polls for the next event: returns (headers, body); headers are lowercase bytes."""
-        if self.sock is None:
-            self.connect()
-        self.sock.sendall(self.get_next)
-        status, headers, body = self._read_response()
+        status, headers, body = self._exchange((self.get_next,))
         if status != 200:
             raise RuntimeAPIError(f"GET /next answered {status}: {body[:200]!r}")
         return headers, body
@@ -81,18 +97,37 @@ class RuntimeAPI:
         Non-2xx answers (400 unknown or answered request id, 413 too large) are returned, not
         raised: the agent has already decided the invocation's outcome, the runtime goes on.
         """
-        if self.sock is None:
-            self.connect()
         head = b"POST %s%s HTTP/1.1\r\n%sContent-Type: %s\r\nContent-Length: %d\r\n" % (
             _PREFIX, path, self.host_line, content_type, len(body))
         if error_type is not None:
             head += b"Lambda-Runtime-Function-Error-Type: " + error_type + b"\r\n"
-        head += b"\r\n"
-        # One syscall for head and body, without concatenating a large body.
-        sent = self.sock.sendmsg((head, body))
-        if sent < len(head) + len(body):
-            self.sock.sendall((head + body)[sent:] if sent < len(head) else body[sent - len(head):])
-        return self._read_response()[0]
+        return self._exchange((head + b"\r\n", body))[0]
+
+    def _exchange(self, parts):
+        """Sends one request (its parts in one sendmsg, so a large body is not copied) and reads
+        its answer. A connection the server closed while it was idle (between an event and its
+        response, however long the handler ran) is reopened once and the request sent again."""
+        for attempt in (1, 2):
+            if self.sock is None:
+                self.connect()
+            try:
+                sent = self.sock.sendmsg(parts)
+                if sent < sum(map(len, parts)):
+                    self._send_rest(parts, sent)
+                return self._read_response()
+            except (_ClosedIdle, BrokenPipeError, ConnectionResetError) as exc:
+                self.sock.close()
+                self.sock = None
+                if attempt == 2:
+                    raise RuntimeAPIError(f"the Runtime API closed the connection: {exc}") from None
+
+    def _send_rest(self, parts, sent):
+        for part in parts:
+            if sent >= len(part):
+                sent -= len(part)
+                continue
+            self.sock.sendall(memoryview(part)[sent:])
+            sent = 0
 
     # -- responses ----------------------------------------------------------------------------
 
@@ -104,12 +139,13 @@ class RuntimeAPI:
 
     def _read_response(self):
         buf = self.buf
-        while True:
-            end = buf.find(b"\r\n\r\n")
-            if end >= 0:
-                break
-            self._fill()
-            buf = self.buf
+        while (end := buf.find(b"\r\n\r\n")) < 0:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                if buf:
+                    raise RuntimeAPIError("the Runtime API closed the connection mid-answer")
+                raise _ClosedIdle("closed before answering")
+            buf += chunk
         lines = bytes(buf[:end]).split(b"\r\n")
         del buf[:end + 4]
         try:
@@ -127,6 +163,9 @@ class RuntimeAPI:
             body = self._read_chunked()
         else:
             body = b""  # every Runtime API answer has a length or is chunked
+        if headers.get(b"connection", b"").lower() == b"close":
+            self.sock.close()
+            self.sock = None
         return status, headers, body
 
     def _read_exact(self, n):
@@ -275,12 +314,11 @@ def _log_error(body):
     indentation as no-break spaces. On stderr, so that it is told apart from handler output."""
     lines = ["[ERROR] " + body["errorType"] + (": " + body["errorMessage"]
                                                 if body["errorMessage"] else "")]
-    if body["stackTrace"]:
-        lines.append("Traceback (most recent call last):")
-        for element in body["stackTrace"]:
-            for line in element.splitlines():
-                stripped = line.lstrip(" ")
-                lines.append("\u00a0" * (len(line) - len(stripped)) + stripped)
+    lines.append("Traceback (most recent call last):")  # even when empty, as awslambdaric
+    for element in body["stackTrace"]:
+        for line in element.splitlines():
+            stripped = line.lstrip(" ")
+            lines.append("\u00a0" * (len(line) - len(stripped)) + stripped)
     sys.stdout.flush()
     sys.stderr.write("\r".join(lines) + "\n")
     sys.stderr.flush()
@@ -333,7 +371,7 @@ def setup_process(task_root):
     # crash loses at most an unfinished line. (awslambdaric flushes after every write.)
     sys.stdout.reconfigure(line_buffering=True)
     sys.stderr.reconfigure(line_buffering=True)
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    _signal.signal(_signal.SIGTERM, _on_sigterm)
     # Function code first, then layers, then the runtime and the standard library.
     sys.path[0:0] = (task_root,) + _TASK_PATHS
 

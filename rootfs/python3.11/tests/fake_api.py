@@ -50,8 +50,9 @@ class FakeRuntimeAPI:
         threading.Thread(target=self._accept, daemon=True).start()
 
     def add_event(self, body=b"{}", content_type="application/json", request_id=None,
-                  deadline_ms=None, headers=None, chunked=False):
-        """Queues an event for the next GET /next; returns its request id."""
+                  deadline_ms=None, headers=None, chunked=False, close=False):
+        """Queues an event for the next GET /next; returns its request id. With close=True the
+        server closes the connection right after sending it, as an idle timeout would."""
         request_id = request_id or str(uuid.uuid4())
         if isinstance(body, (dict, list)):
             body = json.dumps(body).encode()
@@ -62,7 +63,7 @@ class FakeRuntimeAPI:
         if content_type is not None:
             h["Content-Type"] = content_type
         h.update(headers or {})
-        self.events.put((h, body, chunked))
+        self.events.put((h, body, chunked, close))
         return request_id
 
     def wait_post(self, timeout=10):
@@ -105,14 +106,16 @@ class FakeRuntimeAPI:
                     headers[name.strip().lower()] = value.strip()
                 body = reader.read(int(headers.get("content-length", 0)))
                 if method == "GET" and path.endswith("/runtime/invocation/next"):
-                    h, event, chunked = (self.auto_event + (False,) if self.auto_event
-                                         else self._next_event())
+                    h, event, chunked, close = (self.auto_event + (False, False) if self.auto_event
+                                                else self._next_event())
                     if h is None:
                         return
                     if self.auto_event:
                         h = dict(h, **{"Lambda-Runtime-Aws-Request-Id": str(uuid.uuid4())})
                     sent_at = time.perf_counter_ns()
                     self._answer(conn, 200, event, h, chunked)
+                    if close:
+                        return
                 elif method == "POST":
                     if self.auto_event:
                         self.round_trips.append(time.perf_counter_ns() - sent_at)
@@ -132,7 +135,7 @@ class FakeRuntimeAPI:
                 return self.events.get(timeout=0.2)
             except queue.Empty:
                 pass
-        return None, None, False
+        return None, None, False, False
 
     @staticmethod
     def _answer(conn, status, body, headers, chunked=False):
@@ -187,9 +190,9 @@ def main():
         except queue.Empty:
             print("timed out waiting for the runtime", flush=True)
             raise SystemExit(1)
-        error_type = post.headers.get("lambda-runtime-function-error-type")
-        print(f"POST {post.path} content-type={post.headers.get('content-type')} "
-              f"error-type={error_type} body={post.body.decode(errors='replace')}", flush=True)
+        headers = " ".join(f"{k}={v}" for k, v in post.headers.items()
+                           if k not in ("host", "content-length"))
+        print(f"POST {post.path} [{headers}] {post.body.decode(errors='replace')}", flush=True)
         if post.path.endswith("/init/error"):
             raise SystemExit(2)
 

@@ -177,6 +177,16 @@ class InvocationTests(RuntimeTestCase):
         self.assertEqual(self.invoke({"data": "y" * 3_000_000}).json(), 3_000_000)
         self.assertEqual(self.invoke({"data": "z" * 300_000}, chunked=True).json(), 300_000)
 
+    def test_reconnects_when_the_server_closed_an_idle_connection(self):
+        self.write("app.py", """
+            def handler(event, context):
+                return event
+        """)
+        self.start("app.handler")
+        self.assertEqual(self.invoke({"n": 1}, close=True).json(), {"n": 1})
+        self.assertEqual(self.invoke({"n": 2}).json(), {"n": 2})
+        self.assertEqual(len(self.api.connections), 2)
+
     def test_handler_exception(self):
         self.write("app.py", """
             def helper():

@@ -159,6 +159,16 @@ public final class Agent: Sendable {
         logs.remove(function: key)
     }
 
+    /// Starts instances of a deployed version ahead of need, up to `count` (bounded by its
+    /// reserved concurrency and the memory budget); returns how many it has.
+    /// - Throws: `AgentError` `.notFound`, `.nodeFull`, `.invalidRequest` (init failed),
+    ///   `.draining`.
+    public func prewarm(tenant: String, name: String, version: String, count: Int) async throws(AgentError) -> Int {
+        guard !isDraining else { throw AgentError(.draining, "the agent is draining") }
+        guard (1...1000).contains(count) else { throw AgentError(.invalidRequest, "count \(count) is outside 1...1000") }
+        return try await pool.prewarm(DeployedFunction.key(tenant: tenant, name: name, version: version), count: count)
+    }
+
     public func function(tenant: String, name: String, version: String) -> DeployedFunction? {
         state.withLock { $0.functions[DeployedFunction.key(tenant: tenant, name: name, version: version)] }
     }

@@ -81,6 +81,20 @@ extension AgentTests {
         }
     }
 
+    @Test func prewarmStartsInstancesSoTheFirstCallsAreWarm() async throws {
+        try await withAgent { agent in
+            try await agent.deploy("pre", runtime: "python3.11", handler: "app.handler",
+                                   bundle: try AgentTests.AgentInvokeTests.probeBundle()) { $0.reservedConcurrency = 2 }
+            let reply = try await agent.request(.POST, "/v1/functions/t1/pre/1/prewarm?count=3")
+            #expect(reply.status == 200)
+            #expect(reply.json["instances"] as? Int == 2, "prewarm went past the reserved concurrency: \(reply.body)")
+            async let first = agent.invoke("pre", #"{"sleep":0.3}"#)
+            async let second = agent.invoke("pre", #"{"sleep":0.3}"#)
+            let starts = try await [first.header("X-Cella-Start"), second.header("X-Cella-Start")]
+            #expect(starts == ["warm", "warm"])
+        }
+    }
+
     @Test func idleInstancesAreReaped() async throws {
         try await withAgent(configure: { $0.idleTimeout = .milliseconds(500) }) { agent in
             try await agent.deploy("idle", runtime: "python3.11", handler: "app.handler",

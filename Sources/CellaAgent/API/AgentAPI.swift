@@ -104,6 +104,16 @@ public enum AgentAPI {
                 return invokeResponse(result, tail: headers[logTypeHeader] == "Tail")
             }
         }
+        router.post("/v1/functions/:tenant/:name/:version/prewarm") { request, context in
+            await respond {
+                let (tenant, name, version) = try functionPath(context)
+                guard let count = request.uri.queryParameters["count"].flatMap({ Int($0) }) else {
+                    throw AgentError(.invalidRequest, "prewarm needs ?count=N")
+                }
+                let have = try await agent.prewarm(tenant: tenant, name: name, version: version, count: count)
+                return jsonResponse(.ok, #"{"instances":\#(have)}"#)
+            }
+        }
         router.get("/v1/functions/:tenant/:name/:version/logs") { request, context in
             await respond {
                 let (tenant, name, version) = try functionPath(context)

@@ -137,6 +137,33 @@ actor InstancePool {
         }
     }
 
+    /// Starts instances until the function has `count` (idle, busy or starting), within its
+    /// reserved concurrency and the memory budget, so that the next invocations start warm.
+    /// Returns how many instances it now has.
+    /// - Throws: `AgentError` `.notFound`, `.nodeFull` (nothing could be started), `.internal`;
+    ///   an init failure is reported as `.invalidRequest` with the runtime's error.
+    func prewarm(_ key: String, count: Int) async throws(AgentError) -> Int {
+        while true {
+            guard let pool = functions[key] else {
+                throw AgentError(.notFound, "function \(key) is not deployed on this node")
+            }
+            let have = pool.idle.count + pool.busy + pool.starting
+            let cap = min(count, pool.function.config.reservedConcurrency ?? count)
+            guard have < cap else { return have }
+            let need = pool.function.memoryBytes
+            if memoryInUse + need > settings.memoryBudgetBytes { evictIdle(toFree: need, sparing: key) }
+            guard memoryInUse + need <= settings.memoryBudgetBytes else {
+                if have > 0 { return have }
+                throw AgentError(.nodeFull, "node memory budget spent: no room for an instance of \(key)")
+            }
+            switch try await coldStart(pool.function, bytes: need) {
+            case .instance(let instance, _, _): release(instance)
+            case .initFailed(let error, _):
+                throw AgentError(.invalidRequest, "an instance of \(key) failed its init: \(error.errorType): \(error.errorMessage)")
+            }
+        }
+    }
+
     /// Returns an instance after its invocation. A healthy one goes to the next waiter or becomes
     /// idle; one that died or was killed is forgotten.
     func release(_ instance: Instance) {

@@ -3,15 +3,16 @@
 #
 # For each NAME (a directory rootfs/NAME with a recipe.sh) it makes
 #   ${CELLA_RUNTIMES_DIR:-/var/lib/cella/runtimes}/NAME/
-#     rootfs/         the base root filesystem, rebuilt only when the recipe's hash changes
-#     rootfs.stamp    "recipe <hash>" and "digest <tree digest>" of the finished base
-#     layer/          Cella's runtime client laid out from /, copied from the repository every run
-#     runtime.json    what the agent reads (format: docs/runtimes.md), written last
+#     rootfs -> rootfs.<digest>/  the base root filesystem, rebuilt only when the recipe changes
+#     rootfs.stamp                "recipe <hash>" and "digest <tree digest>" of the current base
+#     layer -> layer.<digest>/    Cella's runtime client laid out from /, made from the repository
+#                                 on every run (it replaces the old one only if it differs)
+#     runtime.json                what the agent reads (format: docs/runtimes.md), written last
 # and prints the runtime directory as the last line of stdout. Progress goes to stderr.
 #
-# Nothing half-built ever looks finished: each tree is built in a hidden temporary directory
-# next to its final place and renamed into place only when complete; the stamp is removed before
-# a base is replaced and written after. A lock serialises concurrent builds of one runtime.
+# Nothing half-built ever looks finished: each tree is built in a hidden temporary directory,
+# renamed to its versioned name when complete, and the link is switched with one rename (see
+# publish in lib/common.sh). A lock serialises concurrent builds of one runtime.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 runtimes=${CELLA_RUNTIMES_DIR:-/var/lib/cella/runtimes}
@@ -65,35 +66,23 @@ build_one() (
     normalize_tree "$tmp"
     digest=$(tree_digest "$tmp")
     rm -f "$dir/rootfs.stamp"
-    # An old base is moved aside and removed; instances still running on it keep their overlay
-    # only until they exit, so the agent should drain a runtime before it is rebuilt.
-    if [ -d "$dir/rootfs" ]; then remove_tree "$dir/.rootfs.old"; mv "$dir/rootfs" "$dir/.rootfs.old"; fi
-    mv "$tmp" "$dir/rootfs"
+    publish "$dir" rootfs "$tmp" "$digest" >/dev/null
     trap - EXIT
-    remove_tree "$dir/.rootfs.old"
     printf 'recipe %s\ndigest %s\n' "$hash" "$digest" | write_atomic "$dir/rootfs.stamp"
-    log "base done in $(( ($(date +%s%N) - start) / 1000000 )) ms: $(du -sh "$dir/rootfs" | cut -f1), digest ${digest:0:12}"
+    log "base done in $(( ($(date +%s%N) - start) / 1000000 )) ms: $(du -sh "$dir/rootfs/" | cut -f1), digest ${digest:0:12}"
   else
     log "base up to date (recipe ${hash:0:12})"
   fi
 
-  # The layer is cheap to make; it replaces the old one only when its content changed, so a
-  # build run never disturbs instances running on an unchanged layer.
+  # The layer is cheap to make, so it is made every time; publish leaves the link alone when
+  # the content is the same.
   tmp=$dir/.layer.tmp
   remove_tree "$tmp"
   trap 'remove_tree "$tmp"' EXIT
   mkdir "$tmp"
   build_layer "$tmp" "$dir/rootfs"
   normalize_tree "$tmp"
-  if [ -d "$dir/layer" ] && [ "$(tree_digest "$tmp")" = "$(tree_digest "$dir/layer")" ]; then
-    remove_tree "$tmp"
-    log "layer unchanged"
-  else
-    if [ -d "$dir/layer" ]; then remove_tree "$dir/.layer.old"; mv "$dir/layer" "$dir/.layer.old"; fi
-    mv "$tmp" "$dir/layer"
-    remove_tree "$dir/.layer.old"
-    log "layer updated"
-  fi
+  log "layer $(publish "$dir" layer "$tmp" "$(tree_digest "$tmp")")"
   trap - EXIT
 
   runtime_json | write_atomic "$dir/runtime.json"

@@ -53,6 +53,30 @@ remove_tree() {
   rm -rf --one-file-system "$d"
 }
 
+# Puts a finished tree in place as DIR/NAME.<digest> and points the link DIR/NAME at it with one
+# rename: an instance starting at any moment mounts one complete tree, and one already running
+# keeps the tree it mounted. The version the link pointed at before stays (instances may still
+# run on it); older versions are removed. Prints "unchanged" or "updated".
+publish() {
+  local dir=$1 name=$2 tmp=$3 digest=$4 previous="" old
+  local version=$name.${digest:0:12}
+  [ -L "$dir/$name" ] && previous=$(readlink "$dir/$name")
+  if [ "$previous" = "$version" ]; then remove_tree "$tmp"; echo unchanged; return; fi
+  if [ -d "$dir/$version" ]; then remove_tree "$tmp"; else mv "$tmp" "$dir/$version"; fi
+  if [ -d "$dir/$name" ] && [ ! -L "$dir/$name" ]; then   # a tree from before versions
+    previous=$name.unversioned
+    remove_tree "$dir/$previous"
+    mv "$dir/$name" "$dir/$previous"
+  fi
+  ln -sfn "$version" "$dir/.$name.link"
+  mv -T "$dir/.$name.link" "$dir/$name"
+  for old in "$dir/$name".*; do
+    [ -d "$old" ] && [ ! -L "$old" ] || continue
+    case ${old##*/} in "$version"|"$previous") ;; *) remove_tree "$old" ;; esac
+  done
+  echo updated
+}
+
 # Writes stdin to a file atomically (same directory, then rename).
 write_atomic() {
   local f=$1

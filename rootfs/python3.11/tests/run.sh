@@ -3,4 +3,4 @@
 #   bash rootfs/python3.11/tests/run.sh [-k PATTERN] [unittest options]
 set -euo pipefail
 cd "$(dirname "$0")"
-exec python3 -m unittest -v "$@" test_runtime
+exec python3 -m unittest -v "$@" test_runtime test_json

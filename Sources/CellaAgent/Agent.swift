@@ -218,7 +218,7 @@ public final class Agent: Sendable {
         guard payload.readableBytes <= configuration.maxPayloadBytes else {
             throw AgentError(.tooLarge, "the event is \(payload.readableBytes) bytes; the limit is \(configuration.maxPayloadBytes)")
         }
-        let requestId = options.requestId ?? UUID().uuidString.lowercased()
+        let requestId = options.requestId ?? Self.newRequestId()
         let startMs = Instance.nowMs()
         let began = ContinuousClock.now
         let acquired = try await pool.acquire(key)
@@ -326,6 +326,19 @@ public final class Agent: Sendable {
             state.owners[tenant] = index
             return index
         }
+    }
+
+    /// A random (version 4) UUID in lowercase, from the system generator (getrandom(2), no file).
+    static func newRequestId() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let high = generator.next() & 0xffff_ffff_ffff_0fff | 0x0000_0000_0000_4000
+        let low = generator.next() & 0x3fff_ffff_ffff_ffff | 0x8000_0000_0000_0000
+        func hex(_ value: UInt64, _ digits: Int) -> String {
+            let text = String(value, radix: 16)
+            return String(repeating: "0", count: digits - text.count) + text
+        }
+        return "\(hex(high >> 32, 8))-\(hex(high >> 16 & 0xffff, 4))-\(hex(high & 0xffff, 4))-"
+            + "\(hex(low >> 48, 4))-\(hex(low & 0xffff_ffff_ffff, 12))"
     }
 
     static func validateVersion(_ version: String) throws(AgentError) {

@@ -62,6 +62,7 @@ final class Instance: Sendable {
         var initOutcome: InitOutcome?
         var recent = Deque<String>()
         var sandbox: Sandbox?
+        var peakMemory: PeakMemoryReader?
         var server: (any Channel)?
         var output: OutputPipe?
         var exit: SandboxExit?
@@ -145,8 +146,10 @@ final class Instance: Sendable {
             output.close()
             throw AgentError(.internal, "cannot serve the Runtime API for \(function.key): \(error)")
         }
+        let peakMemory = PeakMemoryReader(sandbox.cgroup)
         instance.state.withLock { state in
             state.sandbox = sandbox
+            state.peakMemory = peakMemory
             state.server = server
             state.output = output
         }
@@ -175,10 +178,13 @@ final class Instance: Sendable {
 
     /// The sandbox's peak memory so far.
     var peakMemoryBytes: UInt64 {
-        let (sandbox, exit) = state.withLock { ($0.sandbox, $0.exit) }
+        let (reader, exit) = state.withLock { ($0.peakMemory, $0.exit) }
         if let exit { return exit.usage.peakMemoryBytes }
-        return sandbox?.cgroup.peakMemoryBytes() ?? 0
+        return reader?.read() ?? 0
     }
+
+    /// The event loop the instance's Runtime API connections run on.
+    var eventLoop: (any EventLoop)? { state.withLock { $0.server?.eventLoop } }
 
     /// Hands `request` to the runtime and waits for its answer, the deadline or the runtime's death.
     /// A timeout kills the instance. Returns the result and the lines logged meanwhile.
@@ -375,6 +381,7 @@ final class Instance: Sendable {
         let (current, waiters, parked, server, recent, onExit) = state.withLock { state in
             state.phase = .dead
             state.exit = exit
+            state.peakMemory = nil
             let taken = (state.current, state.initWaiters, state.parked, state.server, Array(state.recent), state.onExit)
             state.current = nil
             state.initWaiters = []

@@ -102,7 +102,11 @@ actor InstancePool {
             guard var pool = functions[key] else {
                 throw AgentError(.notFound, "function \(key) is not deployed on this node")
             }
-            if let entry = pool.idle.popLast() {
+            // An idle instance on the caller's own event loop first: the invocation then never
+            // changes threads inside the agent (the API connection and the runtime's share it).
+            let local = pool.idle.lastIndex { $0.instance.eventLoop?.inEventLoop == true }
+            if let index = local ?? pool.idle.indices.last {
+                let entry = pool.idle.remove(at: index)
                 pool.busy += 1
                 functions[key] = pool
                 publishGauges()
@@ -247,7 +251,7 @@ actor InstancePool {
                 id: id, function: function, environment: environment(for: function, instance: id),
                 resources: resources(for: function), tmpMiB: settings.tmpMiB,
                 maxPayloadBytes: settings.maxPayloadBytes, launcher: launcher, threadPool: threadPool,
-                group: group, logs: logs, region: settings.region,
+                group: Self.currentEventLoop(in: group), logs: logs, region: settings.region,
                 onExit: { [weak self] instance in Task { await self?.exited(instance) } })
         } catch {
             memoryInUse -= bytes
@@ -288,6 +292,14 @@ actor InstancePool {
             publishGauges()
             return .initFailed(body, initDurationMs: Instance.milliseconds(since: began))
         }
+    }
+
+    /// The event loop this code runs on when it is one of the group's (the daemon runs Swift
+    /// concurrency on its event loops), so a new instance serves its runtime on the same thread as
+    /// the request that started it; else any of the group's.
+    private static func currentEventLoop(in group: any EventLoopGroup) -> any EventLoop {
+        for loop in group.makeIterator() where loop.inEventLoop { return loop }
+        return group.next()
     }
 
     private func wait(_ key: String) async -> Grant {

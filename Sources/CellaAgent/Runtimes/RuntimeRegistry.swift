@@ -44,9 +44,15 @@ public final class RuntimeRegistry: Sendable {
         do { manifest = try JSONDecoder().decode(Manifest.self, from: data) } catch {
             throw AgentError(.internal, "\(path) is not a valid runtime manifest: \(error)")
         }
-        let layers = manifest.layers.map { $0.hasPrefix("/") ? $0 : base + "/" + $0 }
-        for layer in layers where !FileManager.default.fileExists(atPath: layer) {
-            throw AgentError(.internal, "runtime \(name): layer \(layer) is missing; rebuild it with `sudo bash rootfs/build.sh \(name)`")
+        // Layers are links to versioned trees that a rebuild swaps; resolving them here pins each
+        // deployed function to the trees it was deployed with (the build keeps the previous one).
+        var layers: [String] = []
+        for layer in manifest.layers.map({ $0.hasPrefix("/") ? $0 : base + "/" + $0 }) {
+            guard let resolved = realpath(layer, nil) else {
+                throw AgentError(.internal, "runtime \(name): layer \(layer) is missing; rebuild it with `sudo bash rootfs/build.sh \(name)`")
+            }
+            layers.append(String(cString: resolved))
+            free(resolved)
         }
         return Runtime(
             name: manifest.name, layers: layers, bootstrap: manifest.bootstrap,

@@ -69,14 +69,21 @@ public struct SandboxCgroup: Sendable {
         return usage
     }
 
-    /// Peak memory so far: one file read, cheap enough for every invocation's metering.
+    /// Peak memory so far.
     public func peakMemoryBytes() -> UInt64 {
+        (try? FileIO.readUInt64(peakMemoryFile)) ?? 0
+    }
+
+    /// The file holding the peak memory in bytes (v2 kernels before 5.19 have no `memory.peak`:
+    /// the current usage stands in). A caller metering every invocation keeps it open and reads
+    /// it with `PeakMemoryReader`.
+    public var peakMemoryFile: String {
         switch layout {
         case .v2:
-            return (try? FileIO.readUInt64(directories[0] + "/memory.peak"))
-                ?? (try? FileIO.readUInt64(directories[0] + "/memory.current")) ?? 0
+            let peak = directories[0] + "/memory.peak"
+            return FileIO.exists(peak) ? peak : directories[0] + "/memory.current"
         case .v1(let memory, _, _, _, _):
-            return (try? FileIO.readUInt64(directory(under: memory) + "/memory.max_usage_in_bytes")) ?? 0
+            return directory(under: memory) + "/memory.max_usage_in_bytes"
         }
     }
 

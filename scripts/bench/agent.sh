@@ -35,7 +35,7 @@ swift build -c release --product cella --scratch-path .build-bench >"$tmp/build.
 cella=$PWD/.build-bench/release/cella
 runtimes=/var/lib/cella/runtimes
 CELLA_RUNTIMES_DIR=$runtimes bash rootfs/build.sh python3.11 >/dev/null
-rootfs=$runtimes/python3.11/rootfs
+rootfs=$(realpath "$runtimes/python3.11/rootfs")   # runc refuses a symlinked root
 code=$PWD/Tests/Fixtures/functions/noop
 
 free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

@@ -38,6 +38,7 @@ actor InstancePool {
     private enum Grant { case instance(Instance), retry, timedOut }
     private struct Waiter {
         let id: Int
+        let deadline: ContinuousClock.Instant
         let continuation: CheckedContinuation<Grant, Never>
     }
 
@@ -62,6 +63,8 @@ actor InstancePool {
     private(set) var memoryInUse: UInt64 = 0
     private var nextInstance = 0
     private var nextWaiter = 0
+    /// One timer for every queued invocation's deadline (not one per invocation).
+    private var expiry: Task<Void, Never>?
     private let bootId = String(UInt32.random(in: 0...UInt32.max), radix: 36)
 
     init(settings: Settings, launcher: SandboxLauncher, threadPool: NIOThreadPool, group: any EventLoopGroup,
@@ -304,23 +307,27 @@ actor InstancePool {
 
     private func wait(_ key: String) async -> Grant {
         nextWaiter += 1
-        let id = nextWaiter
-        let timeout = settings.queueTimeout
-        let timer = Task { [weak self] in
-            try? await Task.sleep(for: timeout)
-            if !Task.isCancelled { await self?.expire(key, id) }
+        let waiter = (id: nextWaiter, deadline: ContinuousClock.now + settings.queueTimeout)
+        return await withCheckedContinuation { continuation in
+            guard functions[key] != nil else { return continuation.resume(returning: .retry) }
+            functions[key]!.waiters.append(Waiter(id: waiter.id, deadline: waiter.deadline, continuation: continuation))
+            if expiry == nil { expiry = Task { await self.expireWaiters() } }
         }
-        let grant = await withCheckedContinuation { continuation in
-            functions[key]?.waiters.append(Waiter(id: id, continuation: continuation))
-            if functions[key] == nil { continuation.resume(returning: .retry) }
-        }
-        timer.cancel()
-        return grant
     }
 
-    private func expire(_ key: String, _ id: Int) {
-        guard let index = functions[key]?.waiters.firstIndex(where: { $0.id == id }) else { return }
-        functions[key]!.waiters.remove(at: index).continuation.resume(returning: .timedOut)
+    /// Sleeps until the earliest queued deadline, throttles the invocations past theirs, and goes
+    /// on while any invocation is queued.
+    private func expireWaiters() async {
+        while let earliest = functions.values.compactMap({ $0.waiters.map(\.deadline).min() }).min() {
+            try? await Task.sleep(until: earliest, clock: .continuous)
+            let now = ContinuousClock.now
+            for key in functions.keys {
+                while let index = functions[key]?.waiters.firstIndex(where: { $0.deadline <= now }) {
+                    functions[key]!.waiters.remove(at: index).continuation.resume(returning: .timedOut)
+                }
+            }
+        }
+        expiry = nil
     }
 
     /// Lets one waiter of each function try again (memory or a concurrency slot freed up).

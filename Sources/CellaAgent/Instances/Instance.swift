@@ -94,6 +94,8 @@ final class Instance: Sendable {
         instance.state.withLock { $0.onExit = onExit }
         let launched: Result<(Sandbox, OutputPipe, Int32), SandboxError>
         do {
+            // Blocking (clone, the child's setup): on the thread pool, whose threads live as long
+            // as the agent, which PR_SET_PDEATHSIG needs (the parent is the launching thread).
             launched = try await threadPool.runIfActive { [weak instance] in
                 Result { () throws(SandboxError) -> (Sandbox, OutputPipe, Int32) in
                     let network = try NetworkNamespace()
@@ -119,13 +121,11 @@ final class Instance: Sendable {
         } catch {
             throw AgentError(.internal, "cannot start an instance of \(function.key): \(error)")
         }
-        guard case .success(let started) = launched else {
-            if case .failure(let error) = launched {
-                throw AgentError(.internal, "cannot start an instance of \(function.key): \(error)")
-            }
-            fatalError("unreachable")
+        let (sandbox, output, listener): (Sandbox, OutputPipe, Int32)
+        switch launched {
+        case .success(let started): (sandbox, output, listener) = started
+        case .failure(let error): throw AgentError(.internal, "cannot start an instance of \(function.key): \(error)")
         }
-        let (sandbox, output, listener) = started
         let server: any Channel
         do {
             server = try await ServerBootstrap(group: group)

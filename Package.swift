@@ -11,6 +11,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // The code between clone and exec, and the syscalls Glibc does not export to Swift.
@@ -38,6 +39,11 @@ let package = Package(
         ),
         // Policy documents, validation and evaluation; pure, Foundation only.
         .target(name: "CellaIAM"),
+        // SigV4 verification and API keys.
+        .target(
+            name: "CellaAuth",
+            dependencies: ["CellaIAM", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .executableTarget(name: "cella", dependencies: ["CellaCLI"]),
         .executableTarget(
             name: "cella-bench",
@@ -50,6 +56,10 @@ let package = Package(
         .testTarget(name: "CellaSandboxTests", dependencies: ["CellaSandbox"]),
         .testTarget(name: "CellaCLITests", dependencies: ["CellaCLI"]),
         .testTarget(name: "CellaIAMTests", dependencies: ["CellaIAM"]),
+        .testTarget(
+            name: "CellaAuthTests",
+            dependencies: ["CellaAuth", .product(name: "Crypto", package: "swift-crypto")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

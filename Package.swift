@@ -53,6 +53,11 @@ let package = Package(
             ],
             path: "Benchmarks/cella-bench"
         ),
+        .executableTarget(
+            name: "cella-iam-bench",
+            dependencies: ["CellaIAM", "CellaAuth"],
+            path: "Benchmarks/cella-iam-bench"
+        ),
         .testTarget(name: "CellaSandboxTests", dependencies: ["CellaSandbox"]),
         .testTarget(name: "CellaCLITests", dependencies: ["CellaCLI"]),
         .testTarget(name: "CellaIAMTests", dependencies: ["CellaIAM"]),

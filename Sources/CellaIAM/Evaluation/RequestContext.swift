@@ -66,18 +66,6 @@ public struct RequestContext: Sendable {
         otherValues = others.mapValues { ContextValues($0, kind: nil) }
     }
 
-    /// Creates a request context for a resource name.
-    public init(
-        action: Action,
-        resource: CellaResourceName,
-        principalName: String,
-        principalType: String? = nil,
-        conditionValues: [String: [String]] = [:]
-    ) {
-        self.init(action: action, resource: resource.description, tenantId: resource.tenant,
-                  principalName: principalName, principalType: principalType, conditionValues: conditionValues)
-    }
-
     /// Replaces the values of `key` (any case).
     public mutating func setValues(_ keyValues: [String], forKey key: String) {
         let reference = ConditionKey.Reference(key)

@@ -40,11 +40,6 @@ package struct WildcardPattern: Sendable, Hashable {
         }
     }
 
-    /// A pattern that matches exactly `literal`.
-    package init(literal: some Sequence<UInt8>) {
-        self.init(units: literal.map(UInt16.init))
-    }
-
     /// Compiles `text`, treating `*` and `?` as wildcards.
     package init(wildcardText text: String) {
         self.init(units: Self.units(wildcardText: text))
@@ -60,9 +55,6 @@ package struct WildcardPattern: Sendable, Hashable {
             }
         }
     }
-
-    /// Whether the pattern is `*` alone (or only stars).
-    package var matchesEverything: Bool { kind == .everything }
 
     /// Matches the whole of `subject`.
     @inline(__always)

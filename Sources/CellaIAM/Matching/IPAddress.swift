@@ -1,8 +1,8 @@
 /// An IPv4 or IPv6 address as 128 bits (IPv4 in the low 32), parsed strictly: dotted quads with
 /// no leading zeros, IPv6 with at most one `::` and an optional dotted tail, no zone id.
 ///
-/// Parsing works on UTF-8 bytes without allocating for IPv4: request addresses are parsed for
-/// every `IpAddress` condition a request meets.
+/// Parsing works on UTF-8 bytes without allocating for IPv4: it runs once per request for
+/// `cella:SourceIp` and once per condition for addresses in other keys.
 package struct IPAddress: Sendable, Hashable {
     package let isIPv6: Bool
     package let high: UInt64

@@ -149,7 +149,7 @@ package struct PolicyTemplate: Sendable, Hashable {
         return position == subject.count
     }
 
-    /// Whether the template matches `subject`, as ``matches(_:in:)-(UnsafeBufferPointer<UInt8>,_)``.
+    /// Whether the template matches `subject` (an array of UTF-8 bytes); see the buffer variant.
     @inline(__always)
     package func matches(_ subject: [UInt8], in request: RequestContext) -> Bool {
         if let fixed { return fixed.matches(subject) }

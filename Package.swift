@@ -77,6 +77,11 @@ let package = Package(
         ),
         // Policy documents, validation and evaluation; pure, Foundation only.
         .target(name: "CellaIAM"),
+        // SigV4 verification and API keys.
+        .target(
+            name: "CellaAuth",
+            dependencies: ["CellaIAM", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .executableTarget(name: "cella", dependencies: ["CellaCLI"]),
         .executableTarget(
             name: "cella-bench",
@@ -85,6 +90,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/cella-bench"
+        ),
+        .executableTarget(
+            name: "cella-iam-bench",
+            dependencies: ["CellaIAM", "CellaAuth"],
+            path: "Benchmarks/cella-iam-bench"
         ),
         .testTarget(name: "CellaSandboxTests", dependencies: ["CellaSandbox"]),
         .testTarget(name: "CellaCLITests", dependencies: ["CellaCLI"]),
@@ -97,6 +107,10 @@ let package = Package(
                 "CZlib",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
+        ),
+        .testTarget(
+            name: "CellaAuthTests",
+            dependencies: ["CellaAuth", .product(name: "Crypto", package: "swift-crypto")]
         ),
     ],
     swiftLanguageModes: [.v6]

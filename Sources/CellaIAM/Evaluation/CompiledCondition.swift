@@ -9,14 +9,21 @@
 /// - a missing key (absent, or no values): `Null` reads it; `...IfExists` holds; then
 ///   `ForAllValues:` holds and `ForAnyValue:` does not; otherwise negated operators hold and the
 ///   rest do not.
-package struct CompiledCondition: Sendable {
+///
+/// A class, like ``CompiledStatement``, so that evaluation reads it without copying its fields.
+package final class CompiledCondition: Sendable {
     package let conditionOperator: ConditionOperator
-    /// The condition key, lowercased.
-    package let key: String
+    package let key: ConditionKey.Reference
     package let test: ConditionTest
 
+    package init(conditionOperator: ConditionOperator, key: ConditionKey.Reference, test: ConditionTest) {
+        self.conditionOperator = conditionOperator
+        self.key = key
+        self.test = test
+    }
+
     package func holds(in request: RequestContext) -> Bool {
-        let values = request.values(forLowercasedKey: key)
+        let values = request.values(for: key)
         if case .null(let expectations) = test {
             return expectations.contains(values == nil)
         }
@@ -29,14 +36,15 @@ package struct CompiledCondition: Sendable {
             case nil: return negated
             }
         }
+        let indices = values.texts.indices
         switch conditionOperator.setQualifier {
         case nil:
-            let anyMatch = values.contains { test.matches($0, in: request) }
+            let anyMatch = indices.contains { test.matches(values, at: $0, in: request) }
             return anyMatch != negated
         case .forAnyValue:
-            return values.contains { test.matches($0, in: request) != negated }
+            return indices.contains { test.matches(values, at: $0, in: request) != negated }
         case .forAllValues:
-            return values.allSatisfy { test.matches($0, in: request) != negated }
+            return indices.allSatisfy { test.matches(values, at: $0, in: request) != negated }
         }
     }
 }
@@ -72,23 +80,21 @@ package enum ConditionTest: Sendable {
     /// `true`: the key must be missing; `false`: it must be present.
     case null([Bool])
 
-    /// Whether one request value matches any of the policy values. A request value the operator
-    /// cannot read (not a number, not an address) matches nothing.
-    package func matches(_ value: String, in request: RequestContext) -> Bool {
+    /// Whether the request value at `index` matches any of the policy values. A request value
+    /// the operator cannot read (not a number, not an address) matches nothing.
+    package func matches(_ values: ContextValues, at index: Int, in request: RequestContext) -> Bool {
+        let value = values.texts[index]
         switch self {
         case .string(let ignoreCase, let templates):
             var subject = ignoreCase ? value.lowercased() : value
             return subject.withUTF8 { bytes in
-                templates.contains { template in
-                    if let fixed = template.fixed { return fixed.matches(bytes) }
-                    return template.resolve(in: request)?.matches(bytes) ?? false
-                }
+                templates.contains { $0.matches(bytes, in: request) }
             }
         case .numeric(let comparison, let numbers):
             guard let number = Double(value), number.isFinite else { return false }
             return numbers.contains { comparison.compare(number, $0) }
         case .date(let comparison, let dates):
-            guard let date = PolicyDate.parse(value) else { return false }
+            guard let date = values.date(at: index) else { return false }
             return dates.contains { comparison.compare(date, $0) }
         case .bool(let booleans):
             let lowered = value.lowercased()
@@ -97,7 +103,7 @@ package enum ConditionTest: Sendable {
         case .binary(let blobs):
             return blobs.contains { $0.elementsEqual(value.utf8) }
         case .ip(let ranges):
-            guard let address = IPAddress(value[...], unmapIPv4: true) else { return false }
+            guard let address = values.address(at: index) else { return false }
             return ranges.contains { $0.contains(address) }
         case .arn(let patterns):
             return patterns.contains { pattern in

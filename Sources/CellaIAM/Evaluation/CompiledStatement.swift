@@ -5,54 +5,64 @@ public enum Effect: String, Sendable, Hashable {
 }
 
 /// One statement of a compiled policy: matchers built once, evaluated per request.
-public struct CompiledStatement: Sendable {
+///
+/// A class, not a struct: evaluation walks hundreds of statements per request, and reading a
+/// struct with six array fields out of an array retains and releases every field.
+public final class CompiledStatement: Sendable {
     /// The statement's zero-based position in its policy.
     public let index: Int
     public let sid: String?
     public let effect: Effect
-    /// `Action` patterns, lowercased (or `NotAction` ones when ``actionsNegated``).
-    package let actions: [WildcardPattern]
-    package let actionsNegated: Bool
+    /// Bit `n` is set when the statement's `Action` (or `NotAction`) element applies to the
+    /// operation whose ``Action/ordinal`` is `n`. The catalogue of operations is closed, so the
+    /// wildcard patterns are matched against every operation's names once, when the policy is
+    /// compiled, and evaluation tests one bit.
+    package let actionMask: UInt64
     /// `Resource` patterns (or `NotResource` ones when ``resourcesNegated``).
     package let resources: [PolicyTemplate]
     package let resourcesNegated: Bool
     /// All must hold (AND); each holds when any of its values matches (OR).
     package let conditions: [CompiledCondition]
 
-    /// Whether the statement applies to `request`: its action, its resource and every condition.
-    @inline(__always)
-    package func applies(to request: RequestContext) -> Bool {
-        matchesAction(request.action) && matchesResource(request) && conditionsHold(in: request)
+    package init(
+        index: Int, sid: String?, effect: Effect,
+        actionMask: UInt64,
+        resources: [PolicyTemplate], resourcesNegated: Bool,
+        conditions: [CompiledCondition]
+    ) {
+        self.index = index
+        self.sid = sid
+        self.effect = effect
+        self.actionMask = actionMask
+        self.resources = resources
+        self.resourcesNegated = resourcesNegated
+        self.conditions = conditions
     }
 
-    /// An action pattern matches the operation when it matches any of the operation's names
-    /// (`cella:` or `lambda:`); `NotAction` applies when none of its patterns does.
-    package func matchesAction(_ action: Action) -> Bool {
-        var hit = false
-        for pattern in actions where action.matchNames.contains(where: { pattern.matches($0) }) {
-            hit = true
-            break
+    /// The mask for `patterns` (lowercased): an operation is matched when any pattern matches
+    /// any of its names (`cella:` or `lambda:`); `NotAction` applies to the operations none
+    /// matches.
+    package static func actionMask(patterns: [WildcardPattern], negated: Bool) -> UInt64 {
+        var mask: UInt64 = 0
+        for action in Action.all where patterns.contains(where: action.isMatched(by:)) != negated {
+            mask |= 1 << UInt64(action.ordinal)
         }
-        return hit != actionsNegated
+        return mask
     }
 
     /// A pattern whose variable cannot be resolved matches no resource, in `Resource` and in
     /// `NotResource` alike (so there it excludes nothing).
     package func matchesResource(_ request: RequestContext) -> Bool {
         var hit = false
-        for template in resources {
-            if let fixed = template.fixed {
-                if fixed.matches(request.resourceBytes) { hit = true; break }
-            } else if let resolved = template.resolve(in: request), resolved.matches(request.resourceBytes) {
-                hit = true
-                break
-            }
+        for index in resources.indices where resources[index].matches(request.resourceBytes, in: request) {
+            hit = true
+            break
         }
         return hit != resourcesNegated
     }
 
     package func conditionsHold(in request: RequestContext) -> Bool {
-        for condition in conditions where !condition.holds(in: request) {
+        for index in conditions.indices where !conditions[index].holds(in: request) {
             return false
         }
         return true

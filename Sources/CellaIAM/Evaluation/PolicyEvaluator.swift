@@ -6,6 +6,10 @@
 /// applicable `Deny`, else the first applicable `Allow`. Once an `Allow` is found only `Deny`
 /// statements are still examined, since no other `Allow` can change the result.
 ///
+/// Each statement's action element is a precompiled bit per operation (see
+/// ``CompiledStatement``), tested first from a plain array; only statements for the requested
+/// operation go on to their resource patterns and conditions.
+///
 /// Before any policy, the tenant boundary: a resource that is a `crn:cella:` name of another
 /// tenant is denied whatever the policies say, so `"Resource": "*"` never reaches across tenants.
 public enum PolicyEvaluator {
@@ -19,11 +23,14 @@ public enum PolicyEvaluator {
             return Decision(outcome: .implicitDeny, statement: nil, deniedAtTenantBoundary: true)
         }
         var allowing: StatementReference?
+        let bit = UInt64(1) << UInt64(request.action.ordinal)
         for policy in policies {
-            for statement in policy.statements {
+            let masks = policy.actionMasks
+            for index in masks.indices where masks[index] & bit != 0 {
+                let statement = policy.statements[index]
                 if statement.effect == .allow, allowing != nil { continue }
-                guard statement.applies(to: request) else { continue }
-                let reference = StatementReference(policyId: policy.id, index: statement.index, sid: statement.sid)
+                guard statement.matchesResource(request), statement.conditionsHold(in: request) else { continue }
+                let reference = StatementReference(policyId: policy.id, index: index, sid: statement.sid)
                 if statement.effect == .deny {
                     return Decision(outcome: .explicitDeny, statement: reference)
                 }

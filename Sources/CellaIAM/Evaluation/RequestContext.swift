@@ -16,7 +16,10 @@ public struct RequestContext: Sendable {
     package let resourceBytes: [UInt8]
     /// Whether ``resource`` is a `crn:cella:` name of a tenant other than ``tenantId``.
     package let crossesTenantBoundary: Bool
-    private var values: [String: [String]]
+    /// Values of the fixed keys by ``ConditionKey/Reference/slot``.
+    private var fixedValues: [ContextValues?]
+    /// Values of the other keys (tags), by lowercased key.
+    private var otherValues: [String: ContextValues]
 
     /// Creates a request context.
     /// - Parameters:
@@ -39,58 +42,75 @@ public struct RequestContext: Sendable {
         self.tenantId = tenantId
         self.principalName = principalName
         resourceBytes = Array(resource.utf8)
-        let ownPrefix = "crn:cella:\(tenantId):"
-        crossesTenantBoundary = resource.hasPrefix("crn:cella:") && !resource.hasPrefix(ownPrefix)
-        values = [:]
+        crossesTenantBoundary = Self.crossesBoundary(resource: resourceBytes, tenantId: tenantId)
+        var slotTexts = Array(repeating: [String](), count: ConditionKey.slotCount)
+        var others: [String: [String]] = [:]
         for (key, keyValues) in conditionValues {
-            values[key.lowercased(), default: []].append(contentsOf: keyValues)
+            let reference = ConditionKey.Reference(key)
+            if let slot = reference.slot {
+                slotTexts[slot].append(contentsOf: keyValues)
+            } else {
+                others[reference.lowercased, default: []].append(contentsOf: keyValues)
+            }
         }
-        values[ConditionKey.principalName.lowercased()] = [principalName]
-        values[ConditionKey.tenantId.lowercased()] = [tenantId]
-        values[ConditionKey.principalCrn.lowercased()] = ["crn:cella:\(tenantId):principal:\(principalName)"]
-        if let principalType {
-            values[ConditionKey.principalType.lowercased()] = [principalType]
+        func set(_ key: ConditionKey.Reference, _ value: String) {
+            if let slot = key.slot { slotTexts[slot] = [value] }
         }
-    }
-
-    /// Creates a request context for a resource name.
-    public init(
-        action: Action,
-        resource: CellaResourceName,
-        principalName: String,
-        principalType: String? = nil,
-        conditionValues: [String: [String]] = [:]
-    ) {
-        self.init(action: action, resource: resource.description, tenantId: resource.tenant,
-                  principalName: principalName, principalType: principalType, conditionValues: conditionValues)
+        set(.principalName, principalName)
+        set(.tenantId, tenantId)
+        set(.principalCrn, "crn:cella:\(tenantId):principal:\(principalName)")
+        if let principalType { set(.principalType, principalType) }
+        fixedValues = slotTexts.indices.map { slot in
+            slotTexts[slot].isEmpty ? nil : ContextValues(slotTexts[slot], kind: ConditionKey.valueKind(slot: slot))
+        }
+        otherValues = others.mapValues { ContextValues($0, kind: nil) }
     }
 
     /// Replaces the values of `key` (any case).
     public mutating func setValues(_ keyValues: [String], forKey key: String) {
-        values[key.lowercased()] = keyValues
+        let reference = ConditionKey.Reference(key)
+        set(reference, ContextValues(keyValues, kind: reference.slot.flatMap(ConditionKey.valueKind(slot:))))
     }
 
     /// Sets `cella:CurrentTime` (ISO 8601, UTC, whole seconds) and `cella:EpochTime` from `date`.
     public mutating func setRequestTime(_ date: Date) {
         let seconds = Int(date.timeIntervalSince1970.rounded(.down))
-        setValues([PolicyDate.iso8601(epochSeconds: seconds)], forKey: ConditionKey.currentTime)
-        setValues([String(seconds)], forKey: ConditionKey.epochTime)
+        set(.currentTime, ContextValues(date: PolicyDate.iso8601(epochSeconds: seconds), seconds: Double(seconds)))
+        set(.epochTime, ContextValues(date: String(seconds), seconds: Double(seconds)))
+    }
+
+    private mutating func set(_ key: ConditionKey.Reference, _ values: ContextValues) {
+        if let slot = key.slot {
+            fixedValues[slot] = values
+        } else {
+            otherValues[key.lowercased] = values
+        }
+    }
+
+    /// Whether `resource` is `crn:cella:<tenant>:...` for a tenant other than `tenantId`.
+    private static func crossesBoundary(resource: [UInt8], tenantId: String) -> Bool {
+        let prefix = Array("crn:cella:".utf8)
+        guard resource.starts(with: prefix) else { return false }
+        let tenant = resource[prefix.count...].prefix { $0 != UInt8(ascii: ":") }
+        return !tenant.elementsEqual(tenantId.utf8) || tenant.endIndex == resource.endIndex
     }
 
     /// The values of `key` (any case), or nil when it is missing or empty.
     public func values(forKey key: String) -> [String]? {
-        values(forLowercasedKey: key.lowercased())
+        values(for: ConditionKey.Reference(key))?.texts
     }
 
-    package func values(forLowercasedKey key: String) -> [String]? {
-        guard let found = values[key], !found.isEmpty else { return nil }
+    /// The values of `key`, or nil when it is missing or has no values.
+    package func values(for key: ConditionKey.Reference) -> ContextValues? {
+        let found = key.slot.map { fixedValues[$0] } ?? otherValues[key.lowercased]
+        guard let found, !found.texts.isEmpty else { return nil }
         return found
     }
 
     /// The value of a single-valued key: what a policy variable resolves to. Nil when the key is
     /// missing or multi-valued (IAM does not substitute multi-valued keys).
-    package func singleValue(forLowercasedKey key: String) -> String? {
-        guard let found = values[key], found.count == 1 else { return nil }
-        return found[0]
+    package func singleValue(for key: ConditionKey.Reference) -> String? {
+        guard let found = values(for: key), found.texts.count == 1 else { return nil }
+        return found.texts[0]
     }
 }

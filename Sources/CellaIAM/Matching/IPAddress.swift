@@ -1,5 +1,8 @@
 /// An IPv4 or IPv6 address as 128 bits (IPv4 in the low 32), parsed strictly: dotted quads with
 /// no leading zeros, IPv6 with at most one `::` and an optional dotted tail, no zone id.
+///
+/// Parsing works on UTF-8 bytes without allocating for IPv4: it runs once per request for
+/// `cella:SourceIp` and once per condition for addresses in other keys.
 package struct IPAddress: Sendable, Hashable {
     package let isIPv6: Bool
     package let high: UInt64
@@ -11,16 +14,12 @@ package struct IPAddress: Sendable, Hashable {
     ///   - unmapIPv4: Turn `::ffff:a.b.c.d` into the IPv4 address, as a dual-stack listener
     ///     reports IPv4 peers; used for request values, not for policy CIDRs.
     package init?(_ text: Substring, unmapIPv4: Bool = false) {
-        if !text.contains(":") {
-            guard let v4 = Self.parseIPv4(text) else { return nil }
-            self.init(isIPv6: false, high: 0, low: UInt64(v4))
-            return
-        }
-        guard let (high, low) = Self.parseIPv6(text) else { return nil }
-        if unmapIPv4, high == 0, low >> 32 == 0xFFFF {
+        var text = text
+        guard let (isIPv6, high, low) = text.withUTF8({ Self.parse($0) }) else { return nil }
+        if isIPv6, unmapIPv4, high == 0, low >> 32 == 0xFFFF {
             self.init(isIPv6: false, high: 0, low: low & 0xFFFF_FFFF)
         } else {
-            self.init(isIPv6: true, high: high, low: low)
+            self.init(isIPv6: isIPv6, high: high, low: low)
         }
     }
 
@@ -30,47 +29,57 @@ package struct IPAddress: Sendable, Hashable {
         self.low = low
     }
 
-    private static func parseIPv4(_ text: Substring) -> UInt32? {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
-        var value: UInt32 = 0
-        for part in parts {
-            guard let octet = strictDecimal(part, max: 255) else { return nil }
-            value = value << 8 | UInt32(octet)
+    private static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> (Bool, UInt64, UInt64)? {
+        if !bytes.contains(UInt8(ascii: ":")) {
+            return parseIPv4(bytes, from: 0).map { (false, 0, UInt64($0)) }
         }
-        return value
+        return parseIPv6(bytes).map { (true, $0.0, $0.1) }
     }
 
-    private static func parseIPv6(_ text: Substring) -> (UInt64, UInt64)? {
-        var groups: [UInt16] = []
-        var gap: Int?
-        var rest = text
-        if rest.hasPrefix("::") {
-            gap = 0
-            rest = rest.dropFirst(2)
+    /// Four decimal octets, no leading zeros, from `start` to the end.
+    private static func parseIPv4(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> UInt32? {
+        var value: UInt32 = 0
+        var index = start
+        for octetIndex in 0..<4 {
+            if octetIndex > 0 {
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ".") else { return nil }
+                index += 1
+            }
+            guard let (octet, next) = decimal(bytes, from: index, max: 255) else { return nil }
+            value = value << 8 | UInt32(octet)
+            index = next
         }
-        while !rest.isEmpty {
-            if let colon = rest.firstIndex(of: ":") {
-                let group = rest[..<colon]
-                guard let value = hexGroup(group) else { return nil }
-                groups.append(value)
-                rest = rest[rest.index(after: colon)...]
-                if rest.first == ":" {
-                    guard gap == nil else { return nil }
-                    gap = groups.count
-                    rest = rest.dropFirst()
-                } else if rest.isEmpty {
-                    return nil  // trailing single ':'
-                }
-            } else if rest.contains(".") {
-                guard let v4 = parseIPv4(rest) else { return nil }
+        return index == bytes.count ? value : nil
+    }
+
+    private static func parseIPv6(_ bytes: UnsafeBufferPointer<UInt8>) -> (UInt64, UInt64)? {
+        var groups: [UInt16] = []
+        groups.reserveCapacity(8)
+        var gap: Int?
+        var index = 0
+        if bytes.count >= 2, bytes[0] == UInt8(ascii: ":"), bytes[1] == UInt8(ascii: ":") {
+            gap = 0
+            index = 2
+        }
+        while index < bytes.count {
+            let start = index
+            while index < bytes.count, bytes[index] != UInt8(ascii: ":"), bytes[index] != UInt8(ascii: ".") { index += 1 }
+            if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+                guard let v4 = parseIPv4(bytes, from: start) else { return nil }
                 groups.append(UInt16(v4 >> 16))
                 groups.append(UInt16(v4 & 0xFFFF))
-                rest = ""
-            } else {
-                guard let value = hexGroup(rest) else { return nil }
-                groups.append(value)
-                rest = ""
+                break
+            }
+            guard let group = hexGroup(bytes, start..<index) else { return nil }
+            groups.append(group)
+            guard index < bytes.count else { break }
+            index += 1  // ':'
+            if index < bytes.count, bytes[index] == UInt8(ascii: ":") {
+                guard gap == nil else { return nil }
+                gap = groups.count
+                index += 1
+            } else if index == bytes.count {
+                return nil  // a trailing single ':'
             }
         }
         if let gap {
@@ -83,23 +92,43 @@ package struct IPAddress: Sendable, Hashable {
         return (high, low)
     }
 
-    private static func hexGroup(_ text: Substring) -> UInt16? {
-        guard (1...4).contains(text.utf8.count), text.utf8.allSatisfy({ $0.isHexDigit }) else { return nil }
-        return UInt16(text, radix: 16)
-    }
-
-    /// A decimal without sign or leading zeros, at most `max`.
-    package static func strictDecimal(_ text: Substring, max: Int) -> Int? {
-        guard !text.isEmpty, text.utf8.count <= 3, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
-            return nil
+    private static func hexGroup(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> UInt16? {
+        guard (1...4).contains(range.count) else { return nil }
+        var value: UInt16 = 0
+        for index in range {
+            let byte = bytes[index]
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+            value = value << 4 | UInt16(digit)
         }
-        guard text == "0" || text.first != "0", let value = Int(text), value <= max else { return nil }
         return value
     }
-}
 
-extension UInt8 {
-    fileprivate var isHexDigit: Bool {
-        (0x30...0x39).contains(self) || (0x41...0x46).contains(self) || (0x61...0x66).contains(self)
+    /// A decimal of at most three digits without sign or leading zeros, at most `max`, starting
+    /// at `start`; returns it and the index after it.
+    private static func decimal(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, max: Int) -> (Int, Int)? {
+        var index = start
+        var value = 0
+        while index < bytes.count, index - start < 4, bytes[index] >= 0x30, bytes[index] <= 0x39 {
+            value = value * 10 + Int(bytes[index] - 0x30)
+            index += 1
+        }
+        let length = index - start
+        guard (1...3).contains(length), length == 1 || bytes[start] != UInt8(ascii: "0"), value <= max else { return nil }
+        return (value, index)
+    }
+
+    /// A CIDR prefix length: a decimal without sign or leading zeros, at most `max`.
+    package static func strictDecimal(_ text: Substring, max: Int) -> Int? {
+        var text = text
+        return text.withUTF8 { bytes in
+            guard let (value, end) = decimal(bytes, from: 0, max: max), end == bytes.count else { return nil }
+            return value
+        }
     }
 }

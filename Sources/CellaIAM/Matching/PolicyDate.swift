@@ -7,16 +7,18 @@
 package enum PolicyDate {
     /// Parses `text`, or returns nil.
     package static func parse(_ text: String) -> Double? {
-        let bytes = Array(text.utf8)
-        guard !bytes.isEmpty else { return nil }
-        if bytes.count >= 10, bytes[4] == UInt8(ascii: "-") {
-            return parseISO(bytes)
+        var text = text
+        return text.withUTF8 { bytes in
+            guard !bytes.isEmpty else { return nil }
+            if bytes.count >= 10, bytes[4] == UInt8(ascii: "-") {
+                return parseISO(bytes)
+            }
+            return parseEpoch(bytes)
         }
-        return parseEpoch(bytes)
     }
 
     /// `-?digits(.digits)?`
-    private static func parseEpoch(_ bytes: [UInt8]) -> Double? {
+    private static func parseEpoch(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
         var digits = bytes[...]
         if digits.first == UInt8(ascii: "-") { digits = digits.dropFirst() }
         let parts = digits.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
@@ -26,7 +28,7 @@ package enum PolicyDate {
         return Double(String(decoding: bytes, as: UTF8.self))
     }
 
-    private static func parseISO(_ bytes: [UInt8]) -> Double? {
+    private static func parseISO(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
         var reader = Reader(bytes: bytes)
         guard let year = reader.number(4), reader.skip("-"),
               let month = reader.number(2), reader.skip("-"),
@@ -59,17 +61,26 @@ package enum PolicyDate {
         return seconds - sign * Double(offsetHours * 3600 + offsetMinutes * 60)
     }
 
-    /// `YYYY-MM-DDTHH:MM:SSZ` for `epochSeconds`.
+    /// `YYYY-MM-DDTHH:MM:SSZ` for `epochSeconds` (years 0 to 9999).
     package static func iso8601(epochSeconds: Int) -> String {
         let days = epochSeconds >= 0 ? epochSeconds / 86_400 : (epochSeconds - 86_399) / 86_400
         let secondOfDay = epochSeconds - days * 86_400
         let (year, month, day) = civilFromDays(days)
-        func pad(_ value: Int, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
+        var bytes = Array("0000-00-00T00:00:00Z".utf8)
+        func put(_ value: Int, at end: Int, width: Int) {
+            var value = value
+            for index in stride(from: end, to: end - width, by: -1) {
+                bytes[index] = UInt8(ascii: "0") + UInt8(value % 10)
+                value /= 10
+            }
         }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T"
-            + "\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2))Z"
+        put(year, at: 3, width: 4)
+        put(month, at: 6, width: 2)
+        put(day, at: 9, width: 2)
+        put(secondOfDay / 3600, at: 12, width: 2)
+        put(secondOfDay / 60 % 60, at: 15, width: 2)
+        put(secondOfDay % 60, at: 18, width: 2)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The inverse of ``daysFromCivil(year:month:day:)`` (H. Hinnant's `civil_from_days`).
@@ -106,7 +117,7 @@ package enum PolicyDate {
     private static func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
 
     private struct Reader {
-        let bytes: [UInt8]
+        let bytes: UnsafeBufferPointer<UInt8>
         var index = 0
 
         var atEnd: Bool { index == bytes.count }

@@ -11,8 +11,9 @@
 /// parsed, so a typo is rejected at attach time instead of silently never matching.
 package struct PolicyTemplate: Sendable, Hashable {
     private enum Part: Sendable, Hashable {
-        case units([UInt16])
-        case variable(key: String, fallback: [UInt8]?)
+        /// Units; `plain` when none of them is a wildcard.
+        case units([UInt16], plain: Bool)
+        case variable(key: ConditionKey.Reference, fallback: [UInt8]?)
     }
 
     private let parts: [Part]
@@ -58,7 +59,7 @@ package struct PolicyTemplate: Sendable, Hashable {
                 case "$": current.append(UInt16(UInt8(ascii: "$")))
                 default:
                     let (key, fallback) = try Self.parseVariable(body, path: path)
-                    if !current.isEmpty { parts.append(.units(current)) }
+                    if !current.isEmpty { parts.append(Self.unitsPart(current)) }
                     current = []
                     parts.append(.variable(key: key, fallback: fallback.map { Array($0.utf8) }))
                 }
@@ -72,10 +73,10 @@ package struct PolicyTemplate: Sendable, Hashable {
             }
             index += 1
         }
-        if !current.isEmpty || parts.isEmpty { parts.append(.units(current)) }
+        if !current.isEmpty || parts.isEmpty { parts.append(Self.unitsPart(current)) }
         self.parts = parts
         self.caseInsensitive = caseInsensitive
-        if parts.count == 1, case .units(let units) = parts[0] {
+        if parts.count == 1, case .units(let units, _) = parts[0] {
             fixed = WildcardPattern(units: units)
         } else {
             fixed = nil
@@ -84,12 +85,16 @@ package struct PolicyTemplate: Sendable, Hashable {
 
     /// The units when the template has no variables.
     package var fixedUnits: [UInt16]? {
-        guard parts.count == 1, case .units(let units) = parts[0] else { return nil }
+        guard parts.count == 1, case .units(let units, _) = parts[0] else { return nil }
         return units
     }
 
+    private static func unitsPart(_ units: [UInt16]) -> Part {
+        .units(units, plain: !units.contains { $0 > 0xFF })
+    }
+
     /// `cella:PrincipalTag/team` or `cella:PrincipalTag/team, 'default'`.
-    private static func parseVariable(_ body: String, path: JSONPath) throws(IAMError) -> (String, String?) {
+    private static func parseVariable(_ body: String, path: JSONPath) throws(IAMError) -> (ConditionKey.Reference, String?) {
         var name = Substring(body)
         var fallback: String?
         if let comma = body.firstIndex(of: ",") {
@@ -105,40 +110,94 @@ package struct PolicyTemplate: Sendable, Hashable {
         guard ConditionKey.isKnown(key) else {
             throw IAMError(.invalidVariable, path: path.description, "unknown policy variable '${\(key)}'")
         }
-        return (key.lowercased(), fallback)
+        return (ConditionKey.Reference(key), fallback)
     }
 
-    /// The pattern for `request`, or nil when a variable has no value and no default.
-    package func resolve(in request: RequestContext) -> WildcardPattern? {
-        if let fixed { return fixed }
-        guard let units = resolvedUnits(in: request) else { return nil }
-        return WildcardPattern(units: units)
+    /// Whether the template, resolved for `request`, matches `subject`; false when a variable has
+    /// no value and no default.
+    ///
+    /// Leading parts without wildcards, variables included, are compared in place, so a
+    /// `prefix${var}-*` pattern that fails early allocates nothing; from the first part with a
+    /// wildcard on, the rest is resolved into a pattern.
+    package func matches(_ subject: UnsafeBufferPointer<UInt8>, in request: RequestContext) -> Bool {
+        if let fixed { return fixed.matches(subject) }
+        var position = 0
+        for index in parts.indices {
+            switch parts[index] {
+            case .units(let units, let plain):
+                guard plain else {
+                    var rest: [UInt16] = []
+                    guard appendResolved(from: index, to: &rest, in: request) else { return false }
+                    return WildcardPattern(units: rest).matches(UnsafeBufferPointer(rebasing: subject[position...]))
+                }
+                guard let next = Self.consume(units, from: subject, at: position) else { return false }
+                position = next
+            case .variable(let key, let fallback):
+                let consumed: Int?
+                if let value = request.singleValue(for: key) {
+                    let text = caseInsensitive ? value.lowercased() : value
+                    consumed = Self.consume(text.utf8.lazy.map(UInt16.init), from: subject, at: position)
+                } else if let fallback {
+                    consumed = Self.consume(fallback.lazy.map(UInt16.init), from: subject, at: position)
+                } else {
+                    return false
+                }
+                guard let consumed else { return false }
+                position = consumed
+            }
+        }
+        return position == subject.count
     }
 
-    /// The units with variables replaced by their values as literal bytes, or nil as in ``resolve(in:)``.
+    /// Whether the template matches `subject` (an array of UTF-8 bytes); see the buffer variant.
+    @inline(__always)
+    package func matches(_ subject: [UInt8], in request: RequestContext) -> Bool {
+        if let fixed { return fixed.matches(subject) }
+        return subject.withUnsafeBufferPointer { matches($0, in: request) }
+    }
+
+    /// The units with variables replaced by their values as literal bytes, or nil when a
+    /// variable has no value and no default.
     package func resolvedUnits(in request: RequestContext) -> [UInt16]? {
         var units: [UInt16] = []
-        for part in parts {
-            switch part {
-            case .units(let literal):
+        return appendResolved(from: 0, to: &units, in: request) ? units : nil
+    }
+
+    private func appendResolved(from start: Int, to units: inout [UInt16], in request: RequestContext) -> Bool {
+        for index in start..<parts.count {
+            switch parts[index] {
+            case .units(let literal, _):
                 units.append(contentsOf: literal)
             case .variable(let key, let fallback):
-                if let value = request.singleValue(forLowercasedKey: key) {
+                if let value = request.singleValue(for: key) {
                     let text = caseInsensitive ? value.lowercased() : value
                     units.append(contentsOf: text.utf8.lazy.map(UInt16.init))
                 } else if let fallback {
                     units.append(contentsOf: fallback.lazy.map(UInt16.init))
                 } else {
-                    return nil
+                    return false
                 }
             }
         }
-        return units
+        return true
     }
 
+    /// The position after `literal` when `subject` holds it at `position`, else nil.
+    @inline(__always)
+    private static func consume(
+        _ literal: some Collection<UInt16>, from subject: UnsafeBufferPointer<UInt8>, at position: Int
+    ) -> Int? {
+        var index = position
+        for unit in literal {
+            guard index < subject.count, unit == UInt16(subject[index]) else { return nil }
+            index += 1
+        }
+        return index
+    }
 }
 
 extension Substring {
+    /// The substring without leading and trailing spaces (U+0020 only).
     fileprivate func trimmingSpaces() -> Substring {
         var result = self
         while result.first == " " { result.removeFirst() }

@@ -10,32 +10,34 @@ package struct WildcardPattern: Sendable, Hashable {
     package static let star: UInt16 = 0x100
     package static let one: UInt16 = 0x101
 
-    private enum Shape: Sendable, Hashable {
+    private enum Kind: UInt8, Sendable, Hashable {
+        /// Only stars.
         case everything
-        case exact([UInt8])
-        case prefix([UInt8])
-        case general([UInt16])
+        /// No wildcard.
+        case exact
+        /// Literal units, then one star.
+        case prefix
+        case general
     }
 
-    private let shape: Shape
+    // A tag and a plain array rather than an enum with array payloads: binding a payload in a
+    // `switch` retains and releases it, and this runs for every statement of every request.
+    private let kind: Kind
+    private let units: [UInt16]
 
     /// Compiles a pattern from units.
     package init(units: [UInt16]) {
         let wildcardCount = units.count { $0 > 0xFF }
+        self.units = units
         if wildcardCount == 0 {
-            shape = .exact(units.map { UInt8(truncatingIfNeeded: $0) })
+            kind = .exact
         } else if wildcardCount == units.count {
-            shape = units.contains(Self.one) ? .general(units) : .everything
+            kind = units.contains(Self.one) ? .general : .everything
         } else if wildcardCount == 1, units.last == Self.star {
-            shape = .prefix(units.dropLast().map { UInt8(truncatingIfNeeded: $0) })
+            kind = .prefix
         } else {
-            shape = .general(units)
+            kind = .general
         }
-    }
-
-    /// A pattern that matches exactly `literal`.
-    package init(literal: some Sequence<UInt8>) {
-        shape = .exact(Array(literal))
     }
 
     /// Compiles `text`, treating `*` and `?` as wildcards.
@@ -54,12 +56,6 @@ package struct WildcardPattern: Sendable, Hashable {
         }
     }
 
-    /// Whether the pattern is `*` alone (or only stars).
-    package var matchesEverything: Bool {
-        if case .everything = shape { return true }
-        return false
-    }
-
     /// Matches the whole of `subject`.
     @inline(__always)
     package func matches(_ subject: [UInt8]) -> Bool {
@@ -68,17 +64,25 @@ package struct WildcardPattern: Sendable, Hashable {
 
     /// Matches the whole of `subject`.
     package func matches(_ subject: UnsafeBufferPointer<UInt8>) -> Bool {
-        switch shape {
+        switch kind {
         case .everything:
             return true
-        case .exact(let literal):
-            return literal.count == subject.count && literal.withUnsafeBufferPointer { $0.elementsEqual(subject) }
-        case .prefix(let literal):
-            guard subject.count >= literal.count else { return false }
-            return literal.withUnsafeBufferPointer { $0.elementsEqual(UnsafeBufferPointer(rebasing: subject[0..<$0.count])) }
-        case .general(let units):
+        case .exact:
+            return units.count == subject.count && units.withUnsafeBufferPointer { Self.literalsMatch($0, subject, count: $0.count) }
+        case .prefix:
+            return subject.count >= units.count - 1
+                && units.withUnsafeBufferPointer { Self.literalsMatch($0, subject, count: $0.count - 1) }
+        case .general:
             return units.withUnsafeBufferPointer { Self.matchGeneral($0, subject) }
         }
+    }
+
+    @inline(__always)
+    private static func literalsMatch(_ pattern: UnsafeBufferPointer<UInt16>, _ subject: UnsafeBufferPointer<UInt8>, count: Int) -> Bool {
+        for index in 0..<count where pattern[index] != UInt16(subject[index]) {
+            return false
+        }
+        return true
     }
 
     /// The classic linear-space greedy matcher with one backtrack point: on a mismatch after a

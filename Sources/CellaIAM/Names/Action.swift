@@ -3,10 +3,11 @@
 ///
 /// Both names stand for the same operation: a request authorized as ``invokeFunction`` is matched
 /// by a statement naming `cella:InvokeFunction`, `lambda:InvokeFunction`, `lambda:*` or `cella:Invoke*`
-/// alike, whichever route it came by. The rule is applied by evaluation checking a statement's
-/// action patterns against every name of the operation (and `NotAction` excluding the operation
-/// when any name is listed). `lambda:*` therefore covers only the operations that have a `lambda:`
-/// name. Names compare case-insensitively, as IAM actions do.
+/// alike, whichever route it came by: a statement's action patterns are checked against every
+/// name of the operation (and `NotAction` excludes the operation when any name is listed). That
+/// check runs once per operation when a policy is compiled (see ``CompiledStatement``).
+/// `lambda:*` covers only the operations that have a `lambda:` name. Names compare
+/// case-insensitively, as IAM actions do. The catalogue holds at most 64 operations.
 public struct Action: Sendable, Hashable, CustomStringConvertible {
     /// `cella:Operation`.
     public let name: String
@@ -14,8 +15,12 @@ public struct Action: Sendable, Hashable, CustomStringConvertible {
     public let lambdaName: String?
     /// The lowercased UTF-8 of every name, for matching.
     package let matchNames: [[UInt8]]
+    /// The position in ``all``: compiled statements keep a bit per operation (see
+    /// ``CompiledStatement``), so evaluation tests one bit instead of matching patterns.
+    package let ordinal: Int
 
-    private init(_ operation: String, lambda: Bool = false) {
+    private init(_ ordinal: Int, _ operation: String, lambda: Bool = false) {
+        self.ordinal = ordinal
         name = "cella:\(operation)"
         lambdaName = lambda ? "lambda:\(operation)" : nil
         matchNames = [name, lambdaName].compactMap { $0.map { Array($0.lowercased().utf8) } }
@@ -26,27 +31,27 @@ public struct Action: Sendable, Hashable, CustomStringConvertible {
     public static func == (lhs: Action, rhs: Action) -> Bool { lhs.name == rhs.name }
     public func hash(into hasher: inout Hasher) { hasher.combine(name) }
 
-    public static let invokeFunction = Action("InvokeFunction", lambda: true)
-    public static let createFunction = Action("CreateFunction", lambda: true)
-    public static let updateFunctionCode = Action("UpdateFunctionCode", lambda: true)
-    public static let updateFunctionConfiguration = Action("UpdateFunctionConfiguration", lambda: true)
-    public static let publishVersion = Action("PublishVersion", lambda: true)
-    public static let deleteFunction = Action("DeleteFunction", lambda: true)
-    public static let getFunction = Action("GetFunction", lambda: true)
-    public static let listFunctions = Action("ListFunctions", lambda: true)
-    public static let listVersions = Action("ListVersions")
-    public static let createAlias = Action("CreateAlias")
-    public static let updateAlias = Action("UpdateAlias")
-    public static let deleteAlias = Action("DeleteAlias")
-    public static let listAliases = Action("ListAliases")
-    public static let getInvocation = Action("GetInvocation")
-    public static let getLogs = Action("GetLogs")
-    public static let manageKeys = Action("ManageKeys")
-    public static let managePolicies = Action("ManagePolicies")
-    public static let managePrincipals = Action("ManagePrincipals")
-    public static let manageTenants = Action("ManageTenants")
-    public static let manageNodes = Action("ManageNodes")
-    public static let simulatePolicy = Action("SimulatePolicy")
+    public static let invokeFunction = Action(0, "InvokeFunction", lambda: true)
+    public static let createFunction = Action(1, "CreateFunction", lambda: true)
+    public static let updateFunctionCode = Action(2, "UpdateFunctionCode", lambda: true)
+    public static let updateFunctionConfiguration = Action(3, "UpdateFunctionConfiguration", lambda: true)
+    public static let publishVersion = Action(4, "PublishVersion", lambda: true)
+    public static let deleteFunction = Action(5, "DeleteFunction", lambda: true)
+    public static let getFunction = Action(6, "GetFunction", lambda: true)
+    public static let listFunctions = Action(7, "ListFunctions", lambda: true)
+    public static let listVersions = Action(8, "ListVersions")
+    public static let createAlias = Action(9, "CreateAlias")
+    public static let updateAlias = Action(10, "UpdateAlias")
+    public static let deleteAlias = Action(11, "DeleteAlias")
+    public static let listAliases = Action(12, "ListAliases")
+    public static let getInvocation = Action(13, "GetInvocation")
+    public static let getLogs = Action(14, "GetLogs")
+    public static let manageKeys = Action(15, "ManageKeys")
+    public static let managePolicies = Action(16, "ManagePolicies")
+    public static let managePrincipals = Action(17, "ManagePrincipals")
+    public static let manageTenants = Action(18, "ManageTenants")
+    public static let manageNodes = Action(19, "ManageNodes")
+    public static let simulatePolicy = Action(20, "SimulatePolicy")
 
     /// Every operation, in catalogue order.
     public static let all: [Action] = [
@@ -71,8 +76,13 @@ public struct Action: Sendable, Hashable, CustomStringConvertible {
         self = action
     }
 
-    /// Whether `pattern` (already lowercased, as units) matches at least one name in the catalogue.
+    /// Whether `pattern` (lowercased) matches one of this operation's names.
+    package func isMatched(by pattern: WildcardPattern) -> Bool {
+        matchNames.contains { pattern.matches($0) }
+    }
+
+    /// Whether `pattern` (lowercased) matches at least one name in the catalogue.
     package static func catalogueContains(match pattern: WildcardPattern) -> Bool {
-        all.contains { action in action.matchNames.contains { pattern.matches($0) } }
+        all.contains { $0.isMatched(by: pattern) }
     }
 }

@@ -3,12 +3,16 @@
 /// Compiling does all the work that does not depend on a request: the JSON is read strictly,
 /// every element is checked (see ``PolicyParser``), action patterns are lowercased and turned
 /// into matchers, resources and string values into templates, CIDRs, dates and numbers parsed.
-/// Compile once per document (``PolicyCache`` keeps them) and evaluate many times.
-public struct CompiledPolicy: Sendable {
+/// Compile once per document (``PolicyCache`` keeps them) and evaluate many times. A class so
+/// that evaluation passes it around by reference.
+public final class CompiledPolicy: Sendable {
     /// The policy's identifier in the store, used to report the deciding statement.
     public let id: String
     public let version: PolicyVersion
     public let statements: [CompiledStatement]
+    /// Each statement's ``CompiledStatement/actionMask``, side by side, so that evaluation skips
+    /// statements for other operations without touching them.
+    package let actionMasks: [UInt64]
 
     /// Validates and compiles a policy document.
     /// - Parameters:
@@ -19,6 +23,7 @@ public struct CompiledPolicy: Sendable {
     public init(id: String, document: String, options: PolicyOptions = PolicyOptions()) throws(IAMError) {
         self.id = id
         (version, statements) = try PolicyParser.parse(document, options: options)
+        actionMasks = statements.map(\.actionMask)
     }
 
     /// Checks a document without keeping the compiled form (what attach-time validation needs).

@@ -32,17 +32,53 @@ public enum ConditionKey {
     /// `cella:RequestTag/<key>`: a tag the request sets.
     public static func requestTag(_ key: String) -> String { "cella:RequestTag/\(key)" }
 
-    private static let fixedKeys: Set<String> = Set([
-        sourceIp, currentTime, epochTime, secureTransport, principalName, principalType,
-        principalCrn, tenantId, invocationType, tagKeys,
-    ].map { $0.lowercased() })
+    /// What a fixed key's values are parsed as when a request sets them, so that conditions on
+    /// them do not parse the same text once per statement.
+    package enum ValueKind: Sendable {
+        case address, date
+    }
+
+    /// The keys without a variable part, in slot order, with the kind their values are parsed
+    /// as: a request keeps their values in an array indexed by slot, so conditions on them need
+    /// no hashing (see ``Reference``).
+    private static let fixedKeys: [(lowercased: String, kind: ValueKind?)] = [
+        (sourceIp, .address), (currentTime, .date), (epochTime, .date), (secureTransport, nil),
+        (principalName, nil), (principalType, nil), (principalCrn, nil), (tenantId, nil),
+        (invocationType, nil), (tagKeys, nil),
+    ].map { ($0.0.lowercased(), $0.1) }
+
+    private static let slots: [String: Int] = Dictionary(
+        uniqueKeysWithValues: fixedKeys.enumerated().map { ($1.lowercased, $0) })
+
+    package static var slotCount: Int { fixedKeys.count }
+
+    package static func valueKind(slot: Int) -> ValueKind? { fixedKeys[slot].kind }
 
     private static let tagPrefixes = ["cella:principaltag/", "cella:functiontag/", "cella:requesttag/"]
 
     /// Whether `key` (any case) is a condition key Cella defines.
     public static func isKnown(_ key: String) -> Bool {
         let lowered = key.lowercased()
-        if fixedKeys.contains(lowered) { return true }
+        if slots[lowered] != nil { return true }
         return tagPrefixes.contains { lowered.hasPrefix($0) && lowered.count > $0.count }
+    }
+
+    /// A key as compiled policies and requests look it up: lowercased, with its slot when it is
+    /// one of the fixed keys.
+    package struct Reference: Sendable, Hashable {
+        package let lowercased: String
+        package let slot: Int?
+
+        package init(_ key: String) {
+            lowercased = key.lowercased()
+            slot = ConditionKey.slots[lowercased]
+        }
+
+        static let principalName = Reference(ConditionKey.principalName)
+        static let principalType = Reference(ConditionKey.principalType)
+        static let principalCrn = Reference(ConditionKey.principalCrn)
+        static let tenantId = Reference(ConditionKey.tenantId)
+        static let currentTime = Reference(ConditionKey.currentTime)
+        static let epochTime = Reference(ConditionKey.epochTime)
     }
 }

@@ -24,14 +24,14 @@ extension PolicyParser {
                     throw IAMError(.unknownConditionKey, path: keyPath.description,
                                    "unknown condition key \"\(keyEntry.key)\"")
                 }
-                let lowered = keyEntry.key.lowercased()
-                guard seenKeys.insert(lowered).inserted else {
+                let reference = ConditionKey.Reference(keyEntry.key)
+                guard seenKeys.insert(reference.lowercased).inserted else {
                     throw IAMError(.duplicateKey, path: keyPath.description,
                                    "condition key \"\(keyEntry.key)\" appears twice (keys ignore case)")
                 }
                 let scalars = try Self.scalars(keyEntry.value, path: keyPath)
                 let test = try makeTest(conditionOperator.base, scalars)
-                conditions.append(CompiledCondition(conditionOperator: conditionOperator, key: lowered, test: test))
+                conditions.append(CompiledCondition(conditionOperator: conditionOperator, key: reference, test: test))
             }
         }
         return conditions

@@ -100,7 +100,7 @@ struct PolicyParser {
         let sid = try parseSid(elements["Sid"], path: path.appending(key: "Sid"))
         let effect = try parseEffect(elements["Effect"], path: path)
         let (actionKey, actionValue) = try Self.exclusive("Action", "NotAction", in: elements, path: path)
-        let actions = try parseActions(actionValue, path: path.appending(key: actionKey))
+        let actionPatterns = try parseActions(actionValue, path: path.appending(key: actionKey))
         let (resourceKey, resourceValue) = try Self.exclusive("Resource", "NotResource", in: elements, path: path)
         let resources = try parseResources(resourceValue, path: path.appending(key: resourceKey))
         var conditions: [CompiledCondition] = []
@@ -109,7 +109,7 @@ struct PolicyParser {
         }
         return CompiledStatement(
             index: index, sid: sid, effect: effect,
-            actions: actions, actionsNegated: actionKey == "NotAction",
+            actionMask: CompiledStatement.actionMask(patterns: actionPatterns, negated: actionKey == "NotAction"),
             resources: resources, resourcesNegated: resourceKey == "NotResource",
             conditions: conditions
         )

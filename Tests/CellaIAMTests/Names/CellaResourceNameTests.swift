@@ -77,5 +77,7 @@ import Testing
         #expect(Action(named: "cella:Nope") == nil)
         #expect(Set(Action.all.map(\.name)).count == Action.all.count)
         #expect(Action.all.compactMap(\.lambdaName).count == 8)
+        #expect(Action.all.count <= 64)
+        #expect(Action.all.enumerated().allSatisfy { $0.offset == $0.element.ordinal })
     }
 }

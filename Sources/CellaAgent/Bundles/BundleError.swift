@@ -81,22 +81,9 @@ public struct BundleError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { message }
 
-    /// The name in double quotes, with quotes, backslashes and control characters escaped so a
-    /// hostile name cannot forge the rest of a log line.
+    /// The name in double quotes, with quotes, backslashes and control characters escaped (as
+    /// JSON escapes them) so a hostile name cannot forge the rest of a log line.
     static func quoted(_ name: String) -> String {
-        var out = "\""
-        for scalar in name.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\0": out += "\\0"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-                out += "\\u{\(String(scalar.value, radix: 16))}"
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        "\"" + JSONText.escape(name) + "\""
     }
 }

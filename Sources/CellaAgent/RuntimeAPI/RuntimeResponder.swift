@@ -32,7 +32,8 @@ struct RuntimeResponder: Sendable {
     }
 }
 
-/// Small JSON text helpers for hand-built bodies on hot paths.
+/// Small JSON text helpers for hand-built bodies on hot paths (and for quoting untrusted names in
+/// messages: control characters and DEL come out escaped).
 enum JSONText {
     static func escape(_ s: String) -> String {
         var out = ""
@@ -44,7 +45,7 @@ enum JSONText {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
+            case _ where scalar.value < 0x20 || scalar.value == 0x7f:
                 out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
                     + String(scalar.value, radix: 16)
             default: out.unicodeScalars.append(scalar)

@@ -61,7 +61,7 @@ struct EntryPathTests {
 
     @Test("message quotes hostile names so they cannot forge log lines")
     func quoting() {
-        #expect(BundleError.quoted("a\"b\\c\nd\u{1}") == "\"a\\\"b\\\\c\\nd\\u{1}\"")
+        #expect(BundleError.quoted("a\"b\\c\nd\u{1}\u{7f}") == "\"a\\\"b\\\\c\\nd\\u0001\\u007f\"")
         let error = BundleError.entry(.pathTraversal, "../evil.py", "path escapes the bundle root")
         #expect(error.message == "entry \"../evil.py\": path escapes the bundle root")
     }

@@ -23,6 +23,7 @@ public final class Agent: Sendable {
     private struct State {
         var functions: [String: DeployedFunction] = [:]
         var owners: [String: UInt32] = [:]
+        var deployments: UInt64 = 0
         var draining = false
         var inFlight = 0
     }
@@ -138,11 +139,16 @@ public final class Agent: Sendable {
             }
         }
         let owner = ownerIndex(for: tenant)
-        let function = DeployedFunction(
-            tenant: tenant, config: request.config, version: version, bundleDigest: digest.description,
-            codePath: codePath, runtime: runtime,
-            bootstrap: ownBootstrap ? "/var/task/bootstrap" : runtime.bootstrap, ownerIndex: owner)
-        state.withLock { $0.functions[function.key] = function }
+        let function = state.withLock { state in
+            state.deployments += 1
+            let function = DeployedFunction(
+                tenant: tenant, config: request.config, version: version, bundleDigest: digest.description,
+                codePath: codePath, runtime: runtime,
+                bootstrap: ownBootstrap ? "/var/task/bootstrap" : runtime.bootstrap, ownerIndex: owner,
+                deployment: state.deployments)
+            state.functions[function.key] = function
+            return function
+        }
         await pool.register(function)
         logger.info("deployed", metadata: ["cella.function": "\(function.key)", "cella.bundle": "\(digest)"])
         return function
@@ -169,10 +175,6 @@ public final class Agent: Sendable {
         return try await pool.prewarm(DeployedFunction.key(tenant: tenant, name: name, version: version), count: count)
     }
 
-    public func function(tenant: String, name: String, version: String) -> DeployedFunction? {
-        state.withLock { $0.functions[DeployedFunction.key(tenant: tenant, name: name, version: version)] }
-    }
-
     // MARK: Invocations
 
     /// What a caller may add to an invocation.
@@ -196,8 +198,10 @@ public final class Agent: Sendable {
         /// The function's result, or its error object when `record.outcome` is not success.
         public var body: ByteBuffer
         public var record: InvocationRecord
-        /// The invocation's log, START to REPORT, its last 4 KB.
-        public var logTail: String
+        let log: InvocationLog
+        /// The invocation's log, START to REPORT, its last 4 KB (made on request: most callers
+        /// do not ask for it).
+        public var logTail: String { log.text(limit: 4096) }
     }
 
     /// Runs one invocation on a warm instance or a new one.
@@ -271,7 +275,7 @@ public final class Agent: Sendable {
         }
         records.append(record)
         metrics.invoked(record.outcome, start: record.start, seconds: Instance.milliseconds(since: began) / 1000)
-        return InvokeResult(body: body, record: record, logTail: tail.text(limit: 4096))
+        return InvokeResult(body: body, record: record, log: tail)
     }
 
     // MARK: Lifecycle

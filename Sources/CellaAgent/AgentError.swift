@@ -45,6 +45,4 @@ public struct AgentError: Error, Sendable, CustomStringConvertible {
         case .internal: 500
         }
     }
-
-    var body: APIErrorBody { APIErrorBody(code: code.rawValue, message: message) }
 }

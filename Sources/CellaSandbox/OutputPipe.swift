@@ -74,9 +74,15 @@ public final class OutputPipe: Sendable {
 
     private func read(_ state: inout State) {
         guard !state.closed, !state.eof else { return }
-        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+        // On the stack: the agent drains on every invocation's answer, usually finding nothing.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16 * 1024) { buffer in
+            read(&state, into: buffer)
+        }
+    }
+
+    private func read(_ state: inout State, into buffer: UnsafeMutableBufferPointer<UInt8>) {
         while true {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(readEnd, $0.baseAddress, $0.count) }
+            let n = Glibc.read(readEnd, buffer.baseAddress, buffer.count)
             if n < 0 && errno == EINTR { continue }
             if n == 0 {
                 state.eof = true

@@ -14,6 +14,9 @@ public struct DeployedFunction: Sendable {
     let bootstrap: String
     /// Which host uid range the tenant's sandboxes map onto.
     let ownerIndex: UInt32
+    /// Numbers each deploy on this agent: an instance of an earlier deploy of the same version
+    /// (other code or config) is retired instead of reused.
+    let deployment: UInt64
 
     /// `tenant/name:version`: names the function version in the pool, the logs and the metrics.
     public var key: String { Self.key(tenant: tenant, name: config.name, version: version) }

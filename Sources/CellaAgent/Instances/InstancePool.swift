@@ -95,7 +95,6 @@ actor InstancePool {
         guard let pool = functions.removeValue(forKey: key) else { return }
         for entry in pool.idle { retire(entry.instance) }
         for waiter in pool.waiters { waiter.continuation.resume(returning: .retry) }
-        publishGauges()
     }
 
     /// An instance for one invocation: an idle one, else a new one (cold start).
@@ -112,7 +111,6 @@ actor InstancePool {
                 let entry = pool.idle.remove(at: index)
                 pool.busy += 1
                 functions[key] = pool
-                publishGauges()
                 return .instance(entry.instance, .warm, initDurationMs: nil)
             }
             let live = pool.busy + pool.starting
@@ -180,8 +178,7 @@ actor InstancePool {
             return
         }
         pool.busy -= 1
-        if instance.isAlive && pool.function.bundleDigest == instance.function.bundleDigest
-            && pool.function.config == instance.function.config {
+        if instance.isAlive && pool.function.deployment == instance.function.deployment {
             if let waiter = pool.waiters.popFirst() {
                 pool.busy += 1
                 functions[key] = pool
@@ -194,7 +191,6 @@ actor InstancePool {
             functions[key] = pool
             retire(instance)
         }
-        publishGauges()
     }
 
     /// Stops idle instances unused for longer than the idle timeout (scale to zero).
@@ -246,7 +242,6 @@ actor InstancePool {
         functions[key]?.starting += 1
         nextInstance += 1
         let id = "\(bootId)-\(nextInstance)"
-        publishGauges()
         let began = ContinuousClock.now
         let instance: Instance
         do {
@@ -260,7 +255,6 @@ actor InstancePool {
             memoryInUse -= bytes
             functions[key]?.starting -= 1
             wakeWaiters()
-            publishGauges()
             throw error
         }
         members[ObjectIdentifier(instance)] = (instance, bytes)
@@ -287,12 +281,10 @@ actor InstancePool {
                 functions[key] = nil
             }
             metrics.coldStart(kind: .cold)
-            publishGauges()
             return .instance(instance, .cold, initDurationMs: ms)
         case .failed(let body):
             retire(instance)
             wakeWaiters()
-            publishGauges()
             return .initFailed(body, initDurationMs: Instance.milliseconds(since: began))
         }
     }
@@ -368,9 +360,11 @@ actor InstancePool {
         let key = instance.function.key
         functions[key]?.idle.removeAll { $0.instance === instance }
         forget(instance)
-        publishGauges()
     }
 
+    /// Instance gauges, published from the once-a-second reaper tick (and at stop) rather than on
+    /// every acquire and release: a scrape every few seconds sees the same, and the invoke path
+    /// does not walk every function.
     private func publishGauges() {
         var idle = 0, busy = 0, starting = 0
         for pool in functions.values {

@@ -69,11 +69,6 @@ public struct SandboxCgroup: Sendable {
         return usage
     }
 
-    /// Peak memory so far.
-    public func peakMemoryBytes() -> UInt64 {
-        (try? FileIO.readUInt64(peakMemoryFile)) ?? 0
-    }
-
     /// The file holding the peak memory in bytes (v2 kernels before 5.19 have no `memory.peak`:
     /// the current usage stands in). A caller metering every invocation keeps it open and reads
     /// it with `PeakMemoryReader`.

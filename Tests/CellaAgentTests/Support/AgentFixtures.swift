@@ -95,13 +95,4 @@ enum AgentFixtures {
             rmdir("/sys/fs/cgroup/\(hierarchy.isEmpty ? "" : hierarchy + "/")\(root)")
         }
     }
-
-    /// Processes whose command line mentions `needle` (for leak checks).
-    static func processes(matching needle: String) -> [Int32] {
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
-        return entries.compactMap { Int32($0) }.filter { pid in
-            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-            return String(decoding: data, as: UTF8.self).contains(needle)
-        }
-    }
 }

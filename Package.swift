@@ -77,6 +77,8 @@ let package = Package(
         ),
         // Policy documents, validation and evaluation; pure, Foundation only.
         .target(name: "CellaIAM"),
+        // The durable state behind controllers: the Store protocol, SQLite and PostgreSQL.
+        .target(name: "CellaStore", dependencies: ["CellaModel"]),
         // SigV4 verification and API keys.
         .target(
             name: "CellaAuth",

@@ -37,3 +37,38 @@ public struct FunctionErrorBody: Codable, Sendable, Equatable {
         self.logTail = logTail
     }
 }
+
+/// `POST /v1/nodes/{id}/heartbeat` on a controller, once a second from each agent: registers the
+/// node on its first beat and keeps it alive after. A node silent for 3 s is dead to placement.
+public struct NodeHeartbeat: Codable, Sendable, Equatable {
+    /// `http://host:port` of the agent API, as controllers reach it.
+    public var address: String
+    /// The node's memory budget for instances, bytes.
+    public var memoryBudgetBytes: Int64
+    /// Memory held by its instances now, bytes.
+    public var memoryReservedBytes: Int64
+    /// Invocations in flight now.
+    public var inFlight: Int
+    /// Function versions (`tenant/name:version`) with at least one idle instance.
+    public var warm: [String]
+    /// Function versions the node holds a snapshot template of.
+    public var templates: [String]
+    /// Bundle digests the node holds.
+    public var bundles: [String]
+    /// True while the agent itself drains (shutting down): place nothing new on it.
+    public var draining: Bool
+
+    public init(
+        address: String, memoryBudgetBytes: Int64, memoryReservedBytes: Int64, inFlight: Int,
+        warm: [String], templates: [String], bundles: [String], draining: Bool
+    ) {
+        self.address = address
+        self.memoryBudgetBytes = memoryBudgetBytes
+        self.memoryReservedBytes = memoryReservedBytes
+        self.inFlight = inFlight
+        self.warm = warm
+        self.templates = templates
+        self.bundles = bundles
+        self.draining = draining
+    }
+}

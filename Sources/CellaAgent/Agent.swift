@@ -320,6 +320,19 @@ public final class Agent: Sendable {
             bundles: ((try? await bundles.list()) ?? []).map(\.digest.description).sorted())
     }
 
+    /// What a heartbeat tells the controller: capacity, load, and what is warm and cached here.
+    /// - Parameter advertise: the agent API's address as controllers reach it.
+    public func heartbeat(advertise: String) async -> NodeHeartbeat {
+        let (functions, memory) = await pool.stats()
+        let (draining, inFlight) = state.withLock { ($0.draining, $0.inFlight) }
+        return NodeHeartbeat(
+            address: advertise, memoryBudgetBytes: Int64(configuration.memoryBudgetBytes),
+            memoryReservedBytes: Int64(memory), inFlight: inFlight,
+            warm: functions.filter { $0.idle > 0 }.map(\.function), templates: [],
+            bundles: ((try? await bundles.list()) ?? []).map(\.digest.description).sorted(),
+            draining: draining)
+    }
+
     // MARK: Helpers
 
     private func ownerIndex(for tenant: String) -> UInt32 {

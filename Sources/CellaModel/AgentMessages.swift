@@ -72,3 +72,32 @@ public struct NodeHeartbeat: Codable, Sendable, Equatable {
         self.draining = draining
     }
 }
+
+/// `POST /v1/nodes/{id}/telemetry` on a controller: the metering records and log lines an agent
+/// produced since its last shipment. The agent advances its cursors only when the controller
+/// accepts, so nothing is lost; a shipment whose answer is lost is sent again (records are
+/// deduplicated by request id).
+public struct NodeTelemetry: Codable, Sendable, Equatable {
+    public struct Line: Codable, Sendable, Equatable {
+        /// `tenant/name:version` as the agent knows it.
+        public var function: String
+        public var timeMs: Int64
+        public var requestId: String?
+        public var text: String
+
+        public init(function: String, timeMs: Int64, requestId: String?, text: String) {
+            self.function = function
+            self.timeMs = timeMs
+            self.requestId = requestId
+            self.text = text
+        }
+    }
+
+    public var records: [InvocationRecord]
+    public var logs: [Line]
+
+    public init(records: [InvocationRecord], logs: [Line]) {
+        self.records = records
+        self.logs = logs
+    }
+}

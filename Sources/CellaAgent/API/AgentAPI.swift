@@ -127,6 +127,13 @@ public enum AgentAPI {
                                 body: .init(byteBuffer: ByteBuffer(bytes: try json.encode(lines))))
             }
         }
+        router.get("/v1/logs") { request, _ in
+            let query = request.uri.queryParameters
+            let entries = agent.logs.feed(
+                after: query["after"].flatMap { Int64($0) } ?? 0, limit: min(10_000, query["limit"].flatMap { Int($0) } ?? 1000))
+            return Response(status: .ok, headers: [.contentType: "application/json"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: try json.encode(entries))))
+        }
         router.get("/v1/records") { request, _ in
             let query = request.uri.queryParameters
             let entries = agent.records.entries(

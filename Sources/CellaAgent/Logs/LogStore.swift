@@ -18,16 +18,28 @@ public struct LogLine: Codable, Sendable, Equatable {
 /// (oldest lines dropped first). The node keeps logs only until they are collected: the controller
 /// reads them by function and by request id.
 public final class LogStore: Sendable {
+    /// One line in the node-wide feed, numbered in order, for collection by the controller.
+    public struct FeedEntry: Codable, Sendable {
+        public var sequence: Int64
+        /// `tenant/name:version`.
+        public var function: String
+        public var line: LogLine
+    }
+
     public let bytesPerFunction: Int
+    /// How many lines the node-wide feed keeps when nobody collects (oldest dropped first).
+    public let feedCapacity: Int
     private let functions = Mutex<[String: Ring]>([:])
+    private let feed = Mutex<(next: Int64, entries: Deque<FeedEntry>)>((1, []))
 
     struct Ring {
         var lines = Deque<LogLine>()
         var bytes = 0
     }
 
-    public init(bytesPerFunction: Int = 1 << 20) {
+    public init(bytesPerFunction: Int = 1 << 20, feedCapacity: Int = 100_000) {
         self.bytesPerFunction = bytesPerFunction
+        self.feedCapacity = feedCapacity
     }
 
     func append(function: String, _ line: LogLine) {
@@ -40,6 +52,22 @@ public final class LogStore: Sendable {
                 ring.bytes -= first.text.utf8.count + 64
             }
             functions[function] = ring
+        }
+        feed.withLock { feed in
+            feed.entries.append(FeedEntry(sequence: feed.next, function: function, line: line))
+            feed.next += 1
+            if feed.entries.count > feedCapacity { feed.entries.removeFirst() }
+        }
+    }
+
+    /// Lines of every function numbered above `after`, oldest first, at most `limit`: what the
+    /// controller collects into the store.
+    public func feed(after: Int64 = 0, limit: Int = 1000) -> [FeedEntry] {
+        feed.withLock { feed in
+            guard let first = feed.entries.first?.sequence else { return [] }
+            let start = max(0, Int(after - first + 1))
+            guard start < feed.entries.count else { return [] }
+            return Array(feed.entries[start..<min(feed.entries.count, start + limit)])
         }
     }
 

@@ -58,6 +58,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         .target(
@@ -65,6 +66,9 @@ let package = Package(
             dependencies: [
                 "CellaSandbox",
                 "CellaAgent",
+                "CellaController",
+                "CellaStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -79,6 +83,21 @@ let package = Package(
         .target(name: "CellaIAM"),
         // The durable state behind controllers: the Store protocol, SQLite and PostgreSQL.
         .target(name: "CellaStore", dependencies: ["CellaModel"]),
+        // HTTP routes, placement, node registry, async queue, quotas, metering.
+        .target(
+            name: "CellaController",
+            dependencies: [
+                "CellaModel", "CellaStore", "CellaIAM", "CellaAuth",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         // SigV4 verification and API keys.
         .target(
             name: "CellaAuth",
@@ -98,10 +117,22 @@ let package = Package(
             dependencies: ["CellaIAM", "CellaAuth"],
             path: "Benchmarks/cella-iam-bench"
         ),
+        .executableTarget(
+            name: "cella-placement-bench",
+            dependencies: ["CellaController", "CellaModel"],
+            path: "Benchmarks/cella-placement-bench"
+        ),
         .testTarget(name: "CellaSandboxTests", dependencies: ["CellaSandbox"]),
         .testTarget(name: "CellaCLITests", dependencies: ["CellaCLI"]),
         .testTarget(name: "CellaIAMTests", dependencies: ["CellaIAM"]),
         .testTarget(name: "CellaModelTests", dependencies: ["CellaModel"]),
+        .testTarget(
+            name: "CellaControllerTests",
+            dependencies: [
+                "CellaController", "CellaStore", "CellaModel",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
         .testTarget(
             name: "CellaAgentTests",
             dependencies: [

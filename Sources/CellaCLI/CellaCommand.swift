@@ -8,7 +8,7 @@ public struct CellaCommand: AsyncParsableCommand {
         commandName: "cella",
         abstract: "Cella: a self-hosted, multi-tenant function platform.",
         version: "0.1.0",
-        subcommands: [SandboxCommand.self, AgentCommand.self]
+        subcommands: [UpCommand.self, SandboxCommand.self, AgentCommand.self, ControllerCommand.self]
     )
 
     public init() {}

@@ -49,6 +49,18 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Region shown to functions as AWS_REGION.")
     var region = "local"
 
+    @Option(help: ArgumentHelp("Controller to register with and heartbeat to, e.g. http://10.0.0.1:9000.", valueName: "url"))
+    var controller: String?
+
+    @Option(help: ArgumentHelp("This node's id at the controller (default: the host name).", valueName: "id"))
+    var nodeId: String?
+
+    @Option(help: ArgumentHelp("The agent API's address as controllers reach it (default: http://HOST:PORT).", valueName: "url"))
+    var advertise: String?
+
+    @Option(help: ArgumentHelp("File holding the token the controller expects on heartbeats (default: $CELLA_CONTROLLER_TOKEN).", valueName: "file"))
+    var controllerTokenFile: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -56,20 +68,7 @@ struct AgentCommand: AsyncParsableCommand {
     var jsonLogs = false
 
     func run() async throws {
-        let level = logLevel
-        if jsonLogs {
-            LoggingSystem.bootstrap { label in
-                var handler = JSONLogHandler(label: label)
-                handler.logLevel = level
-                return handler
-            }
-        } else {
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = level
-                return handler
-            }
-        }
+        DaemonLogging.bootstrap(level: logLevel, json: jsonLogs)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let logger = Logger(label: "cella.agent")
@@ -96,9 +95,24 @@ struct AgentCommand: AsyncParsableCommand {
                 logger.notice("agent listening", metadata: ["cella.address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
             },
             logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: AgentService(agent: agent)), .init(service: app)]
+        if let controller {
+            let token = try controllerTokenFile.map {
+                try String(contentsOfFile: $0, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            } ?? ProcessInfo.processInfo.environment["CELLA_CONTROLLER_TOKEN"]
+            let beats = HeartbeatService(
+                agent: agent,
+                configuration: .init(
+                    controller: controller.hasSuffix("/") ? String(controller.dropLast()) : controller,
+                    nodeId: nodeId ?? ProcessInfo.processInfo.hostName,
+                    advertise: advertise ?? "http://\(host):\(port)", token: token),
+                logger: logger)
+            // First in the group, so it stops last: its final beat reports the drain.
+            services.insert(.init(service: beats), at: 0)
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: AgentService(agent: agent)), .init(service: app)],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()

@@ -1,0 +1,170 @@
+import ArgumentParser
+import AsyncHTTPClient
+import CellaAgent
+import CellaController
+import CellaStore
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+
+/// `cella up`: the whole platform on this machine — a controller with its SQLite store and a node
+/// agent, in one process. The first start builds the runtimes and makes the operator's key; later
+/// starts on the same data directory resume with the same state.
+struct UpCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "up",
+        abstract: "Run Cella on this machine: a controller (SQLite) and a node agent, until Ctrl-C.",
+        discussion: """
+            Needs root (the agent makes sandboxes). Prints the endpoint and the admin key, each on \
+            a line of its own (`endpoint: URL`, `admin key: KEY`), for scripts to read. Ctrl-C or \
+            SIGTERM drains: invocations in flight finish, every instance stops.
+            """
+    )
+
+    @Option(help: ArgumentHelp("Where Cella keeps its state (store, bundles, key).", valueName: "dir"))
+    var dataDir = UpCommand.defaultDataDirectory()
+
+    @Option(help: "Address the controller listens on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port of the controller's API (the endpoint).")
+    var port = 9000
+
+    @Option(help: "Port of the agent's API (loopback only).")
+    var agentPort = 9100
+
+    @Option(help: ArgumentHelp("Memory budget for all instances together, in MiB.", valueName: "MiB"))
+    var memoryBudget: Int = 4096
+
+    @Option(help: ArgumentHelp("Built runtimes; missing ones are built on first start.", valueName: "dir"))
+    var runtimesDir = ProcessInfo.processInfo.environment["CELLA_RUNTIMES_DIR"] ?? "/var/lib/cella/runtimes"
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .warning
+
+    static func defaultDataDirectory() -> String {
+        let env = ProcessInfo.processInfo.environment
+        if let state = env["XDG_STATE_HOME"], !state.isEmpty { return state + "/cella" }
+        return (env["HOME"] ?? NSHomeDirectory()) + "/.local/state/cella"
+    }
+
+    func run() async throws {
+        guard geteuid() == 0 else { throw ValidationError("cella up needs root: the agent runs functions in sandboxes (namespaces, cgroups)") }
+        DaemonLogging.bootstrap(level: logLevel, json: false)
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let logger = Logger(label: "cella.up")
+
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let token = try Self.operatorKey(in: dataDir)
+        try RuntimeBootstrap.ensure(["python3.11", "provided"], in: runtimesDir)
+
+        let store = try await StoreFactory.open(url: "sqlite:\(dataDir)/cella.db", logger: logger)
+        let http = AgentClient.makeHTTPClient()
+        let controller = Controller(store: store, configuration: .init(operatorToken: token), http: http, logger: logger)
+        try await controller.prepare()
+
+        var agentConfig = AgentConfiguration()
+        agentConfig.host = "127.0.0.1"
+        agentConfig.port = agentPort
+        agentConfig.dataDirectory = dataDir + "/agent"
+        agentConfig.runtimesDirectory = runtimesDir
+        agentConfig.memoryBudgetBytes = UInt64(memoryBudget) << 20
+        let agent: Agent
+        do { agent = try Agent(configuration: agentConfig, logger: logger) } catch { throw ValidationError(error.description) }
+
+        let endpoint = "http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(port)"
+        let agentApp = Application(
+            router: AgentAPI.router(agent: agent, metrics: registry),
+            configuration: .init(address: .hostname("127.0.0.1", port: agentPort), serverName: "cella-agent"),
+            logger: logger)
+        let controllerApp = Application(
+            router: ControllerAPI.router(controller),
+            configuration: .init(address: .hostname(host, port: port), serverName: "cella-controller"),
+            onServerRunning: { _ in
+                print("endpoint: \(endpoint)")
+                print("admin key: \(token)")
+                print("""
+                    data: \(dataDir)
+                    try:  curl -s -H 'Authorization: Bearer \(token)' \(endpoint)/v1/nodes
+                    Ctrl-C stops Cella (invocations in flight finish first).
+                    """)
+                fflush(stdout)
+            },
+            logger: logger)
+        let beats = HeartbeatService(
+            agent: agent,
+            configuration: .init(controller: endpoint, nodeId: "local", advertise: "http://127.0.0.1:\(agentPort)", token: token),
+            client: http, logger: logger)
+        // Stopped last to first: the controller stops taking requests, then the agent drains,
+        // then the heartbeat tells of the drain.
+        let services: [any Service] = [beats, AgentService(agent: agent), agentApp] + controller.services + [controllerApp]
+        let group = ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do { try await group.run() } catch {
+            try? await http.shutdown()
+            await store.close()
+            throw error
+        }
+        try? await http.shutdown()
+        await store.close()
+    }
+
+    /// The operator's key, made on the first start and kept (mode 0600) in the data directory.
+    static func operatorKey(in dataDir: String) throws -> String {
+        let path = dataDir + "/operator-key"
+        if let existing = try? String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
+           !existing.isEmpty {
+            return existing
+        }
+        var bytes = [UInt8](repeating: 0, count: 24)
+        guard getentropy(&bytes, bytes.count) == 0 else { throw ValidationError("getentropy failed") }
+        let key = "cella_op_" + bytes.map { String(format: "%02x", $0) }.joined()
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw ValidationError("cannot create \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let line = Array((key + "\n").utf8)
+        guard write(fd, line, line.count) == line.count else { throw ValidationError("cannot write \(path)") }
+        return key
+    }
+}
+
+/// Builds missing runtimes with the repository's rootfs/build.sh, its progress on stderr.
+enum RuntimeBootstrap {
+    static func ensure(_ names: [String], in directory: String) throws {
+        let missing = names.filter { !FileManager.default.fileExists(atPath: "\(directory)/\($0)/runtime.json") }
+        guard !missing.isEmpty else { return }
+        guard let script = buildScript() else {
+            throw ValidationError("runtimes \(missing.joined(separator: ", ")) are not built in \(directory), and rootfs/build.sh was not found: set CELLA_ROOTFS_DIR to the repository's rootfs directory")
+        }
+        FileHandle.standardError.write(Data("building runtimes \(missing.joined(separator: ", ")) into \(directory) (first start only; debootstrap takes a minute or two)...\n".utf8))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = [script] + missing
+        var env = ProcessInfo.processInfo.environment
+        env["CELLA_RUNTIMES_DIR"] = directory
+        p.environment = env
+        p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        try p.run()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            throw ValidationError("building the runtimes failed (rootfs/build.sh exited \(p.terminationStatus)); its output is above")
+        }
+    }
+
+    /// `$CELLA_ROOTFS_DIR/build.sh`, else `rootfs/build.sh` in a directory above the executable
+    /// (a checkout's `.build/<config>/cella`).
+    static func buildScript() -> String? {
+        if let dir = ProcessInfo.processInfo.environment["CELLA_ROOTFS_DIR"] { return dir + "/build.sh" }
+        var url = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<5 {
+            let candidate = url.path + "/rootfs/build.sh"
+            if FileManager.default.fileExists(atPath: candidate) { return candidate }
+            url = url.deletingLastPathComponent()
+        }
+        return nil
+    }
+}

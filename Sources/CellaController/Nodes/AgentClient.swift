@@ -1,0 +1,127 @@
+import AsyncHTTPClient
+import CellaModel
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// Calls node agents' HTTP API (docs/agent-api.md) over pooled keep-alive connections.
+public struct AgentClient: Sendable {
+    /// An agent's answer to an invoke: its status, headers and body, passed through unparsed.
+    public struct Answer: Sendable {
+        public var status: Int
+        public var headers: HTTPHeaders
+        public var body: ByteBuffer
+        /// The agent's error code (`X-Cella-Error`), when it refused the call.
+        public var errorCode: String? { headers.first(name: "X-Cella-Error") }
+    }
+
+    /// Why a call failed without an answer.
+    public enum CallError: Error, Sendable, CustomStringConvertible {
+        /// The connection could not be made: the agent never saw the request, so another node may
+        /// run it.
+        case notAccepted(String)
+        /// The request may have reached the agent (the connection broke after it was sent, or the
+        /// deadline passed): it must not be sent anywhere else.
+        case failed(String)
+
+        public var description: String {
+            switch self {
+            case .notAccepted(let m): "not accepted: \(m)"
+            case .failed(let m): "failed: \(m)"
+            }
+        }
+    }
+
+    public let http: HTTPClient
+    public let maxResponseBytes: Int
+
+    public init(http: HTTPClient, maxResponseBytes: Int = 7 << 20) {
+        self.http = http
+        self.maxResponseBytes = maxResponseBytes
+    }
+
+    /// A client tuned for the controller: many keep-alive connections per agent, short connects.
+    public static func makeHTTPClient(eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout.connect = .seconds(1)
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
+        configuration.decompression = .disabled
+        configuration.redirectConfiguration = .disallow
+        return HTTPClient(eventLoopGroupProvider: .shared(eventLoopGroup), configuration: configuration)
+    }
+
+    static func path(_ tenant: String, _ name: String, _ version: String) -> String {
+        "/v1/functions/\(escape(tenant))/\(escape(name))/\(escape(version))"
+    }
+
+    static func escape(_ s: String) -> String {
+        s.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_.~"))) ?? s
+    }
+
+    /// Sends one request and collects the answer.
+    public func call(
+        _ address: String, _ method: HTTPMethod, _ path: String, headers: HTTPHeaders = [:],
+        body: ByteBuffer? = nil, timeout: TimeAmount
+    ) async throws(CallError) -> Answer {
+        var request = HTTPClientRequest(url: address + path)
+        request.method = method
+        request.headers = headers
+        if let body { request.body = .bytes(body) }
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, timeout: timeout)
+        } catch {
+            throw Self.classify(error)
+        }
+        do {
+            let body = try await response.body.collect(upTo: maxResponseBytes)
+            return Answer(status: Int(response.status.code), headers: response.headers, body: body)
+        } catch {
+            throw .failed("reading the agent's answer: \(error)")
+        }
+    }
+
+    /// Connection-stage failures mean the agent never saw the request.
+    static func classify(_ error: any Error) -> CallError {
+        if error is NIOConnectionError { return .notAccepted("\(error)") }
+        if let error = error as? HTTPClientError, error == .connectTimeout { return .notAccepted("connect timed out") }
+        if let error = error as? ChannelError, case .connectTimeout = error { return .notAccepted("connect timed out") }
+        if let error = error as? IOError, [ECONNREFUSED, EHOSTUNREACH, ENETUNREACH].contains(error.errnoCode) {
+            return .notAccepted("\(error)")
+        }
+        return .failed("\(error)")
+    }
+
+    // MARK: Operations
+
+    public func invoke(
+        _ address: String, tenant: String, name: String, version: String, payload: ByteBuffer,
+        headers: HTTPHeaders, timeout: TimeAmount
+    ) async throws(CallError) -> Answer {
+        try await call(address, .POST, Self.path(tenant, name, version) + "/invoke", headers: headers, body: payload, timeout: timeout)
+    }
+
+    public func hasBundle(_ address: String, digest: String) async throws(CallError) -> Bool {
+        try await call(address, .HEAD, "/v1/bundles/\(digest)", timeout: .seconds(5)).status == 200
+    }
+
+    public func putBundle(_ address: String, digest: String, bytes: [UInt8]) async throws(CallError) -> Answer {
+        try await call(address, .PUT, "/v1/bundles/\(digest)", body: ByteBuffer(bytes: bytes), timeout: .seconds(120))
+    }
+
+    public func deploy(_ address: String, tenant: String, name: String, version: String, _ request: AgentDeployRequest) async throws(CallError) -> Answer {
+        let body: ByteBuffer
+        do { body = ByteBuffer(bytes: try JSONEncoder().encode(request)) } catch { throw .failed("encoding: \(error)") }
+        return try await call(address, .PUT, Self.path(tenant, name, version),
+                              headers: ["Content-Type": "application/json"], body: body, timeout: .seconds(30))
+    }
+
+    public func remove(_ address: String, tenant: String, name: String, version: String) async throws(CallError) -> Answer {
+        try await call(address, .DELETE, Self.path(tenant, name, version), timeout: .seconds(30))
+    }
+
+    public func setDrain(_ address: String, _ draining: Bool) async throws(CallError) -> Answer {
+        try await call(address, draining ? .POST : .DELETE, "/v1/drain", timeout: .seconds(5))
+    }
+}

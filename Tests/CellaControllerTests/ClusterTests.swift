@@ -1,0 +1,195 @@
+import Foundation
+import NIOHTTP1
+import Testing
+
+/// End to end: a controller and three agents as separate processes, each agent in its own network
+/// namespace, driven over HTTP as users drive them.
+@Suite(.serialized, .enabled(if: Cluster.isRoot, "needs root: namespaces, veths and sandboxes"), .timeLimit(.minutes(5)))
+struct ClusterTests {
+    static let probe = Cluster.repository + "/Tests/Fixtures/functions/agent-probe"
+
+    @Test func invocationsSpreadKeepLocalityAndSurviveANodeKilled() async throws {
+        try await withCluster { cluster in
+            var homes: [String: String] = [:]
+            for f in 0..<6 {
+                let deploy = try await cluster.deploy("f\(f)", directory: Self.probe)
+                #expect(deploy.status == 201, "\(deploy.body)")
+            }
+            for f in 0..<6 {
+                var seen: Set<String> = []
+                for n in 0..<3 {
+                    let reply = try await cluster.invoke("f\(f)", #"{"n": \#(n)}"#)
+                    #expect(reply.status == 200, "\(reply.body)")
+                    #expect(reply.header("X-Cella-Outcome") == "success")
+                    #expect(reply.header("X-Cella-Executed-Version") == "$LATEST")
+                    if n > 0 { #expect(reply.header("X-Cella-Start") == "warm", "invocation \(n) of f\(f) was not warm") }
+                    seen.insert(reply.header("X-Cella-Node") ?? "?")
+                }
+                #expect(seen.count == 1, "f\(f) ran on \(seen): its instances should stay together")
+                homes["f\(f)"] = seen.first
+            }
+            #expect(Set(homes.values).count >= 2, "six functions all on one node: \(homes)")
+
+            // Kill f0's node. Its next invocation goes elsewhere at once (the connection is
+            // refused before the agent accepts anything), and the node is dead within 3 s.
+            let victim = try #require(homes["f0"])
+            let index = try #require(Int(victim.dropFirst("node-".count)))
+            let killed = ContinuousClock.now
+            cluster.kill(agent: index)
+            let moved = try await cluster.invoke("f0", #"{"after": "kill"}"#)
+            #expect(moved.status == 200, "\(moved.body)")
+            #expect(moved.header("X-Cella-Node") != victim)
+            var deadAfter: Duration?
+            while ContinuousClock.now - killed < .seconds(6) {
+                let status = try await cluster.nodes().first { $0["id"] as? String == victim }?["status"] as? String
+                if status == "dead" { deadAfter = ContinuousClock.now - killed; break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let after = try #require(deadAfter, "\(victim) was never marked dead")
+            #expect(after <= .milliseconds(3200), "\(victim) marked dead only after \(after)")
+            for f in 0..<6 {
+                let reply = try await cluster.invoke("f\(f)")
+                #expect(reply.status == 200 && reply.header("X-Cella-Node") != victim, "f\(f): \(reply.status) on \(reply.header("X-Cella-Node") ?? "?")")
+            }
+            // Back with the same id: its restart removes what the killed run left, and it is live again.
+            try cluster.startAgent(index)
+            try await cluster.waitLive(3)
+        }
+    }
+
+    @Test func asyncInvocationsSurviveAControllerKilledAndRestarted() async throws {
+        try await withCluster(agents: 2) { cluster in
+            #expect(try await cluster.deploy("counter", directory: Self.probe).status == 201)
+            var ids: [Int: String] = [:]
+            func submit(_ n: Int) async throws {
+                let reply = try await cluster.invoke("counter", #"{"n": \#(n)}"#, headers: [("X-Cella-Invocation-Type", "Event")])
+                #expect(reply.status == 202, "\(reply.body)")
+                ids[n] = try #require(reply.json["invocationId"] as? String)
+            }
+            for n in 0..<20 { try await submit(n) }
+            cluster.killController()
+            try cluster.startController()
+            try await cluster.waitHealthy()
+            for n in 20..<30 { try await submit(n) }
+
+            // Every one runs to success, none lost; each result is its own event.
+            let deadline = ContinuousClock.now + .seconds(60)
+            var pending = Set(ids.keys)
+            while !pending.isEmpty, ContinuousClock.now < deadline {
+                for n in pending.sorted() {
+                    let reply = try await cluster.request(.GET, "/v1/invocations/\(ids[n]!)")
+                    let json = reply.json
+                    if json["status"] as? String == "succeeded" {
+                        let event = (json["result"] as? [String: Any])?["event"] as? [String: Any]
+                        #expect(event?["n"] as? Int == n, "invocation \(n) returned \(json)")
+                        pending.remove(n)
+                    } else {
+                        #expect(json["status"] as? String != "dead", "invocation \(n) dead-lettered: \(json)")
+                    }
+                }
+                if !pending.isEmpty { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            #expect(pending.isEmpty, "never executed: \(pending.sorted())")
+            // Executions metered: at least one per invocation (at-least-once allows repeats only
+            // for the ones the killed controller held).
+            var records = 0
+            for _ in 0..<50 {
+                let reply = try await cluster.request(.GET, "/v1/functions/counter/records?limit=1000")
+                records = ((try? JSONSerialization.jsonObject(with: Data(reply.body.utf8))) as? [Any])?.count ?? 0
+                if records >= 30 { break }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(records >= 30 && records <= 50, "\(records) executions metered for 30 invocations")
+        }
+    }
+
+    @Test func asyncFailuresAreRetriedThenDeadLettered() async throws {
+        try await withCluster(agents: 1) { cluster in
+            #expect(try await cluster.deploy("failing", directory: Self.probe).status == 201)
+            let reply = try await cluster.invoke("failing", #"{"raise": "boom"}"#, headers: [("X-Cella-Invocation-Type", "Event")])
+            let id = try #require(reply.json["invocationId"] as? String)
+            // The same idempotency key twice queues one invocation.
+            let keyed = [("X-Cella-Invocation-Type", "Event"), ("X-Cella-Idempotency-Key", "k1")]
+            let first = try await cluster.invoke("failing", #"{"n": 1}"#, headers: keyed)
+            let second = try await cluster.invoke("failing", #"{"n": 1}"#, headers: keyed)
+            #expect(first.json["invocationId"] as? String == second.json["invocationId"] as? String)
+            #expect(second.json["duplicate"] as? String == "true")
+            var json: [String: Any] = [:]
+            for _ in 0..<100 {
+                json = try await cluster.request(.GET, "/v1/invocations/\(id)").json
+                if json["status"] as? String == "dead" { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(json["status"] as? String == "dead", "\(json)")
+            #expect(json["attempts"] as? Int == 3, "2 retries by default: \(json)")
+            #expect((json["error"] as? String)?.contains("Unhandled") == true, "\(json)")
+            #expect((json["result"] as? [String: Any])?["errorMessage"] as? String == "boom")
+            let dead = try await cluster.request(.GET, "/v1/functions/failing/dead-letters")
+            #expect(dead.body.contains(id))
+        }
+    }
+
+    @Test func boto3InvokesThroughTheLambdaCompatiblePath() async throws {
+        try await withCluster(agents: 1) { cluster in
+            #expect(try await cluster.deploy("hello", directory: Self.probe).status == 201)
+            let script = """
+                import boto3, json, sys
+                from botocore.config import Config
+                from botocore.exceptions import ClientError
+                c = boto3.client("lambda", endpoint_url=sys.argv[1], region_name="local",
+                                 aws_access_key_id="unused", aws_secret_access_key="unused",
+                                 config=Config(retries={"max_attempts": 1}))
+                # Until per-tenant credentials exist the operator's token authenticates.
+                def bearer(request, **kwargs):
+                    request.headers["Authorization"] = "Bearer " + sys.argv[2]
+                c.meta.events.register("before-send.lambda.Invoke", bearer)
+                out = {}
+                r = c.invoke(FunctionName="hello", Payload=json.dumps({"print": ["from boto3"], "x": 1}), LogType="Tail")
+                out["ok"] = {"status": r["StatusCode"], "version": r["ExecutedVersion"],
+                             "payload": json.loads(r["Payload"].read()), "error": r.get("FunctionError"),
+                             "log": __import__("base64").b64decode(r["LogResult"]).decode()}
+                r = c.invoke(FunctionName="hello", Payload=json.dumps({"raise": "nope"}))
+                out["failed"] = {"status": r["StatusCode"], "error": r.get("FunctionError"), "payload": json.loads(r["Payload"].read())}
+                r = c.invoke(FunctionName="hello", InvocationType="Event", Payload=b"{}")
+                out["event"] = r["StatusCode"]
+                r = c.invoke(FunctionName="hello", InvocationType="DryRun")
+                out["dry"] = r["StatusCode"]
+                try:
+                    c.invoke(FunctionName="missing", Payload=b"{}")
+                except ClientError as e:
+                    out["missing"] = [e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]]
+                try:
+                    c.invoke(FunctionName="hello", Payload=b"not json")
+                except ClientError as e:
+                    out["badjson"] = e.response["Error"]["Code"]
+                print(json.dumps(out))
+                """
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["python3", "-c", script, cluster.baseURL, cluster.token]
+            let pipe = Pipe()
+            p.standardOutput = pipe
+            try p.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0, "boto3 script failed")
+            let out = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(String(decoding: data, as: UTF8.self))")
+            let ok = try #require(out["ok"] as? [String: Any])
+            #expect(ok["status"] as? Int == 200)
+            #expect(ok["version"] as? String == "$LATEST")
+            #expect(ok["error"] is NSNull || ok["error"] == nil)
+            #expect(((ok["payload"] as? [String: Any])?["event"] as? [String: Any])?["x"] as? Int == 1)
+            #expect((ok["log"] as? String)?.contains("from boto3") == true, "\(ok)")
+            #expect((ok["log"] as? String)?.contains("REPORT RequestId:") == true)
+            let failed = try #require(out["failed"] as? [String: Any])
+            #expect(failed["status"] as? Int == 200, "a function error is still 200")
+            #expect(failed["error"] as? String == "Unhandled")
+            #expect((failed["payload"] as? [String: Any])?["errorMessage"] as? String == "nope")
+            #expect(out["event"] as? Int == 202)
+            #expect(out["dry"] as? Int == 204)
+            #expect((out["missing"] as? [Any])?.first as? String == "ResourceNotFoundException")
+            #expect((out["missing"] as? [Any])?.last as? Int == 404)
+            #expect(out["badjson"] as? String == "InvalidRequestContentException")
+        }
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import Testing
+
+/// The controller's routes against a real SQLite store, without nodes: validation, versions and
+/// aliases, the async queue's intake, error shapes of both APIs, tenant isolation.
+@Suite struct ControllerAPITests {
+    static let zip: [UInt8] = {
+        // A real zip of the probe function.
+        (try? Cluster.zip(directory: Cluster.repository + "/Tests/Fixtures/functions/agent-probe")) ?? []
+    }()
+
+    static func create(_ c: RunningController, _ name: String, tenant: String? = nil, extra: [String: Any] = [:]) async throws -> Cluster.Reply {
+        let digest = try await c.request(.POST, "/v1/bundles", body: zip).json["digest"] as? String ?? ""
+        var config: [String: Any] = ["name": name, "runtime": "python3.11", "handler": "app.handler"]
+        config.merge(extra) { $1 }
+        return try await c.json(.POST, "/v1/functions", ["config": config, "codeDigest": digest],
+                                headers: tenant.map { [("X-Cella-Tenant", $0)] } ?? [])
+    }
+
+    @Test func credentialsAreRequired() async throws {
+        try await withController { c in
+            let none = try await c.request(.GET, "/v1/functions", auth: false)
+            #expect(none.status == 401 && none.header("X-Cella-Error") == "Unauthorized")
+            let wrong = try await c.request(.GET, "/v1/functions", headers: [("Authorization", "Bearer nope")], auth: false)
+            #expect(wrong.status == 401)
+            #expect(!wrong.body.contains(c.token))
+        }
+    }
+
+    @Test func badInputIsRejectedWithThePreciseReason() async throws {
+        try await withController { c in
+            let notArchive = try await c.request(.POST, "/v1/bundles", body: Array("hello".utf8))
+            #expect(notArchive.status == 400 && notArchive.header("X-Cella-Error") == "InvalidBundle", "\(notArchive.body)")
+            let memory = try await Self.create(c, "fn", extra: ["memoryMB": 64])
+            #expect(memory.status == 400)
+            #expect((memory.json["message"] as? String)?.hasPrefix("memoryMB: 64 is outside 128...10240") == true, "\(memory.body)")
+            let env = try await Self.create(c, "fn", extra: ["environment": ["AWS_REGION": "x"]])
+            #expect((env.json["message"] as? String)?.contains("environment.AWS_REGION") == true, "\(env.body)")
+            let noBundle = try await c.json(.POST, "/v1/functions", [
+                "config": ["name": "fn", "runtime": "python3.11"], "codeDigest": String(repeating: "a", count: 64)])
+            #expect(noBundle.status == 400 && (noBundle.json["message"] as? String)?.contains("upload it") == true, "\(noBundle.body)")
+            let missingField = try await c.json(.POST, "/v1/functions", ["config": ["name": "fn"], "codeDigest": "x"])
+            #expect(missingField.status == 400 && (missingField.json["message"] as? String)?.contains("config.runtime") == true, "\(missingField.body)")
+            let retries = try await Self.create(c, "fn", extra: [:])
+            #expect(retries.status == 201)
+            let badRetries = try await c.json(.PUT, "/v1/functions/fn/config", ["asyncRetries": 5])
+            #expect(badRetries.status == 400 && (badRetries.json["message"] as? String)?.hasPrefix("asyncRetries") == true)
+            // Nothing of the refused updates was kept.
+            #expect(try await c.request(.GET, "/v1/functions/fn").json["asyncRetries"] as? Int == 2)
+        }
+    }
+
+    @Test func functionsVersionsAndAliases() async throws {
+        try await withController { c in
+            #expect(try await Self.create(c, "fn").status == 201)
+            let dup = try await Self.create(c, "fn")
+            #expect(dup.status == 409 && dup.header("X-Cella-Error") == "ResourceConflict")
+            let v1 = try await c.json(.POST, "/v1/functions/fn/versions", ["description": "first"])
+            #expect(v1.status == 201 && v1.json["version"] as? String == "1")
+            let updated = try await c.json(.PUT, "/v1/functions/fn/config", ["memoryMB": 256, "expectedRevision": 1])
+            #expect(updated.status == 200 && updated.json["revision"] as? Int == 2, "\(updated.body)")
+            let stale = try await c.json(.PUT, "/v1/functions/fn/config", ["memoryMB": 512, "expectedRevision": 1])
+            #expect(stale.status == 409, "\(stale.body)")
+            let v2 = try await c.json(.POST, "/v1/functions/fn/versions", [:])
+            #expect(v2.json["version"] as? String == "2")
+            let versions = try await c.request(.GET, "/v1/functions/fn/versions")
+            let list = (try JSONSerialization.jsonObject(with: Data(versions.body.utf8)) as? [[String: Any]]) ?? []
+            #expect(list.map { $0["version"] as? String } == ["1", "2"])
+            #expect(((list.first?["config"] as? [String: Any])?["memoryMB"] as? Int) == 128, "version 1 keeps its config")
+            #expect(try await c.json(.PUT, "/v1/functions/fn/aliases/live", ["version": "1"]).status == 200)
+            #expect(try await c.json(.PUT, "/v1/functions/fn/aliases/broken", ["version": "9"]).status == 404)
+            #expect(try await c.json(.PUT, "/v1/functions/fn/aliases/7", ["version": "1"]).status == 400)
+            // DryRun resolves the alias without running anything.
+            let dry = try await c.request(.POST, "/v1/functions/fn/invoke?qualifier=live", body: Array("{}".utf8),
+                                          headers: [("X-Cella-Invocation-Type", "DryRun")])
+            #expect(dry.status == 204 && dry.header("X-Cella-Executed-Version") == "1")
+            let gone = try await c.request(.POST, "/v1/functions/fn/invoke?qualifier=nope", body: Array("{}".utf8),
+                                           headers: [("X-Cella-Invocation-Type", "DryRun")])
+            #expect(gone.status == 404)
+            #expect(try await c.request(.DELETE, "/v1/functions/fn").status == 204)
+            #expect(try await c.request(.GET, "/v1/functions/fn").status == 404)
+            #expect(try await c.request(.DELETE, "/v1/functions/fn").status == 404)
+        }
+    }
+
+    @Test func invokeWithoutNodesAndTheLimits() async throws {
+        try await withController(configure: { $0.maxAsyncPayloadBytes = 1000 }) { c in
+            #expect(try await Self.create(c, "fn").status == 201)
+            let sync = try await c.request(.POST, "/v1/functions/fn/invoke", body: Array("{}".utf8))
+            #expect(sync.status == 503 && sync.header("X-Cella-Error") == "NoNodes" && sync.header("Retry-After") == "1", "\(sync.body)")
+            let notJSON = try await c.request(.POST, "/v1/functions/fn/invoke", body: Array("{nope".utf8))
+            #expect(notJSON.status == 400, "\(notJSON.body)")
+            let big = try await c.request(.POST, "/v1/functions/fn/invoke", body: Array(repeating: UInt8(ascii: " "), count: 6 * 1024 * 1024 + 1))
+            #expect(big.status == 413 && big.header("X-Cella-Error") == "RequestTooLarge")
+            let bigAsync = try await c.request(.POST, "/v1/functions/fn/invoke", body: Array(("[" + String(repeating: "1,", count: 600) + "1]").utf8),
+                                               headers: [("X-Cella-Invocation-Type", "Event")])
+            #expect(bigAsync.status == 413)
+            // Async is accepted into the durable queue without any node, and waits there.
+            let queued = try await c.request(.POST, "/v1/functions/fn/invoke", body: Array(#"{"a":1}"#.utf8),
+                                             headers: [("X-Cella-Invocation-Type", "Event")])
+            #expect(queued.status == 202, "\(queued.body)")
+            let id = try #require(queued.json["invocationId"] as? String)
+            try await Task.sleep(for: .milliseconds(300))
+            let status = try await c.request(.GET, "/v1/invocations/\(id)").json
+            #expect(status["status"] as? String == "queued" && status["attempts"] as? Int == 0, "\(status)")
+            let badType = try await c.request(.POST, "/v1/functions/fn/invoke", body: Array("{}".utf8), headers: [("X-Cella-Invocation-Type", "Later")])
+            #expect(badType.status == 400)
+        }
+    }
+
+    @Test func lambdaRoutesAnswerInLambdasShape() async throws {
+        try await withController { c in
+            #expect(try await Self.create(c, "fn").status == 201)
+            let missing = try await c.request(.POST, "/2015-03-31/functions/nope/invocations", body: Array("{}".utf8))
+            #expect(missing.status == 404 && missing.header("X-Amzn-ErrorType") == "ResourceNotFoundException")
+            #expect(missing.json["Type"] as? String == "User" && (missing.json["Message"] as? String)?.contains("nope") == true)
+            let arn = "arn:aws:lambda:local:default:function:fn".addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+            let dry = try await c.request(.POST, "/2015-03-31/functions/\(arn)/invocations", headers: [("X-Amz-Invocation-Type", "DryRun")])
+            #expect(dry.status == 204 && dry.header("X-Amz-Executed-Version") == "$LATEST", "\(dry.status) \(dry.body)")
+            let other = "arn:aws:lambda:local:other:function:fn".addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+            #expect(try await c.request(.POST, "/2015-03-31/functions/\(other)/invocations", headers: [("X-Amz-Invocation-Type", "DryRun")]).status == 404)
+            let event = try await c.request(.POST, "/2015-03-31/functions/fn/invocations", body: Array("{}".utf8),
+                                            headers: [("X-Amz-Invocation-Type", "Event")])
+            #expect(event.status == 202 && event.header("x-amzn-RequestId") != nil)
+            let sync = try await c.request(.POST, "/2015-03-31/functions/fn/invocations", body: Array("{}".utf8))
+            #expect(sync.status == 503 && sync.header("X-Amzn-ErrorType") == "ServiceException")
+        }
+    }
+
+    @Test func tenantsCannotSeeEachOther() async throws {
+        try await withController { c in
+            #expect(try await c.json(.POST, "/v1/tenants", ["id": "acme"]).status == 201)
+            #expect(try await c.json(.POST, "/v1/tenants", ["id": "Bad_Id"]).status == 400)
+            #expect(try await Self.create(c, "secret", tenant: "acme").status == 201)
+            #expect(try await c.request(.GET, "/v1/functions/secret").status == 404, "visible from the default tenant")
+            #expect(try await c.request(.GET, "/v1/functions/secret", headers: [("X-Cella-Tenant", "acme")]).status == 200)
+            let list = try await c.request(.GET, "/v1/functions")
+            #expect(!list.body.contains("secret"))
+            #expect(try await c.request(.DELETE, "/v1/tenants/acme").status == 204)
+            #expect(try await c.request(.GET, "/v1/functions/secret", headers: [("X-Cella-Tenant", "acme")]).status == 404)
+        }
+    }
+}

@@ -1,0 +1,289 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Testing
+
+/// A controller and agents as separate `cella` processes. Each agent runs in a network namespace
+/// made for the test, joined to the host by a veth on a bridge that exists only for the test; the
+/// controller listens on the bridge's address. Everything is torn down by `stop()`: processes,
+/// namespaces, links, cgroup roots, directories.
+final class Cluster: @unchecked Sendable {
+    static let isRoot = geteuid() == 0
+    static let client = HTTPClient(eventLoopGroupProvider: .singleton)
+
+    let tag: String
+    let subnet: String
+    let bridge: String
+    let port: Int
+    let directory: String
+    let token = "operator-" + UUID().uuidString
+    let agentCount: Int
+    private(set) var controller: Process?
+    private(set) var agents: [Process?]
+    var baseURL: String { "http://\(subnet).1:\(port)" }
+
+    static var cella: String {
+        URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path + "/cella"
+    }
+
+    static var repository: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().path
+    }
+
+    static func runtimesDirectory() throws -> String {
+        let dir = ProcessInfo.processInfo.environment["CELLA_RUNTIMES_DIR"] ?? "/var/lib/cella/runtimes"
+        guard FileManager.default.fileExists(atPath: "\(dir)/python3.11/runtime.json") else {
+            throw Failure("runtime python3.11 is not built in \(dir): run `bash rootfs/build.sh python3.11 provided` (scripts/test.sh does)")
+        }
+        return dir
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+        init(_ d: String) { description = d }
+    }
+
+    init(agents: Int) {
+        let pid = Int(getpid())
+        tag = "e2e\(pid % 100_000)"
+        subnet = "10.231.\(pid % 250)"
+        bridge = "cb\(pid % 100_000)"
+        port = 30000 + pid % 20000
+        directory = NSTemporaryDirectory() + "cella-cluster-\(pid)-\(UUID().uuidString.prefix(8))"
+        agentCount = agents
+        self.agents = Array(repeating: nil, count: agents)
+    }
+
+    func namespace(_ i: Int) -> String { "\(tag)-n\(i)" }
+    func agentAddress(_ i: Int) -> String { "\(subnet).\(10 + i)" }
+    func cgroupRoot(_ i: Int) -> String { "cella-\(tag)-\(i)" }
+
+    /// Makes the network, starts the controller and the agents, waits until every node is live.
+    static func start(agents: Int) async throws -> Cluster {
+        let cluster = Cluster(agents: agents)
+        do {
+            try cluster.makeNetwork()
+            try cluster.startController()
+            try await cluster.waitHealthy()
+            for i in 0..<agents { try cluster.startAgent(i) }
+            try await cluster.waitLive(agents)
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+        return cluster
+    }
+
+    func makeNetwork() throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try sh("ip", "link", "add", bridge, "type", "bridge")
+        try sh("ip", "addr", "add", "\(subnet).1/24", "dev", bridge)
+        try sh("ip", "link", "set", bridge, "up")
+        for i in 0..<agentCount {
+            let ns = namespace(i), host = "\(tag)h\(i)", peer = "\(tag)p\(i)"
+            try sh("ip", "netns", "add", ns)
+            try sh("ip", "link", "add", host, "type", "veth", "peer", "name", peer)
+            try sh("ip", "link", "set", peer, "netns", ns)
+            try sh("ip", "link", "set", host, "master", bridge, "up")
+            try sh("ip", "-n", ns, "addr", "add", "\(agentAddress(i))/24", "dev", peer)
+            try sh("ip", "-n", ns, "link", "set", peer, "up")
+            try sh("ip", "-n", ns, "link", "set", "lo", "up")
+        }
+    }
+
+    func startController() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.cella)
+        p.arguments = ["controller", "--host", "\(subnet).1", "--port", String(port), "--store", "sqlite:\(directory)/cella.db",
+                       "--async-retry-base", "200", "--async-lease", "3000", "--log-level", "warning"]
+        p.environment = ["CELLA_OPERATOR_TOKEN": token, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
+        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try p.run()
+        controller = p
+    }
+
+    func startAgent(_ i: Int) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
+        // nsenter joins only the network namespace and execs: the agent keeps the host's mounts
+        // (its cgroups) and its pid is the process's.
+        p.arguments = ["--net=/run/netns/\(namespace(i))", "--", Self.cella, "agent",
+                       "--host", agentAddress(i), "--port", "9100",
+                       "--controller", baseURL, "--node-id", "node-\(i)", "--advertise", "http://\(agentAddress(i)):9100",
+                       "--data-dir", "\(directory)/agent-\(i)", "--cgroup-root", cgroupRoot(i), "--state-dir", "/run/\(cgroupRoot(i))",
+                       "--runtimes-dir", try Self.runtimesDirectory(), "--memory-budget", "1024", "--log-level", "error"]
+        p.environment = ["CELLA_CONTROLLER_TOKEN": token, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
+        try p.run()
+        agents[i] = p
+    }
+
+    func kill(agent i: Int) {
+        guard let p = agents[i] else { return }
+        Foundation.kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        agents[i] = nil
+    }
+
+    func killController() {
+        guard let p = controller else { return }
+        Foundation.kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        controller = nil
+    }
+
+    func waitHealthy() async throws {
+        for _ in 0..<200 {
+            if let reply = try? await request(.GET, "/v1/health"), reply.status == 200 { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw Failure("the controller did not become healthy at \(baseURL)")
+    }
+
+    func nodes() async throws -> [[String: Any]] {
+        let reply = try await request(.GET, "/v1/nodes")
+        return (try? JSONSerialization.jsonObject(with: Data(reply.body.utf8))) as? [[String: Any]] ?? []
+    }
+
+    func waitLive(_ count: Int) async throws {
+        for _ in 0..<200 {
+            if try await nodes().filter({ $0["status"] as? String == "live" }).count >= count { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw Failure("\(count) nodes did not become live: \(try await nodes())")
+    }
+
+    /// Stops everything and removes what the cluster made; safe to call twice.
+    /// - Returns: sandbox cgroups that agents stopped gracefully left behind (should be none).
+    @discardableResult
+    func stop() async -> [String] {
+        var left: [String] = []
+        for i in 0..<agentCount {
+            guard let p = agents[i] else { continue }
+            p.terminate()
+            p.waitUntilExit()
+            agents[i] = nil
+            left += Self.cgroups(under: cgroupRoot(i))
+        }
+        if let p = controller {
+            p.terminate()
+            p.waitUntilExit()
+            controller = nil
+        }
+        for i in 0..<agentCount {
+            _ = try? sh("ip", "netns", "del", namespace(i))
+            Self.removeCgroupRoot(cgroupRoot(i))
+            try? FileManager.default.removeItem(atPath: "/run/\(cgroupRoot(i))")
+        }
+        _ = try? sh("ip", "link", "del", bridge)
+        try? FileManager.default.removeItem(atPath: directory)
+        return left
+    }
+
+    /// Kills what is left in a cgroup root of a SIGKILLed agent and removes it, in every hierarchy.
+    static func removeCgroupRoot(_ root: String) {
+        for hierarchy in ["memory", "pids", "cpu,cpuacct", "cpu", "cpuacct", "freezer", "unified", ""] {
+            let dir = "/sys/fs/cgroup/\(hierarchy.isEmpty ? "" : hierarchy + "/")\(root)"
+            guard FileManager.default.fileExists(atPath: dir) else { continue }
+            let children = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+            for child in children where (try? FileManager.default.attributesOfItem(atPath: "\(dir)/\(child)")[.type] as? FileAttributeType) == .typeDirectory {
+                for pid in ((try? String(contentsOfFile: "\(dir)/\(child)/cgroup.procs", encoding: .utf8)) ?? "").split(separator: "\n") {
+                    if let pid = Int32(pid) { Foundation.kill(pid, SIGKILL) }
+                }
+                for _ in 0..<50 where rmdir("\(dir)/\(child)") != 0 { usleep(20_000) }
+            }
+            rmdir(dir)
+        }
+    }
+
+    /// Cgroup directories left under a root, in any hierarchy (what a leak check counts).
+    static func cgroups(under root: String) -> [String] {
+        ["memory", "pids", "cpu,cpuacct", "freezer", "unified"].flatMap { h -> [String] in
+            let dir = "/sys/fs/cgroup/\(h)/\(root)"
+            return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { !$0.contains(".") }.map { "\(dir)/\($0)" }
+        }
+    }
+
+    @discardableResult
+    func sh(_ argv: String...) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = argv
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard p.terminationStatus == 0 else { throw Failure("\(argv.joined(separator: " ")): \(text)") }
+        return text
+    }
+
+    // MARK: HTTP
+
+    struct Reply: Sendable {
+        var status: Int
+        var headers: HTTPHeaders
+        var body: String
+        func header(_ name: String) -> String? { headers.first(name: name) }
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:] }
+    }
+
+    func request(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, headers: [(String, String)] = [],
+                 timeout: TimeAmount = .seconds(30)) async throws -> Reply {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+        let response = try await Self.client.execute(request, timeout: timeout)
+        let buffer = try await response.body.collect(upTo: 16 << 20)
+        return Reply(status: Int(response.status.code), headers: response.headers, body: String(buffer: buffer))
+    }
+
+    func json(_ method: HTTPMethod, _ path: String, _ object: Any, headers: [(String, String)] = []) async throws -> Reply {
+        try await request(method, path, body: Array(try JSONSerialization.data(withJSONObject: object)),
+                          headers: headers + [("Content-Type", "application/json")])
+    }
+
+    /// Uploads a function directory as a zip and creates the function.
+    func deploy(_ name: String, directory: String, handler: String = "app.handler", memoryMB: Int = 128) async throws -> Reply {
+        let zip = try Self.zip(directory: directory)
+        let upload = try await request(.POST, "/v1/bundles", body: zip)
+        guard upload.status == 201, let digest = upload.json["digest"] as? String else { return upload }
+        return try await json(.POST, "/v1/functions", [
+            "config": ["name": name, "runtime": "python3.11", "handler": handler, "memoryMB": memoryMB, "timeoutSeconds": 10],
+            "codeDigest": digest,
+        ])
+    }
+
+    static func zip(directory: String) throws -> [UInt8] {
+        let out = NSTemporaryDirectory() + "cella-bundle-\(UUID().uuidString).zip"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let entries = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = ["-m", "zipfile", "-c", out] + entries
+        p.currentDirectoryURL = URL(fileURLWithPath: directory)
+        try p.run()
+        p.waitUntilExit()
+        return Array(try Data(contentsOf: URL(fileURLWithPath: out)))
+    }
+
+    func invoke(_ name: String, _ event: String = "{}", headers: [(String, String)] = []) async throws -> Reply {
+        try await request(.POST, "/v1/functions/\(name)/invoke", body: Array(event.utf8), headers: headers)
+    }
+}
+
+/// Runs `body` with a fresh cluster and always tears it down.
+func withCluster(agents: Int = 3, _ body: (Cluster) async throws -> Void) async throws {
+    let cluster = try await Cluster.start(agents: agents)
+    let failure: (any Error)?
+    do { try await body(cluster); failure = nil } catch { failure = error }
+    let left = await cluster.stop()
+    #expect(left.isEmpty, "sandbox cgroups left behind by gracefully stopped agents: \(left)")
+    #expect(!FileManager.default.fileExists(atPath: "/run/netns/\(cluster.namespace(0))"), "a network namespace was left")
+    if let failure { throw failure }
+}

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# End-to-end warm invoke through controller → agent → runtime, side by side with calling the agent
+# directly, in the same run: a no-op Python function, hey at 1 connection (median, p99) and wrk at
+# 64 connections (throughput), rounds alternating between the two paths. Everything runs on this
+# machine (controller, agent, runtime and load generator share its cores).
+# Usage: scripts/bench/controller.sh [requests-per-round] (as root). ROUNDS (default 3) alternating
+# rounds; DURATION (s, default 10) each wrk run.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+requests=${1:-10000}
+rounds=${ROUNDS:-3}
+duration=${DURATION:-10}
+export PATH="/opt/swift/usr/bin:$PATH"
+[ "$(id -u)" = 0 ] || { echo "$0: must run as root (the agent runs sandboxes)" >&2; exit 1; }
+command -v hey >/dev/null && command -v wrk >/dev/null ||
+  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q hey wrk; }
+
+tmp=$(mktemp -d /tmp/cella-bench-controller.XXXXXX)
+chmod 711 "$tmp"
+state=/run/cella-bench-controller
+agent_pid='' controller_pid=''
+cleanup() {
+  for pid in "$agent_pid" "$controller_pid"; do
+    if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; fi
+  done
+  rm -rf "$tmp"
+  grep -q " $state" /proc/mounts || rm -rf "$state"
+  return 0
+}
+trap cleanup EXIT
+
+echo "load at start: $(cat /proc/loadavg)"
+swift build -c release --product cella --scratch-path .build-bench >"$tmp/build.log" 2>&1 ||
+  { tail -30 "$tmp/build.log" >&2; exit 1; }
+cella=$PWD/.build-bench/release/cella
+runtimes=/var/lib/cella/runtimes
+CELLA_RUNTIMES_DIR=$runtimes bash rootfs/build.sh python3.11 >/dev/null
+code=$PWD/Tests/Fixtures/functions/noop
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+cport=$(free_port); aport=$(free_port)
+ctl=http://127.0.0.1:$cport agent=http://127.0.0.1:$aport
+export CELLA_OPERATOR_TOKEN="bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export CELLA_CONTROLLER_TOKEN=$CELLA_OPERATOR_TOKEN
+"$cella" controller --port "$cport" --store "sqlite:$tmp/cella.db" --tenant-concurrency 0 --log-level warning \
+  >"$tmp/controller.log" 2>&1 &
+controller_pid=$!
+"$cella" agent --port "$aport" --controller "$ctl" --node-id bench --cgroup-root cella-bench-controller \
+  --state-dir "$state" --data-dir "$tmp/data" --runtimes-dir "$runtimes" --memory-budget 8192 --log-level warning \
+  >"$tmp/agent.log" 2>&1 &
+agent_pid=$!
+auth="Authorization: Bearer $CELLA_OPERATOR_TOKEN"
+for _ in $(seq 100); do curl -fs -H "$auth" "$ctl/v1/nodes" 2>/dev/null | grep -q '"status":"live"' && break; sleep 0.1; done
+curl -fsS -H "$auth" "$ctl/v1/nodes" | grep -q '"status":"live"' || { cat "$tmp/controller.log" "$tmp/agent.log" >&2; exit 1; }
+
+zip=$tmp/noop.zip
+(cd "$code" && python3 -m zipfile -c "$zip" app.py)
+digest=$(curl -fsS -H "$auth" --data-binary @"$zip" "$ctl/v1/bundles" | python3 -c 'import json,sys; print(json.load(sys.stdin)["digest"])')
+curl -fsS -H "$auth" -H 'Content-Type: application/json' "$ctl/v1/functions" \
+  -d "{\"config\":{\"name\":\"noop\",\"runtime\":\"python3.11\",\"handler\":\"app.handler\",\"memoryMB\":128},\"codeDigest\":\"$digest\"}" >/dev/null
+# The first invoke deploys $LATEST (revision 1) on the agent as latest-r1; the direct path calls that.
+curl -fsS -D "$tmp/h" -o /dev/null -H "$auth" -d '{}' "$ctl/v1/functions/noop/invoke"
+grep -qi '^X-Cella-Outcome: success' "$tmp/h" || { echo "invoke failed:" >&2; cat "$tmp/h" "$tmp/controller.log" >&2; exit 1; }
+via=$ctl/v1/functions/noop/invoke
+direct=$agent/v1/functions/default/noop/latest-r1/invoke
+cat >"$tmp/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = "{}"
+wrk.headers["Authorization"] = "Bearer $CELLA_OPERATOR_TOKEN"
+LUA
+
+echo "machine: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "cella $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources Package.swift || echo '+local changes'), wrk $(dpkg-query -W -f='${Version}' wrk), hey $(dpkg-query -W -f='${Version}' hey)"
+hey_run() {  # url → "p50_us p99_us"
+  hey -n "$requests" -c 1 -m POST -H "$auth" -d '{}' "$1" >"$tmp/hey.out"
+  grep -q '\[200\]' "$tmp/hey.out" || { cat "$tmp/hey.out" >&2; exit 1; }
+  ! grep -q 'Error distribution' "$tmp/hey.out" || { cat "$tmp/hey.out" >&2; exit 1; }
+  awk '/ 50% in/ {p50=$3} / 99% in/ {p99=$3} END {printf "%.0f %.0f", p50*1e6, p99*1e6}' "$tmp/hey.out"
+}
+wrk_run() {  # url → requests/s (non-2xx counted as failure)
+  wrk -t 2 -c 64 -d "${duration}s" -s "$tmp/post.lua" "$1" >"$tmp/wrk.out"
+  ! grep -q 'Non-2xx' "$tmp/wrk.out" || { cat "$tmp/wrk.out" >&2; exit 1; }
+  awk '/Requests\/sec/ {print int($2)}' "$tmp/wrk.out"
+}
+hey_run "$via" >/dev/null; hey_run "$direct" >/dev/null   # warm-up: connections, JIT of nothing, caches
+printf '%-6s %-22s %10s %10s %12s\n' round path p50_us p99_us req_per_s
+for r in $(seq "$rounds"); do
+  read -r cp50 cp99 <<<"$(hey_run "$via")"; cth=$(wrk_run "$via")
+  read -r dp50 dp99 <<<"$(hey_run "$direct")"; dth=$(wrk_run "$direct")
+  printf '%-6s %-22s %10s %10s %12s\n' "$r" "controller->agent" "$cp50" "$cp99" "$cth"
+  printf '%-6s %-22s %10s %10s %12s\n' "$r" "agent direct" "$dp50" "$dp99" "$dth"
+  echo "$r $cp50 $cp99 $cth $dp50 $dp99 $dth" >>"$tmp/rounds"
+done
+python3 - "$tmp/rounds" <<'PY'
+import statistics, sys
+rows = [list(map(float, l.split()[1:])) for l in open(sys.argv[1])]
+med = lambda i: statistics.median(r[i] for r in rows)
+added = [r[0] - r[3] for r in rows]
+print(f"median over rounds: controller adds {statistics.median(added):.0f} us to the 1-connection median "
+      f"(goal <= 150 us); p99 {med(1):.0f} vs {med(4):.0f} us; throughput at 64 connections "
+      f"{med(2):.0f}/s through the controller (goal >= 5000/s), {med(5):.0f}/s direct, ratio {med(2)/med(5):.2f}")
+PY
+for f in controller agent; do
+  if grep -qv '^$' "$tmp/$f.log"; then echo "--- $f log (warnings and errors):"; tail -10 "$tmp/$f.log"; fi
+done

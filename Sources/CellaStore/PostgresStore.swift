@@ -14,6 +14,7 @@ public final class PostgresStore: Store {
     let client: PostgresClient
     let logger: Logger
     private let runner: Task<Void, Never>
+    private let started: AsyncStream<Void>
 
     /// The advisory lock every migration transaction takes first ("cella" in ASCII), so that
     /// controllers starting together apply each step once.
@@ -37,7 +38,18 @@ public final class PostgresStore: Store {
         config.options.connectTimeout = .seconds(10)
         let client = PostgresClient(configuration: config, backgroundLogger: logger)
         self.client = client
-        runner = Task { await client.run() }
+        let (started, signal) = AsyncStream<Void>.makeStream()
+        self.started = started
+        runner = Task {
+            signal.finish()
+            await client.run()
+        }
+    }
+
+    /// Returns once the pool's task runs, so the first query does not find the pool not yet
+    /// started (postgres-nio warns about that, and the request waits for it).
+    func waitUntilRunning() async {
+        for await _ in started {}
     }
 
     /// Opens a store and checks with one real connection that the server takes the credentials
@@ -45,7 +57,9 @@ public final class PostgresStore: Store {
     /// - Throws: `.unavailable` when the server cannot be reached or refuses the connection.
     public static func connect(to target: PostgresTarget, logger: Logger) async throws -> PostgresStore {
         try await probe(target, logger: logger)
-        return PostgresStore(target: target, logger: logger)
+        let store = PostgresStore(target: target, logger: logger)
+        await store.waitUntilRunning()
+        return store
     }
 
     public func close() async {

@@ -45,8 +45,15 @@ actor PostgresServer {
             Issue.record("\(message) (CELLA_REQUIRE_POSTGRES=1)")
             throw StoreError(.unavailable, message)
         }
-        try Test.cancel("skipped: \(message), or set CELLA_REQUIRE_POSTGRES=1 to make this a failure")
+        let notice = "skipped: \(message), or set CELLA_REQUIRE_POSTGRES=1 to make this a failure"
+        // Swift Testing does not print cancelled cases of a parameterized test; say it once here.
+        if skipNoticePrinted.withLock({ printed in defer { printed = true }; return !printed }) {
+            FileHandle.standardError.write(Data("CellaStoreTests: every PostgreSQL case is \(notice)\n".utf8))
+        }
+        try Test.cancel(Comment(rawValue: notice))
     }
+
+    private static let skipNoticePrinted = Mutex(false)
 
     /// Creates an empty database and returns where it is.
     static func createDatabase(logger: Logger) async throws -> PostgresTarget {
@@ -69,7 +76,7 @@ actor PostgresServer {
         )
         let connection = try await PostgresConnection.connect(configuration: config, id: 1, logger: logger)
         do {
-            try await connection.query(statement, logger: logger).collect()
+            _ = try await connection.query(statement, logger: logger).collect()
         } catch {
             try? await connection.close()
             throw error
@@ -82,15 +89,17 @@ actor PostgresServer {
     static let directoryPrefix = "cella-store-pg-"
 
     private static func binDirectory() -> String? {
-        if let custom = ProcessInfo.processInfo.environment["CELLA_POSTGRES_BIN"] { return custom }
+        func hasServer(_ bin: String) -> Bool {
+            FileManager.default.isExecutableFile(atPath: "\(bin)/initdb")
+                && FileManager.default.isExecutableFile(atPath: "\(bin)/pg_ctl")
+        }
+        if let custom = ProcessInfo.processInfo.environment["CELLA_POSTGRES_BIN"] {
+            return hasServer(custom) ? custom : nil
+        }
         let root = "/usr/lib/postgresql"
         let versions = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
-        for version in versions.sorted(by: { (Int($0) ?? 0) > (Int($1) ?? 0) }) {
-            let bin = "\(root)/\(version)/bin"
-            if FileManager.default.isExecutableFile(atPath: "\(bin)/initdb"),
-               FileManager.default.isExecutableFile(atPath: "\(bin)/pg_ctl") {
-                return bin
-            }
+        for version in versions.sorted(by: { (Int($0) ?? 0) > (Int($1) ?? 0) }) where hasServer("\(root)/\(version)/bin") {
+            return "\(root)/\(version)/bin"
         }
         return nil
     }
@@ -150,24 +159,19 @@ actor PostgresServer {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    /// Runs a PostgreSQL program (as `postgres` when root) and fails with its output.
+    /// Runs a PostgreSQL program (as `postgres` when root) and fails with its output. The output
+    /// goes to a file, not a pipe: `pg_ctl start` leaves the server running with whatever it
+    /// inherited, and a pipe it holds would never reach end-of-file. posix_spawn and waitpid on
+    /// the one pid, rather than Foundation's Process, whose exit monitoring missed the exit of
+    /// `runuser` here and left `waitUntilExit` spinning.
     static func run(_ asRoot: Bool, _ program: String, _ arguments: [String]) throws {
-        let process = Process()
-        if asRoot {
-            process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-            process.arguments = ["-u", "postgres", "--", program] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: program)
-            process.arguments = arguments
-        }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw ServerError("\(program) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(text)")
+        let argv = asRoot ? ["/usr/sbin/runuser", "-u", "postgres", "--", program] + arguments : [program] + arguments
+        let outputPath = "/tmp/cella-pg-output-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        let status = Cleanup.spawnAndWait(argv, outputPath: outputPath)
+        guard status == 0 else {
+            let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+            throw ServerError("\(program) \(arguments.joined(separator: " ")) exited with status \(status): \(text)")
         }
     }
 
@@ -208,18 +212,25 @@ enum Cleanup {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    private static func spawnAndWait(_ argv: [String]) {
+    /// Runs `argv` with stdin from /dev/null and stdout and stderr to `outputPath`, and returns
+    /// its wait status (-1 when it could not be started).
+    @discardableResult
+    static func spawnAndWait(_ argv: [String], outputPath: String = "/dev/null") -> Int32 {
         var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
         cArgs.append(nil)
         defer { cArgs.forEach { free($0) } }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
         var pid: pid_t = 0
-        guard posix_spawn(&pid, argv[0], &actions, nil, cArgs, environ) == 0 else { return }
+        guard posix_spawn(&pid, argv[0], &actions, nil, cArgs, environ) == 0 else { return -1 }
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        while waitpid(pid, &status, 0) < 0 {
+            if errno != EINTR { return -1 }
+        }
+        return status
     }
 }

@@ -19,6 +19,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // The code between clone and exec, and the syscalls Glibc does not export to Swift.
@@ -82,7 +85,17 @@ let package = Package(
         // Policy documents, validation and evaluation; pure, Foundation only.
         .target(name: "CellaIAM"),
         // The durable state behind controllers: the Store protocol, SQLite and PostgreSQL.
-        .target(name: "CellaStore", dependencies: ["CellaModel"]),
+        .target(
+            name: "CellaStore",
+            dependencies: [
+                "CellaModel",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // HTTP routes, placement, node registry, async queue, quotas, metering.
         .target(
             name: "CellaController",
@@ -131,6 +144,15 @@ let package = Package(
             dependencies: [
                 "CellaController", "CellaStore", "CellaModel",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+        .testTarget(
+            name: "CellaStoreTests",
+            dependencies: [
+                "CellaStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

@@ -2,7 +2,8 @@
 # Installs the Debian packages Cella builds and tests with, when missing (as root).
 set -euo pipefail
 need=()
-for pkg in libseccomp-dev libcap-dev busybox-static gcc libc6-dev pkg-config zlib1g-dev python3 debootstrap; do
+for pkg in libseccomp-dev libcap-dev busybox-static gcc libc6-dev pkg-config zlib1g-dev python3 debootstrap \
+  libsqlite3-dev postgresql; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

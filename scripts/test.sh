@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 export PATH="/opt/swift/usr/bin:$PATH"
+# The store tests start their own PostgreSQL server; here a missing server is a failure, not a skip.
+export CELLA_REQUIRE_POSTGRES=1
 # Runtimes (debootstrap on the first run, cached by recipe after) and the awslambdaric bundle.
 bash rootfs/build.sh python3.11 provided >/dev/null
 bash scripts/fixtures.sh >/dev/null

@@ -12,6 +12,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         case unavailable
         /// The database holds a schema newer than this build knows.
         case schemaTooNew
+        /// The store's URL or settings are malformed or name an unsupported backend.
+        case invalidConfiguration
         /// Anything else the driver reported.
         case `internal`
     }

@@ -78,7 +78,7 @@ public struct ControllerError: Error, Sendable, CustomStringConvertible {
         case .notFound: ControllerError(.notFound, error.message)
         case .revisionMismatch: ControllerError(.conflict, error.message)
         case .unavailable: ControllerError(.unavailable, "the store is unavailable; retry")
-        case .schemaTooNew, .internal: ControllerError(.internal, "the store failed")
+        case .schemaTooNew, .invalidConfiguration, .internal: ControllerError(.internal, "the store failed")
         }
     }
 }

@@ -85,14 +85,15 @@ struct UpCommand: AsyncParsableCommand {
             router: ControllerAPI.router(controller),
             configuration: .init(address: .hostname(host, port: port), serverName: "cella-controller"),
             onServerRunning: { _ in
-                print("endpoint: \(endpoint)")
-                print("admin key: \(token)")
-                print("""
+                let text = """
+                    endpoint: \(endpoint)
+                    admin key: \(token)
                     data: \(dataDir)
                     try:  curl -s -H 'Authorization: Bearer \(token)' \(endpoint)/v1/nodes
                     Ctrl-C stops Cella (invocations in flight finish first).
-                    """)
-                fflush(stdout)
+
+                    """
+                FileHandle.standardOutput.write(Data(text.utf8))
             },
             logger: logger)
         let beats = HeartbeatService(

@@ -201,7 +201,9 @@ final class Cluster: @unchecked Sendable {
     static func cgroups(under root: String) -> [String] {
         ["memory", "pids", "cpu,cpuacct", "freezer", "unified"].flatMap { h -> [String] in
             let dir = "/sys/fs/cgroup/\(h)/\(root)"
-            return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { !$0.contains(".") }.map { "\(dir)/\($0)" }
+            var isDirectory: ObjCBool = false
+            return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).map { "\(dir)/\($0)" }
+                .filter { FileManager.default.fileExists(atPath: $0, isDirectory: &isDirectory) && isDirectory.boolValue }
         }
     }
 

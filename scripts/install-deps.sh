@@ -11,3 +11,8 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
+# boto3, for the tests that invoke Cella through the Lambda-compatible API as AWS's SDK does.
+if ! python3 -c 'import boto3' 2>/dev/null; then
+  python3 -m pip install -q boto3 2>/dev/null ||
+    { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -q --no-install-recommends python3-boto3; }
+fi

@@ -54,7 +54,7 @@ public final class Controller: Sendable {
         worker = AsyncWorker(
             store: store, resolver: resolver, invoker: invoker, configuration: configuration.async, logger: logger,
             canRun: { registry.candidates(key: "", memoryBytes: 0, limit: 1).anyLive })
-        authenticator = Authenticator(operatorToken: configuration.operatorToken, defaultTenant: configuration.defaultTenant)
+        authenticator = Authenticator(operatorToken: configuration.operatorToken, defaultTenant: configuration.defaultTenant, store: store)
     }
 
     /// Migrates the store, makes the default tenant and loads the nodes known to the store.

@@ -27,12 +27,15 @@ public struct ControllerError: Error, Sendable, CustomStringConvertible {
     /// For `tooManyRequests`: Lambda's `Reason` and the `Retry-After` seconds.
     public var reason: String?
     public var retryAfterSeconds: Int?
+    /// The Lambda error type when it is more precise than the code's (SigV4 failures).
+    public var lambdaTypeOverride: String?
 
-    public init(_ code: Code, _ message: String, reason: String? = nil, retryAfterSeconds: Int? = nil) {
+    public init(_ code: Code, _ message: String, reason: String? = nil, retryAfterSeconds: Int? = nil, lambdaType: String? = nil) {
         self.code = code
         self.message = message
         self.reason = reason
         self.retryAfterSeconds = retryAfterSeconds
+        self.lambdaTypeOverride = lambdaType
     }
 
     public var description: String { "\(code.rawValue): \(message)" }
@@ -53,7 +56,8 @@ public struct ControllerError: Error, Sendable, CustomStringConvertible {
 
     /// The `X-Amzn-ErrorType` of the Lambda-compatible routes (PROTOCOLS.md §2).
     public var lambdaType: String {
-        switch code {
+        if let lambdaTypeOverride { return lambdaTypeOverride }
+        return switch code {
         case .invalidRequest: "InvalidRequestContentException"
         case .invalidBundle: "InvalidParameterValueException"
         case .unauthorized: "UnrecognizedClientException"

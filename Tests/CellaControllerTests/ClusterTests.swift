@@ -132,17 +132,22 @@ struct ClusterTests {
     @Test func boto3InvokesThroughTheLambdaCompatiblePath() async throws {
         try await withCluster(agents: 1) { cluster in
             #expect(try await cluster.deploy("hello", directory: Self.probe).status == 201)
+            // An access key of a principal allowed only to invoke, used by boto3's own SigV4 signer.
+            #expect(try await cluster.json(.POST, "/v1/principals", ["name": "sdk", "kind": "service-account"]).status == 201)
+            let policy = #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":"crn:cella:default:function:*"}]}"#
+            #expect(try await cluster.request(.PUT, "/v1/policies/invoke-only", body: Array(policy.utf8)).status == 200)
+            #expect(try await cluster.request(.PUT, "/v1/policies/invoke-only/attachments/sdk").status == 204)
+            let key = try await cluster.json(.POST, "/v1/principals/sdk/keys", ["kind": "access-key"]).json
+            let keyId = try #require(key["accessKeyId"] as? String), secret = try #require(key["secretAccessKey"] as? String)
             let script = """
                 import boto3, json, sys
                 from botocore.config import Config
                 from botocore.exceptions import ClientError
-                c = boto3.client("lambda", endpoint_url=sys.argv[1], region_name="local",
-                                 aws_access_key_id="unused", aws_secret_access_key="unused",
-                                 config=Config(retries={"max_attempts": 1}))
-                # Until per-tenant credentials exist the operator's token authenticates.
-                def bearer(request, **kwargs):
-                    request.headers["Authorization"] = "Bearer " + sys.argv[2]
-                c.meta.events.register("before-send.lambda.Invoke", bearer)
+                def client(secret):
+                    return boto3.client("lambda", endpoint_url=sys.argv[1], region_name="local",
+                                        aws_access_key_id=sys.argv[2], aws_secret_access_key=secret,
+                                        config=Config(retries={"max_attempts": 1}))
+                c = client(sys.argv[3])
                 out = {}
                 r = c.invoke(FunctionName="hello", Payload=json.dumps({"print": ["from boto3"], "x": 1}), LogType="Tail")
                 out["ok"] = {"status": r["StatusCode"], "version": r["ExecutedVersion"],
@@ -162,11 +167,15 @@ struct ClusterTests {
                     c.invoke(FunctionName="hello", Payload=b"not json")
                 except ClientError as e:
                     out["badjson"] = e.response["Error"]["Code"]
+                try:
+                    client("wrong-secret").invoke(FunctionName="hello", Payload=b"{}")
+                except ClientError as e:
+                    out["badsig"] = [e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]]
                 print(json.dumps(out))
                 """
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["python3", "-c", script, cluster.baseURL, cluster.token]
+            p.arguments = ["python3", "-c", script, cluster.baseURL, keyId, secret]
             let pipe = Pipe()
             p.standardOutput = pipe
             try p.run()
@@ -190,6 +199,8 @@ struct ClusterTests {
             #expect((out["missing"] as? [Any])?.first as? String == "ResourceNotFoundException")
             #expect((out["missing"] as? [Any])?.last as? Int == 404)
             #expect(out["badjson"] as? String == "InvalidRequestContentException")
+            #expect((out["badsig"] as? [Any])?.first as? String == "InvalidSignatureException", "\(out)")
+            #expect((out["badsig"] as? [Any])?.last as? Int == 403)
         }
     }
 }

@@ -1,6 +1,22 @@
+import CellaAuth
+import CellaIAM
+import CellaStore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOCore
+
+/// The request context of the controller's routes: Hummingbird's core plus the peer's address,
+/// for the `cella:SourceIp` condition key.
+public struct ControllerContext: Hummingbird.RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+}
 
 /// Who is calling, once authenticated: a principal of one tenant, or the cluster operator.
 public struct Caller: Sendable, Equatable {
@@ -9,41 +25,152 @@ public struct Caller: Sendable, Equatable {
     public var principal: String
     /// The cluster operator: manages tenants and nodes, and acts in any tenant it names.
     public var isOperator: Bool
+    /// A principal with the tenant's administrator flag: every action inside its own tenant.
+    public var isTenantAdmin = false
+    public var principalType: String?
+    public var tags: [String: String] = [:]
+    public var sourceIp: String?
+    public var viaSigV4 = false
 }
 
-/// Decides who a request comes from. Until per-tenant credentials are wired in, the operator's
-/// token is the one credential: `Authorization: Bearer <token>`, acting in the tenant named by
-/// `X-Cella-Tenant` (default `default`). Compared in constant time.
-public struct Authenticator: Sendable {
+/// Decides who a request comes from and what it may do.
+///
+/// Credentials: the operator's token (`Authorization: Bearer <token>`; acts in the tenant named by
+/// `X-Cella-Tenant`, default `default`), a principal's API key (`Bearer cella_<id>_<secret>`,
+/// stored only as a SHA-256 digest), or an access key pair signing the request with SigV4 (the
+/// aws CLI and boto3). Tokens and digests are compared in constant time; no secret is ever
+/// written to a log, an error or a metric.
+///
+/// Authorization: the operator may do everything; a tenant admin everything inside its tenant;
+/// any other principal what its attached policies allow (CellaIAM, compiled and cached by
+/// revision). A principal can never name another tenant: every query is scoped to its own, so
+/// another tenant's resources answer 404, exactly like missing ones.
+public final class Authenticator: Sendable {
     public static let tenantHeader = HTTPField.Name("X-Cella-Tenant")!
     let operatorToken: [UInt8]
     let defaultTenant: String
+    let store: any Store
+    let policies = PolicyCache()
+    let sigv4: SigV4Verifier
 
-    public init(operatorToken: String, defaultTenant: String = "default") {
+    public init(operatorToken: String, defaultTenant: String = "default", store: any Store) {
         self.operatorToken = Array(operatorToken.utf8)
         self.defaultTenant = defaultTenant
+        self.store = store
+        sigv4 = SigV4Verifier(credentials: StoreCredentials(store: store))
     }
 
-    public func authenticate(_ request: Request) throws(ControllerError) -> Caller {
+    /// Authenticates a request. SigV4 reads the body (up to `bodyLimit`), which stays readable.
+    public func authenticate(_ request: inout Request, _ context: ControllerContext, bodyLimit: Int = 6 << 20) async throws -> Caller {
+        var caller = try await identify(&request, bodyLimit: bodyLimit)
+        if let address = context.remoteAddress?.ipAddress { caller.sourceIp = address }
+        return caller
+    }
+
+    private func identify(_ request: inout Request, bodyLimit: Int) async throws -> Caller {
         guard let header = request.headers[.authorization] else {
-            throw ControllerError(.unauthorized, "missing credentials: send Authorization: Bearer <key>")
+            throw ControllerError(.unauthorized, "missing credentials: send Authorization: Bearer <key>, or sign the request with SigV4")
         }
+        if header.hasPrefix("AWS4-HMAC-SHA256 ") { return try await verifySigV4(&request, bodyLimit: bodyLimit) }
         guard header.hasPrefix("Bearer ") else {
             throw ControllerError(.unauthorized, "unsupported Authorization scheme; send Authorization: Bearer <key>")
         }
-        let presented = Array(header.utf8.dropFirst(7))
-        guard Self.constantTimeEqual(presented, operatorToken) else {
+        let presented = String(header.dropFirst(7))
+        if Self.constantTimeEqual(Array(presented.utf8), operatorToken) {
+            let tenant = request.headers[Self.tenantHeader] ?? defaultTenant
+            return Caller(tenant: tenant, principal: "operator", isOperator: true)
+        }
+        let key: APIKey
+        do { key = try APIKey(parsing: presented) } catch {
             throw ControllerError(.unauthorized, "the credential is not valid")
         }
-        let tenant = request.headers[Self.tenantHeader] ?? defaultTenant
-        return Caller(tenant: tenant, principal: "operator", isOperator: true)
+        guard let credential = try await store.credential(id: key.keyId), credential.kind == .apiKey,
+              let digest = Self.hex(credential.secret)
+        else { throw ControllerError(.unauthorized, "the credential is not valid") }
+        do { try StoredAPIKey(keyId: credential.id, digest: digest).verify(key) } catch {
+            throw ControllerError(.unauthorized, "the credential is not valid")
+        }
+        return try await caller(for: credential)
     }
 
-    /// Authenticates and requires the operator.
-    public func requireOperator(_ request: Request) throws(ControllerError) -> Caller {
-        let caller = try authenticate(request)
-        guard caller.isOperator else { throw ControllerError(.accessDenied, "only the cluster operator may do this") }
+    private func verifySigV4(_ request: inout Request, bodyLimit: Int) async throws -> Caller {
+        let body: ByteBuffer
+        do { body = try await request.collectBody(upTo: bodyLimit) } catch {
+            throw ControllerError(.tooLarge, "Request must be smaller than \(bodyLimit) bytes")
+        }
+        var headers: [(name: String, value: String)] = []
+        if let authority = request.head.authority { headers.append(("host", authority)) }
+        for field in request.headers { headers.append((field.name.canonicalName, field.value)) }
+        let signed = SigV4Request(method: request.method.rawValue, target: request.head.path ?? "/", headers: headers)
+        let identity: SigV4Identity
+        do {
+            identity = try await sigv4.verify(signed, body: body.readableBytesView, now: Date())
+        } catch {
+            switch error.code {
+            case .credentialLookupFailed: throw ControllerError(.unavailable, "the credential store is unavailable; retry")
+            case .signatureMismatch, .signatureExpired, .credentialScopeMismatch, .contentSHA256Mismatch, .signedHeaderMissing:
+                throw ControllerError(.accessDenied, error.message, lambdaType: error.awsErrorType)
+            default: throw ControllerError(.unauthorized, error.message, lambdaType: error.awsErrorType)
+            }
+        }
+        guard let credential = try await store.credential(id: identity.accessKeyId) else {
+            throw ControllerError(.unauthorized, "The security token included in the request is invalid.")
+        }
+        var caller = try await caller(for: credential)
+        caller.viaSigV4 = true
         return caller
+    }
+
+    private func caller(for credential: CredentialRecord) async throws -> Caller {
+        let now = NodeRegistry.nowMs()
+        guard credential.revokedAtMs == nil, credential.expiresAtMs.map({ $0 > now }) ?? true,
+              let principal = try await store.principal(tenant: credential.tenant, name: credential.principal)
+        else { throw ControllerError(.unauthorized, "the credential is not valid (revoked or expired)") }
+        return Caller(tenant: credential.tenant, principal: principal.name, isOperator: false, isTenantAdmin: principal.isAdmin,
+                      principalType: principal.kind.rawValue, tags: principal.tags)
+    }
+
+    /// Requires the operator.
+    public func requireOperator(_ caller: Caller) throws(ControllerError) {
+        guard caller.isOperator else { throw ControllerError(.accessDenied, "only the cluster operator may do this") }
+    }
+
+    /// Decides `action` on `resource` for `caller`.
+    /// - Throws: `accessDenied` naming the action and the resource.
+    public func authorize(
+        _ caller: Caller, _ action: Action, _ resource: String, context extra: [String: [String]] = [:]
+    ) async throws {
+        if caller.isOperator || caller.isTenantAdmin { return }
+        let decision = try await decide(caller, action, resource, context: extra)
+        guard decision.isAllowed else {
+            throw ControllerError(
+                .accessDenied,
+                "\(caller.principal) is not allowed to perform cella:\(action.name) on \(resource)"
+                    + (decision.outcome == .explicitDeny ? " (explicitly denied)" : ""))
+        }
+    }
+
+    /// The decision for `caller`, for `authorize` and for the policy simulator.
+    public func decide(_ caller: Caller, _ action: Action, _ resource: String, context extra: [String: [String]] = [:]) async throws -> Decision {
+        var values = extra
+        if let ip = caller.sourceIp { values[ConditionKey.sourceIp] = [ip] }
+        values[ConditionKey.secureTransport] = [values[ConditionKey.secureTransport]?.first ?? "false"]
+        for (key, value) in caller.tags { values[ConditionKey.principalTag(key)] = [value] }
+        var request = CellaIAM.RequestContext(
+            action: action, resource: resource, tenantId: caller.tenant, principalName: caller.principal,
+            principalType: caller.principalType, conditionValues: values)
+        request.setRequestTime(Date())
+        let attached = try await store.attachedPolicies(tenant: caller.tenant, principal: caller.principal)
+        var compiled: [CompiledPolicy] = []
+        for policy in attached {
+            do {
+                compiled.append(try policies.policy(id: "\(policy.tenant)/\(policy.name)", revision: String(policy.updatedAtMs)) { policy.document })
+            } catch {
+                // Validated when stored; a document that no longer compiles grants nothing.
+                continue
+            }
+        }
+        return PolicyEvaluator.evaluate(request, policies: compiled)
     }
 
     static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
@@ -52,5 +179,39 @@ public struct Authenticator: Sendable {
             diff |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
         }
         return diff == 0
+    }
+
+    static func hex(_ text: String) -> [UInt8]? {
+        let bytes = Array(text.utf8)
+        guard bytes.count % 2 == 0 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count / 2)
+        var i = 0
+        while i < bytes.count {
+            guard let hi = nibble(bytes[i]), let lo = nibble(bytes[i + 1]) else { return nil }
+            out.append(hi << 4 | lo)
+            i += 2
+        }
+        return out
+    }
+
+    static func nibble(_ b: UInt8) -> UInt8? {
+        switch b {
+        case 0x30...0x39: b - 0x30
+        case 0x61...0x66: b - 0x61 + 10
+        default: nil
+        }
+    }
+}
+
+/// SigV4 access keys, read from the store. Their secrets are kept as they are (SigV4 needs the
+/// secret itself to recompute the signature): protect the store like a key store.
+struct StoreCredentials: SigV4CredentialProvider {
+    let store: any Store
+    func credential(forAccessKeyId accessKeyId: String) async throws -> SigV4Credential? {
+        guard let record = try await store.credential(id: accessKeyId), record.kind == .accessKey,
+              record.revokedAtMs == nil, record.expiresAtMs.map({ $0 > NodeRegistry.nowMs() }) ?? true
+        else { return nil }
+        return SigV4Credential(accessKeyId: record.id, secretAccessKey: record.secret, principalId: "\(record.tenant)/\(record.principal)")
     }
 }

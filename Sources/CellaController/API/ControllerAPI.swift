@@ -1,3 +1,4 @@
+import CellaIAM
 import CellaModel
 import CellaStore
 import Crypto
@@ -23,8 +24,8 @@ public enum ControllerAPI {
     static let invocationId = HTTPField.Name("X-Cella-Invocation-Id")!
     static let node = HTTPField.Name("X-Cella-Node")!
 
-    public static func router(_ controller: Controller) -> Router<BasicRequestContext> {
-        let router = Router()
+    public static func router(_ controller: Controller) -> Router<ControllerContext> {
+        let router = Router(context: ControllerContext.self)
         let auth = controller.authenticator
         let store = controller.store
 
@@ -36,7 +37,7 @@ public enum ControllerAPI {
         router.post("/v1/nodes/:id/heartbeat") { request, context in
             await Responses.respond(.cella) {
                 var request = request
-                _ = try auth.requireOperator(request)
+                try auth.requireOperator(try await auth.authenticate(&request, context))
                 let id = try context.parameters.require("id")
                 try FunctionConfig.validateName(id, field: "node id")
                 let beat = try await Responses.decode(NodeHeartbeat.self, from: &request)
@@ -48,22 +49,24 @@ public enum ControllerAPI {
         router.post("/v1/nodes/:id/telemetry") { request, context in
             await Responses.respond(.cella) {
                 var request = request
-                _ = try auth.requireOperator(request)
+                try auth.requireOperator(try await auth.authenticate(&request, context))
                 let telemetry = try await Responses.decode(NodeTelemetry.self, from: &request, limit: 32 << 20)
                 try await Telemetry.store(telemetry, in: store)
                 return Response(status: .noContent)
             }
         }
-        router.get("/v1/nodes") { request, _ in
+        router.get("/v1/nodes") { request, context in
             await Responses.respond(.cella) {
-                _ = try auth.requireOperator(request)
+                var request = request
+                try auth.requireOperator(try await auth.authenticate(&request, context))
                 return try Responses.json(.ok, controller.registry.list().map(NodeView.init))
             }
         }
         for (method, draining) in [(HTTPRequest.Method.post, true), (.delete, false)] {
             router.on("/v1/nodes/:id/drain", method: method) { request, context in
                 await Responses.respond(.cella) {
-                    _ = try auth.requireOperator(request)
+                    var request = request
+                try auth.requireOperator(try await auth.authenticate(&request, context))
                     let id = try context.parameters.require("id")
                     try await store.setNodeDraining(id, draining: draining)
                     controller.registry.setDraining(id, draining)
@@ -73,10 +76,10 @@ public enum ControllerAPI {
         }
 
         // MARK: Tenants
-        router.post("/v1/tenants") { request, _ in
+        router.post("/v1/tenants") { request, context in
             await Responses.respond(.cella) {
                 var request = request
-                _ = try auth.requireOperator(request)
+                try auth.requireOperator(try await auth.authenticate(&request, context))
                 struct Body: Decodable { var id: String }
                 let body = try await Responses.decode(Body.self, from: &request)
                 try validateTenant(body.id)
@@ -85,15 +88,17 @@ public enum ControllerAPI {
                 return try Responses.json(.created, tenant)
             }
         }
-        router.get("/v1/tenants") { request, _ in
+        router.get("/v1/tenants") { request, context in
             await Responses.respond(.cella) {
-                _ = try auth.requireOperator(request)
+                var request = request
+                try auth.requireOperator(try await auth.authenticate(&request, context))
                 return try Responses.json(.ok, try await store.tenants())
             }
         }
         router.delete("/v1/tenants/:id") { request, context in
             await Responses.respond(.cella) {
-                _ = try auth.requireOperator(request)
+                var request = request
+                try auth.requireOperator(try await auth.authenticate(&request, context))
                 let id = try context.parameters.require("id")
                 guard try await store.deleteTenant(id) else { throw ControllerError(.notFound, "no tenant \(id)") }
                 return Response(status: .noContent)
@@ -101,10 +106,12 @@ public enum ControllerAPI {
         }
 
         // MARK: Bundles
-        router.post("/v1/bundles") { request, _ in
+        router.post("/v1/bundles") { request, context in
             await Responses.respond(.cella) {
                 var request = request
-                _ = try auth.authenticate(request)
+                let caller = try await auth.authenticate(&request, context)
+                let target = request.uri.queryParameters["function"].map(String.init) ?? "*"
+                try await authorizeAny(caller, [.createFunction, .updateFunctionCode], fn(caller, target), auth)
                 let limit = controller.configuration.maxBundleBytes
                 let body: ByteBuffer
                 do { body = try await request.collectBody(upTo: limit) } catch {
@@ -119,11 +126,12 @@ public enum ControllerAPI {
         }
 
         // MARK: Functions
-        router.post("/v1/functions") { request, _ in
+        router.post("/v1/functions") { request, context in
             await Responses.respond(.cella) {
                 var request = request
-                let caller = try auth.authenticate(request)
+                let caller = try await auth.authenticate(&request, context)
                 let body = try await Responses.decode(CreateFunctionBody.self, from: &request)
+                try await auth.authorize(caller, .createFunction, fn(caller, body.config.name), context: tagContext(body.tags))
                 do throws(ModelError) { try body.config.validate() } catch { throw ControllerError.invalid(error) }
                 try await requireBundle(body.codeDigest, store)
                 let retries = try validateRetries(body.asyncRetries ?? 2)
@@ -144,21 +152,27 @@ public enum ControllerAPI {
                 return try Responses.json(.created, view)
             }
         }
-        router.get("/v1/functions") { request, _ in
+        router.get("/v1/functions") { request, context in
             await Responses.respond(.cella) {
-                let caller = try auth.authenticate(request)
+                var request = request
+                let caller = try await auth.authenticate(&request, context)
+                try await auth.authorize(caller, .listFunctions, fn(caller, "*"))
                 return try Responses.json(.ok, try await store.functions(tenant: caller.tenant).map(FunctionView.init))
             }
         }
         router.get("/v1/functions/:name") { request, context in
             await Responses.respond(.cella) {
-                let caller = try auth.authenticate(request)
+                var request = request
+                let caller = try await auth.authenticate(&request, context)
+                try await auth.authorize(caller, .getFunction, fn(caller, try context.parameters.require("name")))
                 return try Responses.json(.ok, FunctionView(try await function(caller, context, store)))
             }
         }
         router.delete("/v1/functions/:name") { request, context in
             await Responses.respond(.cella) {
-                let caller = try auth.authenticate(request)
+                var request = request
+                let caller = try await auth.authenticate(&request, context)
+                try await auth.authorize(caller, .deleteFunction, fn(caller, try context.parameters.require("name")))
                 let name = try context.parameters.require("name")
                 guard try await store.deleteFunction(tenant: caller.tenant, name: name) else {
                     throw ControllerError(.notFound, "Function not found: \(name)")
@@ -171,9 +185,11 @@ public enum ControllerAPI {
         router.put("/v1/functions/:name/code") { request, context in
             await Responses.respond(.cella) {
                 var request = request
-                let caller = try auth.authenticate(request)
+                let caller = try await auth.authenticate(&request, context)
+                try await auth.authorize(caller, .updateFunctionCode, fn(caller, try context.parameters.require("name")))
                 var record = try await function(caller, context, store)
                 let body = try await Responses.decode(UpdateCodeBody.self, from: &request)
+                if body.publish == true { try await auth.authorize(caller, .publishVersion, fn(caller, record.name)) }
                 try await requireBundle(body.codeDigest, store)
                 record.codeDigest = body.codeDigest
                 return try await update(record, expected: body.expectedRevision, publish: body.publish, controller)
@@ -182,7 +198,8 @@ public enum ControllerAPI {
         router.put("/v1/functions/:name/config") { request, context in
             await Responses.respond(.cella) {
                 var request = request
-                let caller = try auth.authenticate(request)
+                let caller = try await auth.authenticate(&request, context)
+                try await auth.authorize(caller, .updateFunctionConfiguration, fn(caller, try context.parameters.require("name")))
                 var record = try await function(caller, context, store)
                 let body = try await Responses.decode(UpdateConfigBody.self, from: &request)
                 body.apply(to: &record)
@@ -194,7 +211,8 @@ public enum ControllerAPI {
         router.post("/v1/functions/:name/versions") { request, context in
             await Responses.respond(.cella) {
                 var request = request
-                let caller = try auth.authenticate(request)
+                let caller = try await auth.authenticate(&request, context)
+                try await auth.authorize(caller, .publishVersion, fn(caller, try context.parameters.require("name")))
                 let name = try context.parameters.require("name")
                 struct Body: Decodable { var description: String? }
                 let body = (try? await Responses.decode(Body.self, from: &request)) ?? Body()
@@ -205,7 +223,9 @@ public enum ControllerAPI {
         }
         router.get("/v1/functions/:name/versions") { request, context in
             await Responses.respond(.cella) {
-                let caller = try auth.authenticate(request)
+                var request = request
+                let caller = try await auth.authenticate(&request, context)
+                try await auth.authorize(caller, .listVersions, fn(caller, try context.parameters.require("name")))
                 let record = try await function(caller, context, store)
                 return try Responses.json(.ok, try await store.versions(tenant: caller.tenant, name: record.name))
             }
@@ -213,7 +233,10 @@ public enum ControllerAPI {
         router.put("/v1/functions/:name/aliases/:alias") { request, context in
             await Responses.respond(.cella) {
                 var request = request
-                let caller = try auth.authenticate(request)
+                let caller = try await auth.authenticate(&request, context)
+                let exists = try await store.alias(tenant: caller.tenant, function: try context.parameters.require("name"),
+                                                   name: try context.parameters.require("alias")) != nil
+                try await auth.authorize(caller, exists ? .updateAlias : .createAlias, fn(caller, try context.parameters.require("name")))
                 let name = try context.parameters.require("name")
                 let aliasName = try context.parameters.require("alias")
                 try FunctionConfig.validateName(aliasName, field: "alias")
@@ -230,14 +253,18 @@ public enum ControllerAPI {
         }
         router.get("/v1/functions/:name/aliases") { request, context in
             await Responses.respond(.cella) {
-                let caller = try auth.authenticate(request)
+                var request = request
+                let caller = try await auth.authenticate(&request, context)
+                try await auth.authorize(caller, .listAliases, fn(caller, try context.parameters.require("name")))
                 let record = try await function(caller, context, store)
                 return try Responses.json(.ok, try await store.aliases(tenant: caller.tenant, function: record.name))
             }
         }
         router.delete("/v1/functions/:name/aliases/:alias") { request, context in
             await Responses.respond(.cella) {
-                let caller = try auth.authenticate(request)
+                var request = request
+                let caller = try await auth.authenticate(&request, context)
+                try await auth.authorize(caller, .deleteAlias, fn(caller, try context.parameters.require("name")))
                 let name = try context.parameters.require("name")
                 let alias = try context.parameters.require("alias")
                 guard try await store.deleteAlias(tenant: caller.tenant, function: name, name: alias) else {
@@ -251,7 +278,8 @@ public enum ControllerAPI {
         // MARK: Invoke, invocations, logs, records
         router.post("/v1/functions/:name/invoke") { request, context in
             await Responses.respond(.cella) {
-                let caller = try auth.authenticate(request)
+                var request = request
+                let caller = try await auth.authenticate(&request, context)
                 let name = try context.parameters.require("name")
                 let qualifier = request.uri.queryParameters["qualifier"].map(String.init)
                 return try await Invocations.invoke(
@@ -260,31 +288,39 @@ public enum ControllerAPI {
         }
         router.get("/v1/invocations/:id") { request, context in
             await Responses.respond(.cella) {
-                let caller = try auth.authenticate(request)
+                var request = request
+                let caller = try await auth.authenticate(&request, context)
                 let id = try context.parameters.require("id")
                 guard let invocation = try await store.invocation(tenant: caller.tenant, id: id) else {
                     throw ControllerError(.notFound, "no invocation \(id)")
                 }
+                try await auth.authorize(caller, .getInvocation, fn(caller, invocation.function))
                 return Responses.raw(.ok, try InvocationView(invocation).json())
             }
         }
         router.get("/v1/functions/:name/logs") { request, context in
             await Responses.respond(.cella) {
-                let caller = try auth.authenticate(request)
+                var request = request
+                let caller = try await auth.authenticate(&request, context)
+                try await auth.authorize(caller, .getLogs, fn(caller, try context.parameters.require("name")))
                 let record = try await function(caller, context, store)
                 return try Responses.json(.ok, try await store.logs(query(caller, record.name, request)))
             }
         }
         router.get("/v1/functions/:name/records") { request, context in
             await Responses.respond(.cella) {
-                let caller = try auth.authenticate(request)
+                var request = request
+                let caller = try await auth.authenticate(&request, context)
+                try await auth.authorize(caller, .getLogs, fn(caller, try context.parameters.require("name")))
                 let record = try await function(caller, context, store)
                 return try Responses.json(.ok, try await store.records(query(caller, record.name, request)))
             }
         }
         router.get("/v1/functions/:name/dead-letters") { request, context in
             await Responses.respond(.cella) {
-                let caller = try auth.authenticate(request)
+                var request = request
+                let caller = try await auth.authenticate(&request, context)
+                try await auth.authorize(caller, .getInvocation, fn(caller, try context.parameters.require("name")))
                 let record = try await function(caller, context, store)
                 let limit = request.uri.queryParameters["limit"].flatMap { Int($0) } ?? 100
                 let dead = try await store.deadLetters(tenant: caller.tenant, function: record.name, limit: min(limit, 1000))
@@ -293,10 +329,31 @@ public enum ControllerAPI {
         }
 
         LambdaAPI.add(to: router, controller)
+        IdentityAPI.add(to: router, controller)
         return router
     }
 
     // MARK: Helpers
+
+    /// `crn:cella:{tenant}:function:{name}[:{qualifier}]`, the resource of function operations.
+    static func fn(_ caller: Caller, _ name: String, qualifier: String? = nil) -> String {
+        "crn:cella:\(caller.tenant):function:\(name)" + (qualifier.map { ":\($0)" } ?? "")
+    }
+
+    static func tagContext(_ tags: [String: String]?) -> [String: [String]] {
+        var out: [String: [String]] = [:]
+        for (k, v) in tags ?? [:] { out[ConditionKey.functionTag(k)] = [v] }
+        return out
+    }
+
+    /// Allowed when any of `actions` is.
+    static func authorizeAny(_ caller: Caller, _ actions: [Action], _ resource: String, _ auth: Authenticator) async throws {
+        var last: (any Error)?
+        for action in actions {
+            do { try await auth.authorize(caller, action, resource); return } catch { last = error }
+        }
+        if let last { throw last }
+    }
 
     static func validateTenant(_ id: String) throws(ControllerError) {
         guard (1...63).contains(id.utf8.count),
@@ -320,7 +377,7 @@ public enum ControllerAPI {
         }
     }
 
-    static func function(_ caller: Caller, _ context: BasicRequestContext, _ store: any Store) async throws -> FunctionRecord {
+    static func function(_ caller: Caller, _ context: ControllerContext, _ store: any Store) async throws -> FunctionRecord {
         let name = try context.parameters.require("name")
         guard let record = try await store.function(tenant: caller.tenant, name: name) else {
             throw ControllerError(.notFound, "Function not found: \(name)")

@@ -1,3 +1,4 @@
+import CellaIAM
 import CellaModel
 import CellaStore
 import Foundation
@@ -44,6 +45,15 @@ enum Invocations {
         if payload.readableBytes == 0 { payload = ByteBuffer(string: "{}") }
         guard (try? JSONSerialization.jsonObject(with: Data(buffer: payload, byteTransferStrategy: .noCopy), options: [.fragmentsAllowed])) != nil else {
             throw ControllerError(.invalidRequest, "Could not parse request body into json: the event must be JSON")
+        }
+        if !caller.isOperator && !caller.isTenantAdmin {
+            // Policies may name the invocation type and the function's tags (cella:FunctionTag/k).
+            var conditions: [String: [String]] = [ConditionKey.invocationType: [type]]
+            if let head = try? await controller.store.function(tenant: caller.tenant, name: name) {
+                for (k, v) in head.tags { conditions[ConditionKey.functionTag(k)] = [v] }
+            }
+            try await controller.authenticator.authorize(
+                caller, .invokeFunction, ControllerAPI.fn(caller, name, qualifier: qualifier), context: conditions)
         }
         let function = try await controller.resolver.resolve(tenant: caller.tenant, name: name, qualifier: qualifier)
 
@@ -110,10 +120,11 @@ enum Invocations {
 /// The Lambda-compatible routes (PROTOCOLS.md §2), so boto3 and the aws CLI work with
 /// `endpoint_url` pointed here.
 enum LambdaAPI {
-    static func add(to router: Router<BasicRequestContext>, _ controller: Controller) {
+    static func add(to router: Router<ControllerContext>, _ controller: Controller) {
         router.post("/2015-03-31/functions/:name/invocations") { request, context in
             await Responses.respond(.lambda) {
-                let caller = try controller.authenticator.authenticate(request)
+                var request = request
+                let caller = try await controller.authenticator.authenticate(&request, context)
                 let raw = try context.parameters.require("name")
                 let (name, pathQualifier) = try parseName(raw.removingPercentEncoding ?? raw, tenant: caller.tenant)
                 let queryQualifier = request.uri.queryParameters["Qualifier"].map(String.init)

@@ -65,7 +65,8 @@ public final class Agent: Sendable {
                 queueTimeout: configuration.queueTimeout, initTimeout: configuration.initTimeout,
                 minimumCPUs: configuration.minimumCPUs, pidsPerInstance: configuration.pidsPerInstance,
                 tmpMiB: configuration.tmpMiB, maxPayloadBytes: configuration.maxPayloadBytes,
-                region: configuration.region),
+                region: configuration.region, templates: configuration.templates,
+                templateBudgetBytes: configuration.templateMemoryBudgetBytes, cloneTimeout: configuration.cloneTimeout),
             launcher: launcher, threadPool: threadPool, group: group, logs: logs, metrics: metrics, logger: logger)
     }
 
@@ -309,6 +310,9 @@ public final class Agent: Sendable {
         public var memoryReservedBytes: UInt64
         public var functions: [FunctionInstanceStats]
         public var bundles: [String]
+        /// Templates held (docs/runtime-snapshots.md) and their memory against the template budget.
+        public var templates: [TemplateStats]
+        public var templateBudgetBytes: UInt64
     }
 
     public func stats() async -> Stats {
@@ -317,7 +321,14 @@ public final class Agent: Sendable {
         return Stats(
             draining: draining, inFlight: inFlight, memoryBudgetBytes: configuration.memoryBudgetBytes,
             memoryReservedBytes: memory, functions: functions,
-            bundles: ((try? await bundles.list()) ?? []).map(\.digest.description).sorted())
+            bundles: ((try? await bundles.list()) ?? []).map(\.digest.description).sorted(),
+            templates: await pool.templateStats(), templateBudgetBytes: configuration.templateMemoryBudgetBytes)
+    }
+
+    /// The function versions (`tenant/name:version`) whose templates this node holds, for the
+    /// heartbeat's `templates`: the controller routes their new instances here.
+    public func templatesHeld() async -> [String] {
+        await pool.templateStats().map(\.function)
     }
 
     // MARK: Helpers

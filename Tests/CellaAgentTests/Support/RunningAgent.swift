@@ -34,6 +34,9 @@ final class RunningAgent: Sendable {
         config.idleTimeout = .seconds(60)
         config.queueTimeout = .seconds(5)
         config.tmpMiB = 64
+        // Cold starts unless a test asks for templates (AgentTemplateTests): the other tests are
+        // about instances started from scratch, and clones share their template's init state.
+        config.templates = false
         configure(&config)
         var logger = Logger(label: "cella.agent.test")
         logger.logLevel = .warning

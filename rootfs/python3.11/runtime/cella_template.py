@@ -1,0 +1,218 @@
+"""Cella's template protocol for the Python runtime (docs/runtime-snapshots.md).
+
+Imported only when the agent started this process as a template (CELLA_TEMPLATE_FD is set), so a
+plain instance pays nothing for it. After the function's init, the runtime parks here instead of
+asking for its first event: it POSTs /runtime/cella/template/park, then forks a clone of itself
+for every request the agent writes on the control socket.
+
+A clone is made with one raw clone(2) into new user, mount, pid, network, IPC and UTS namespaces
+(os.fork cannot ask for namespaces, and a second fork would be needed for the pid namespace).
+The child then, before any user code runs again:
+  1. says "R" on its new Runtime API socket (the kernel attaches its pid and a pidfd) and waits
+     for "G": meanwhile the agent moves it into its own cgroup;
+  2. maps its ids (inside uid/gid 1000 -> the template's), mounts its own /tmp and /dev/shm,
+     brings up loopback, takes its own stdout/stderr;
+  3. drops every capability it holds in its namespace, and installs the agent's seccomp program
+     on top of the template's filter (seccomp filters stack; the stricter answer wins);
+  4. reseeds random, takes its identity (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start, its log
+     stream), runs the function's after-clone hooks, and serves.
+"""
+
+import _signal
+import _socket
+import ctypes
+import os
+import sys
+
+import cella_runtime
+
+# <linux/sched.h>: NEWNS | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET, and SIGCHLD as exit signal.
+CLONE_FLAGS = 0x00020000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000 | 17
+_SYS_CLONE = {"x86_64": 56, "aarch64": 220}
+MS_NOSUID, MS_NODEV = 2, 4
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_SECCOMP, PR_CAP_AMBIENT = 1, 4, 24, 22, 47
+SECCOMP_MODE_FILTER = 2
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+
+class _Fprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+class _Template:
+    def __init__(self, api, handler, control_fd, program):
+        self.api = api
+        self.handler = handler
+        self.control = _socket.socket(fileno=control_fd)
+        self.program = ctypes.create_string_buffer(program, len(program))
+        self.fprog = _Fprog(len(program) // 8, ctypes.cast(self.program, ctypes.c_void_p))
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        # PyDLL keeps the GIL across the call: clone must not run while another thread could
+        # hold it (the child would inherit a GIL whose owner does not exist there).
+        self.raw = ctypes.PyDLL(None, use_errno=True)
+        self.raw.syscall.restype = ctypes.c_long
+        self.sys_clone = _SYS_CLONE.get(os.uname().machine)
+        self.uid, self.gid = os.getuid(), os.getgid()
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            self.last_cap = int(f.read())
+
+    def _check(self, result, what):
+        if result < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"{what}: {os.strerror(err)}")
+        return result
+
+    def loop(self):
+        """Serves clone requests until the agent closes the control socket."""
+        space = _socket.CMSG_SPACE(4 * 4)
+        while True:
+            try:
+                data, ancillary, _, _ = self.control.recvmsg(65536, space)
+            except InterruptedError:
+                continue
+            fds = []
+            for level, kind, payload in ancillary:
+                if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+                    usable = len(payload) - len(payload) % 4
+                    fds += [int.from_bytes(payload[i:i + 4], sys.byteorder) for i in range(0, usable, 4)]
+            if not data:
+                os._exit(0)
+            try:
+                if not data.startswith(b"clone ") or len(fds) != 2:
+                    raise ValueError(f"unknown request {data[:40]!r} with {len(fds)} fds")
+                request = cella_runtime._loads(data[6:].strip())
+                pid = self._clone()
+                if pid == 0:
+                    self._become_clone(fds, request)  # never returns
+                reply = b"ok %d\n" % pid
+            except Exception as exc:  # the agent falls back to a cold start
+                reply = b"error " + repr(exc).encode("ascii", "replace").replace(b"\n", b" ") + b"\n"
+            for fd in fds:
+                os.close(fd)
+            self.control.sendall(reply)
+
+    def _clone(self):
+        if self.sys_clone is None:
+            raise OSError("clone: unsupported machine " + os.uname().machine)
+        api = ctypes.pythonapi
+        # As os.fork does: at-fork hooks (random reseeds itself in the child), the import lock.
+        api.PyOS_BeforeFork()
+        pid = self.raw.syscall(ctypes.c_long(self.sys_clone), ctypes.c_long(CLONE_FLAGS),
+                               ctypes.c_long(0), ctypes.c_long(0), ctypes.c_long(0), ctypes.c_long(0))
+        if pid == 0:
+            api.PyOS_AfterFork_Child()
+            return 0
+        err = ctypes.get_errno()
+        api.PyOS_AfterFork_Parent()
+        if pid < 0:
+            raise OSError(err, "clone: " + os.strerror(err))
+        return pid
+
+    def _become_clone(self, fds, request):
+        try:
+            self._setup(fds, request)
+        except BaseException as exc:
+            try:
+                import traceback
+                sys.stderr.write("cella template: the clone's setup failed\n")
+                traceback.print_exc()
+                sys.stderr.flush()
+            finally:
+                os._exit(70)
+        cella_runtime.serve_clone(self.api, self.handler, self.sock)
+
+    def _setup(self, fds, request):
+        runtime_fd, output_fd = fds
+        self.control.detach()  # the template's; a clone must not hold it (closed below)
+        sock = _socket.socket(fileno=runtime_fd)
+        # 1. Report (the kernel attaches our pid) and wait until we are in our own cgroup.
+        sock.sendall(b"R")
+        if sock.recv(1) != b"G":
+            os._exit(71)
+        libc = self.libc
+        # 2. Our ids: inside 1000 is the template's uid and gid (unprivileged single-id maps).
+        for name, text in (("setgroups", "deny"), ("gid_map", f"1000 {self.gid} 1"),
+                           ("uid_map", f"1000 {self.uid} 1")):
+            with open(f"/proc/self/{name}", "w") as f:
+                f.write(text)
+        tmp = int(request.get("tmpMiB", 64))
+        shm = int(request.get("shmMiB", 16))
+        for target, size in ((b"/tmp", tmp), (b"/dev/shm", shm)):
+            self._check(libc.mount(b"cella", target, b"tmpfs", ctypes.c_ulong(MS_NOSUID | MS_NODEV),
+                                   f"size={size}m,mode=1777".encode()), "mount " + target.decode())
+        self._loopback_up()
+        os.dup2(output_fd, 1)
+        os.dup2(output_fd, 2)
+        os.close(output_fd)
+        os.closerange(3, runtime_fd)
+        os.closerange(runtime_fd + 1, 1 << 16)
+        # Signals as a fresh runtime has them (the template ignores SIGCHLD to reap its clones).
+        _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
+        os.environ.pop("CELLA_TEMPLATE_FD", None)
+        # 3. No capabilities, then the default seccomp profile on top of the template's.
+        for cap in range(self.last_cap + 1):
+            self._check(libc.prctl(PR_CAPBSET_DROP, ctypes.c_ulong(cap), 0, 0, 0), "drop capability")
+        self._check(libc.prctl(PR_CAP_AMBIENT, 4, 0, 0, 0), "clear ambient capabilities")
+        header = _CapHeader(0x20080522, 0)
+        data = (_CapData * 2)()
+        self._check(libc.capset(ctypes.byref(header), data), "capset")
+        self._check(libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0), "PR_SET_PDEATHSIG")
+        self._check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(self.fprog), 0, 0),
+                    "seccomp")
+        # 4. Fresh randomness and identity. random's at-fork hook has reseeded it already (from
+        # os.urandom); do it again for random imported in ways that skipped the hook.
+        if "random" in sys.modules:
+            sys.modules["random"].seed()
+        os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"] = "snap-start"
+        for key, value in request.get("environment", {}).items():
+            os.environ[key] = value
+        stream = request.get("environment", {}).get("AWS_LAMBDA_LOG_STREAM_NAME")
+        if stream:
+            cella_runtime.LambdaContext.log_stream_name = stream
+        self.sock = sock
+        for func, args, kwargs in cella_runtime.after_clone_hooks:
+            func(*args, **kwargs)
+
+    def _loopback_up(self):
+        import fcntl
+        s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+        try:
+            ifr = bytearray(b"lo".ljust(40, b"\0"))
+            fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, ifr)
+            flags = int.from_bytes(ifr[16:18], sys.byteorder) | IFF_UP
+            ifr[16:18] = flags.to_bytes(2, sys.byteorder)
+            fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, ifr)
+        finally:
+            s.close()
+
+
+def park(api, handler, control_fd):
+    """Turns this initialized runtime into its function's template; never returns."""
+    for func, args, kwargs in cella_runtime.before_park_hooks:
+        func(*args, **kwargs)
+    program = api.park()
+    if not program or len(program) % 8:
+        raise cella_runtime.RuntimeAPIError(f"park answered a {len(program)}-byte seccomp program")
+    template = _Template(api, handler, control_fd, program)
+    # Nothing may read or trace the template or its clones through /proc or ptrace, even
+    # processes with the same uid (the clones): a non-dumpable process is off limits to anyone
+    # without CAP_SYS_PTRACE in its user namespace. Clones inherit it.
+    template._check(template.libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "PR_SET_DUMPABLE")
+    # Objects made at init go to the GC's permanent generation: collections in a clone then never
+    # walk (and so never write, i.e. copy) the template's pages.
+    import gc
+    gc.collect()
+    gc.freeze()
+    # The kernel reaps clones at once (the agent reads their status through a pidfd).
+    _signal.signal(_signal.SIGCHLD, _signal.SIG_IGN)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    template.loop()

@@ -509,8 +509,9 @@ int cella_clone_socketpair(int fds[2]) {
     int one = 1;
     // fds[0] is the agent's end: every message the clone sends on fds[1] then carries the
     // sender's credentials (pid translated into our pid namespace) and a pidfd for it.
+    // Kernels before 6.5 have no SO_PASSPIDFD: the caller then opens a pidfd by pid.
     if (setsockopt(fds[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) != 0 ||
-        setsockopt(fds[0], SOL_SOCKET, SO_PASSPIDFD, &one, sizeof(one)) != 0) {
+        (setsockopt(fds[0], SOL_SOCKET, SO_PASSPIDFD, &one, sizeof(one)) != 0 && errno != ENOPROTOOPT)) {
         int e = errno;
         close(fds[0]);
         close(fds[1]);

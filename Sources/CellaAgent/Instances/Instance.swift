@@ -121,9 +121,6 @@ final class Instance: Sendable {
                         stdio: .fds(stdin: Instance.devNull, stdout: output.writeEnd, stderr: output.writeEnd),
                         dieWithParent: true, network: .prepared(network))
                     if let template {
-                        // The namespace's root (without capabilities): it owns what a clone must
-                        // write, its own uid_map, even though the template is not dumpable.
-                        spec.user = .init(uid: 0, gid: 0)
                         spec.extraFiles = [template.control]
                         spec.environment["CELLA_TEMPLATE_FD"] = "3"
                         spec.allowsTemplateClones = true
@@ -196,11 +193,11 @@ final class Instance: Sendable {
                 Result { () throws(SandboxError) -> (TemplateFork.Started, OutputPipe) in
                     let output = try OutputPipe { [weak instance] line in instance?.handleLog(line) }
                     let cgroup: SandboxCgroup
-                    do { cgroup = try launcher.cgroups.create(id: id, resources: resources) } catch {
+                    do throws(SandboxError) { cgroup = try launcher.cgroups.create(id: id, resources: resources) } catch {
                         output.close()
                         throw error
                     }
-                    do {
+                    do throws(SandboxError) {
                         let started = try TemplateFork.fork(
                             control: control, request: request, output: output.writeEnd, cgroup: cgroup,
                             timeoutMs: timeoutMs)

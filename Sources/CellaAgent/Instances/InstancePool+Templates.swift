@@ -47,7 +47,7 @@ extension InstancePool {
         }
         var hit = true
         let template: Template
-        switch await template(for: function) {
+        switch await findTemplate(for: function) {
         case .ready(let t, let wasReady):
             hit = wasReady
             template = t
@@ -112,7 +112,7 @@ extension InstancePool {
     private enum Lookup { case ready(Template, wasReady: Bool), initFailed(FunctionErrorBody, Double), unavailable }
 
     /// The version's template: the one there is, the one being built, or a new build.
-    private func template(for function: DeployedFunction) async -> Lookup {
+    private func findTemplate(for function: DeployedFunction) async -> Lookup {
         let key = function.key
         switch templates[key] {
         case .ready(let t) where t.function.deployment == function.deployment && t.instance.isAlive:

@@ -141,8 +141,19 @@ class _Template:
         # 2. Our ids: inside 1000 is the template's uid and gid (unprivileged single-id maps).
         for name, text in (("setgroups", "deny"), ("gid_map", f"1000 {self.gid} 1"),
                            ("uid_map", f"1000 {self.uid} 1")):
-            with open(f"/proc/self/{name}", "w") as f:
-                f.write(text)
+            fd = os.open(f"/proc/self/{name}", os.O_WRONLY)
+            try:
+                os.write(fd, text.encode())
+            except OSError as exc:
+                raise OSError(exc.errno, f"writing {text!r} to /proc/self/{name}: {exc.strerror}") from None
+            finally:
+                os.close(fd)
+        # Non-dumpable from here: nothing without CAP_SYS_PTRACE in the template's user namespace
+        # may read or trace the clone through /proc or ptrace, not even the template's own
+        # threads (which own the clone's user namespace). Until now the clone had to be dumpable
+        # to own its /proc/self files; other clones could not reach it even then: they are in
+        # user namespaces of their own, without capabilities in this one (commoncap's ptrace check).
+        self._check(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "PR_SET_DUMPABLE")
         tmp = int(request.get("tmpMiB", 64))
         shm = int(request.get("shmMiB", 16))
         for target, size in ((b"/tmp", tmp), (b"/dev/shm", shm)):
@@ -202,10 +213,6 @@ def park(api, handler, control_fd):
     if not program or len(program) % 8:
         raise cella_runtime.RuntimeAPIError(f"park answered a {len(program)}-byte seccomp program")
     template = _Template(api, handler, control_fd, program)
-    # Nothing may read or trace the template or its clones through /proc or ptrace, even
-    # processes with the same uid (the clones): a non-dumpable process is off limits to anyone
-    # without CAP_SYS_PTRACE in its user namespace. Clones inherit it.
-    template._check(template.libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "PR_SET_DUMPABLE")
     # Objects made at init go to the GC's permanent generation: collections in a clone then never
     # walk (and so never write, i.e. copy) the template's pages.
     import gc

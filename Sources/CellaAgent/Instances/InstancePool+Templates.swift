@@ -196,6 +196,7 @@ extension InstancePool {
             return .unavailable
         }
         close(pair[1])  // the sandbox holds it as its fd 3
+        metrics.spawned(seconds: Instance.milliseconds(since: began) / 1000)
         switch await awaitInit(instance) {
         case .parked:
             // What the template holds after init: its cgroup's charge (its pages, page cache).

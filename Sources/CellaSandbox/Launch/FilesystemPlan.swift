@@ -62,7 +62,7 @@ struct FilesystemPlan {
         }
 
         // A template's clones share its proc; hidepid=invisible hides from each the processes it
-        // may not ptrace-read, i.e. the template and the other clones (all non-dumpable).
+        // may not ptrace-read: the template and the other clones (docs/runtime-snapshots.md).
         add(.init(kind: CELLA_FS_MOUNT, source: "proc", target: root + "/proc", fstype: "proc",
                   data: spec.allowsTemplateClones ? "hidepid=invisible" : nil,
                   flags: UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), label: "mount proc on /proc"))
@@ -98,17 +98,6 @@ struct FilesystemPlan {
             add(.init(kind: CELLA_FS_SYMLINK, source: target, target: root + "/dev/" + link, label: "link /dev/\(link)"))
         }
         add(.init(kind: CELLA_FS_MKDIR, target: root + "/dev/shm", mode: 0o1777, label: "mkdir /dev/shm"))
-        if spec.allowsTemplateClones {
-            // A template runs as the namespace's root (docs/runtime-snapshots.md), which owns the
-            // /dev tmpfs: /dev/shm becomes a mount of its own (each clone mounts its own over it)
-            // and the rest of /dev read-only, so no clone can leave a file there for another.
-            add(.init(kind: CELLA_FS_MOUNT, source: "cella", target: root + "/dev/shm", fstype: "tmpfs",
-                      data: "size=\(rootfs.shmMiB)m,mode=1777", flags: UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC),
-                      label: "mount tmpfs on /dev/shm"))
-            add(.init(kind: CELLA_FS_MOUNT, target: root + "/dev",
-                      flags: UInt(MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC),
-                      label: "remount /dev read-only"))
-        }
 
         add(.init(kind: CELLA_FS_MOUNT, source: "cella", target: root + "/tmp", fstype: "tmpfs",
                   data: "size=\(rootfs.tmpMiB)m,mode=1777", flags: UInt(MS_NODEV) | nosuid,

@@ -61,6 +61,9 @@ class _Template:
         self.raw.syscall.restype = ctypes.c_long
         self.sys_clone = _SYS_CLONE.get(os.uname().machine)
         self.uid, self.gid = os.getuid(), os.getgid()
+        # Imported here, once: an import in each clone would cost it a dlopen.
+        import fcntl
+        self.fcntl = fcntl
         with open("/proc/sys/kernel/cap_last_cap") as f:
             self.last_cap = int(f.read())
 
@@ -193,14 +196,13 @@ class _Template:
             func(*args, **kwargs)
 
     def _loopback_up(self):
-        import fcntl
         s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
         try:
             ifr = bytearray(b"lo".ljust(40, b"\0"))
-            fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, ifr)
+            self.fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, ifr)
             flags = int.from_bytes(ifr[16:18], sys.byteorder) | IFF_UP
             ifr[16:18] = flags.to_bytes(2, sys.byteorder)
-            fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, ifr)
+            self.fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, ifr)
         finally:
             s.close()
 

@@ -49,7 +49,7 @@ def invoke(api, version, event, expect):
     start, outcome = headers.get("X-Cella-Start"), headers.get("X-Cella-Outcome")
     if status != 200 or outcome != "success" or start != expect:
         raise SystemExit(f"invoke {version}: {status} start={start} (wanted {expect}) outcome={outcome} {body[:300]!r}")
-    return ms, float(headers.get("X-Cella-Init-Duration-Ms") or "nan")
+    return ms, float(headers.get("X-Cella-Init-Duration-Ms") or "nan"), float(headers.get("X-Cella-Duration-Ms") or "nan")
 
 
 def runc_series(rootfs, code, init_sleep, n, settle):
@@ -145,17 +145,20 @@ def main():
     die = {"die": True}
     series = {"(a) cold start": [], "(b) clone from template": [], "(c) warm": [], "(d) runc run": []}
     inits = {"cold": [], "clone": []}
-    ms, first_init = invoke(snap, "1", die, "cold")
+    runs = {"cold": [], "clone": []}
+    ms, first_init, _ = invoke(snap, "1", die, "cold")
     print(f"  first call on the templates agent (template built, then cloned): {ms:.1f} ms, init {first_init:.1f} ms")
     time.sleep(args.settle)
     for i in range(args.iterations):
-        ms, init = invoke(cold, "1", die, "cold")
+        ms, init, run = invoke(cold, "1", die, "cold")
         series["(a) cold start"].append(ms)
         inits["cold"].append(init)
+        runs["cold"].append(run)
         time.sleep(args.settle)
-        ms, init = invoke(snap, "1", die, "clone")
+        ms, init, run = invoke(snap, "1", die, "clone")
         series["(b) clone from template"].append(ms)
         inits["clone"].append(init)
+        runs["clone"].append(run)
         time.sleep(args.settle)
     deploy(snap, "warm", args.digest, args.init_sleep)
     invoke(snap, "warm", {}, "cold")
@@ -166,7 +169,10 @@ def main():
     print(f"time to first response, function init {args.init_sleep * 1000:.0f} ms (client: http.client, keep-alive):")
     for label, xs in series.items():
         show(label, xs)
-    print(f"  X-Cella-Init-Duration-Ms: cold median {pct(inits['cold'], 50):.2f}, clone median {pct(inits['clone'], 50):.2f}")
+    print(f"  X-Cella-Init-Duration-Ms (new instance until its first /next): cold median {pct(inits['cold'], 50):.2f}, "
+          f"clone median {pct(inits['clone'], 50):.2f} (p99 {pct(inits['clone'], 99):.2f})")
+    print(f"  X-Cella-Duration-Ms (the first event, handed over until answered): cold median {pct(runs['cold'], 50):.2f}, "
+          f"clone median {pct(runs['clone'], 50):.2f}")
     a, b, c, d = (pct(series[k], 50) for k in series)
     print(f"  ratios of medians: cold/clone {a / b:.1f}x, runc/clone {d / b:.1f}x, clone/warm {b / c:.1f}x")
 

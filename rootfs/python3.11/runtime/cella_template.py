@@ -8,14 +8,14 @@ for every request the agent writes on the control socket.
 A clone is made with one raw clone(2) into new user, mount, pid, network, IPC and UTS namespaces
 (os.fork cannot ask for namespaces, and a second fork would be needed for the pid namespace).
 The child then, before any user code runs again:
-  1. says "R" on its new Runtime API socket (the kernel attaches its pid and a pidfd) and waits
-     for "G": meanwhile the agent moves it into its own cgroup;
+  1. says "R" on its new Runtime API socket (the kernel attaches its pid and a pidfd); the agent
+     moves it into its own cgroup and then says "G", which the child waits for in step 4;
   2. maps its ids (inside uid/gid 1000 -> the template's), mounts its own /tmp and /dev/shm,
      brings up loopback, takes its own stdout/stderr;
   3. drops every capability it holds in its namespace, and installs the agent's seccomp program
      on top of the template's filter (seccomp filters stack; the stricter answer wins);
-  4. reseeds random, takes its identity (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start, its log
-     stream), runs the function's after-clone hooks, and serves.
+  4. waits for "G", reseeds random, takes its identity (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start,
+     its log stream), runs the function's after-clone hooks, and serves.
 """
 
 import _signal
@@ -136,10 +136,9 @@ class _Template:
         runtime_fd, output_fd = fds
         self.control.detach()  # the template's; a clone must not hold it (closed below)
         sock = _socket.socket(fileno=runtime_fd)
-        # 1. Report (the kernel attaches our pid) and wait until we are in our own cgroup.
+        # 1. Report (the kernel attaches our pid); the agent moves us into our own cgroup while
+        # we set up (no user code runs before its "G", step 4).
         sock.sendall(b"R")
-        if sock.recv(1) != b"G":
-            os._exit(71)
         libc = self.libc
         # 2. Our ids: inside 1000 is the template's uid and gid (unprivileged single-id maps).
         for name, text in (("setgroups", "deny"), ("gid_map", f"1000 {self.gid} 1"),
@@ -181,7 +180,10 @@ class _Template:
         self._check(libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0), "PR_SET_PDEATHSIG")
         self._check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(self.fprog), 0, 0),
                     "seccomp")
-        # 4. Fresh randomness and identity. random's at-fork hook has reseeded it already (from
+        # 4. In our own cgroup before any user code: wait for the agent's word.
+        if sock.recv(1) != b"G":
+            os._exit(71)
+        # Fresh randomness and identity. random's at-fork hook has reseeded it already (from
         # os.urandom); do it again for random imported in ways that skipped the hook.
         if "random" in sys.modules:
             sys.modules["random"].seed()

@@ -3,6 +3,7 @@
 import os
 import random
 import sys
+import threading
 import time
 
 try:
@@ -100,6 +101,5 @@ def noop(event, context):
     """For the benchmark: nothing; with {"die": true} the instance exits just after answering,
     so that the next invocation needs a new one."""
     if event and event.get("die"):
-        import threading
         threading.Timer(0.02, os._exit, (0,)).start()
     return None

@@ -195,6 +195,30 @@ extension AgentTests {
         }
     }
 
+    @Test func aReplacedOrRemovedVersionDropsItsTemplate() async throws {
+        try await Self.withTemplates { agent in
+            let bundle = try Self.bundle()
+            try await agent.deploy("v", runtime: "python3.11", handler: "app.handler", bundle: bundle)
+            let first = try await agent.invoke("v")
+            #expect(first.header("X-Cella-Outcome") == "success", "\(first.body)")
+            #expect(try await Self.templates(agent) == ["t1/v:1"])
+            // Deploying the version again replaces it: its template goes (after its busy clone
+            // has finished its invocation), a new one comes with the next new instance.
+            async let busy = agent.invoke("v", #"{"sleep": 0.8}"#)
+            try await Task.sleep(for: .milliseconds(300))
+            try await agent.deploy("v", runtime: "python3.11", handler: "app.handler", bundle: bundle)
+            #expect(try await Self.templates(agent).isEmpty)
+            let finished = try await busy
+            #expect(finished.header("X-Cella-Outcome") == "success", "a busy clone finishes: \(finished.body)")
+            let second = try await agent.invoke("v")
+            #expect(second.header("X-Cella-Start") == "cold", "\(second.body)")
+            #expect(second.json["init"] as? String != first.json["init"] as? String)
+            #expect(try await Self.templates(agent) == ["t1/v:1"])
+            #expect(try await agent.request(.DELETE, "/v1/functions/t1/v/1").status == 204)
+            #expect(try await Self.templates(agent).isEmpty)
+        }
+    }
+
     @Test func runtimesWithoutTheProtocolStartColdAsBefore() async throws {
         let dir = try AgentFixtures.awslambdaricDirectory()
         try await Self.withTemplates { agent in

@@ -146,7 +146,10 @@ extension InstancePool {
         let result = await makeTemplate(function)
         guard case .building(let current, _) = templates[key], current == build else {
             // Replaced or removed meanwhile: this template belongs to no one.
-            if case .ready(let t) = result { await t.stop() }
+            if case .ready(let t) = result {
+                stoppingTemplates[ObjectIdentifier(t.instance)] = t.instance
+                await t.stop()
+            }
             return .unavailable
         }
         guard case .ready(let template) = result else {
@@ -156,6 +159,7 @@ extension InstancePool {
         evictTemplates(toFit: template.bytes, sparing: key)
         guard templateBytes + template.bytes <= settings.templateBudgetBytes else {
             templates[key] = nil
+            stoppingTemplates[ObjectIdentifier(template.instance)] = template.instance
             await template.stop()
             metrics.templateEvicted(reason: "memory")
             logger.notice("a template does not fit the template budget", metadata: [
@@ -206,11 +210,13 @@ extension InstancePool {
             instance.raiseMemoryLimit(to: function.memoryBytes + Self.templateHeadroomBytes)
             return .ready(Template(function: function, instance: instance, control: pair[0], bytes: bytes))
         case .failed(let body):
+            stoppingTemplates[ObjectIdentifier(instance)] = instance
             instance.terminate()
             close(pair[0])
             return .initFailed(body, initDurationMs: Instance.milliseconds(since: began))
         case .ready:
             // The runtime asked for an event instead of parking: it does not speak the protocol.
+            stoppingTemplates[ObjectIdentifier(instance)] = instance
             instance.terminate()
             close(pair[0])
             logger.warning("the runtime did not park its template", metadata: ["cella.function": "\(function.key)"])
@@ -250,12 +256,15 @@ extension InstancePool {
             functions[key] = pool
             for entry in clones { retire(entry.instance) }
         }
-        Task { await template.stop() }
+        stoppingTemplates[ObjectIdentifier(template.instance)] = template.instance
+        // Busy clones (of a replaced or removed version) finish first; failed ones do not.
+        if reason == "failed" { Task { await template.stop() } } else { Task { await template.retire() } }
         publishTemplateGauges()
     }
 
     /// A template's sandbox ended (killed, crashed, or stopped by us).
     func templateExited(_ instance: Instance) {
+        stoppingTemplates[ObjectIdentifier(instance)] = nil
         for (key, slot) in templates {
             if case .ready(let t) = slot, t.instance === instance { dropTemplate(key, reason: "died") }
         }
@@ -270,14 +279,17 @@ extension InstancePool {
         }
     }
 
-    /// Every template's instance, after stopping them all (for `stopAll`).
+    /// Every template's instance, including those still stopping, after stopping them all (for
+    /// `stopAll`, which waits until each is gone).
     func stopTemplates() -> [Instance] {
         let all = readyTemplates
         templates = [:]
         templateUse = [:]
         templateBytes = 0
         for template in all { Task { await template.stop() } }
-        return all.map(\.instance)
+        let stopping = Array(stoppingTemplates.values)
+        stoppingTemplates = [:]
+        return all.map(\.instance) + stopping
     }
 
     /// The templates held, for stats and heartbeats: `tenant/name:version` and bytes.

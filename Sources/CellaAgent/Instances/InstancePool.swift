@@ -76,6 +76,8 @@ actor InstancePool {
     var templateUse: [String: ContinuousClock.Instant] = [:]
     var templateBytes: UInt64 = 0
     var nextTemplateBuild = 0
+    /// Template sandboxes stopped but not yet gone (stopAll waits for them too).
+    var stoppingTemplates: [ObjectIdentifier: Instance] = [:]
     /// Deployments whose clones failed: they start cold from then on (a new deploy tries again).
     var templateRefused: [String: UInt64] = [:]
     /// What each clone installs on top of its template's seccomp filter.

@@ -22,6 +22,7 @@ actor Template {
     private var busy = false
     private var queue: [CheckedContinuation<Void, Never>] = []
     private var closed = false
+    private var stopWhenUnused = false
 
     init(function: DeployedFunction, instance: Instance, control: Int32, bytes: UInt64) {
         self.function = function
@@ -62,7 +63,17 @@ actor Template {
     }
 
     /// A clone of this template ended.
-    func cloneEnded() { clones -= 1 }
+    func cloneEnded() {
+        clones -= 1
+        if stopWhenUnused && clones <= 0 { stop() }
+    }
+
+    /// Stops the template once its last clone has ended (now if it has none): its clones live in
+    /// its pid namespace, and a busy one must finish its invocation (a replaced version's busy
+    /// instances do).
+    func retire() {
+        if clones <= 0 { stop() } else { stopWhenUnused = true }
+    }
 
     /// Stops the template (its clones die with it) and closes the control socket, once.
     func stop() {

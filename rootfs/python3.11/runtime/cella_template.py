@@ -47,6 +47,15 @@ class _CapData(ctypes.Structure):
                 ("inheritable", ctypes.c_uint32)]
 
 
+def _fds(ancillary):
+    fds = []
+    for level, kind, payload in ancillary:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            usable = len(payload) - len(payload) % 4
+            fds += [int.from_bytes(payload[i:i + 4], sys.byteorder) for i in range(0, usable, 4)]
+    return fds
+
+
 class _Template:
     def __init__(self, api, handler, control_fd, program):
         self.api = api
@@ -63,7 +72,11 @@ class _Template:
         self.uid, self.gid = os.getuid(), os.getgid()
         # Imported here, once: an import in each clone would cost it a dlopen.
         import fcntl
+        import select
         self.fcntl = fcntl
+        self.select = select
+        self.spare = None  # (pid, socket): a clone forked and set up ahead of the next request
+        self.sizes = None  # (tmpMiB, shmMiB) of the last request, which a spare is made for
         with open("/proc/sys/kernel/cap_last_cap") as f:
             self.last_cap = int(f.read())
 
@@ -74,33 +87,83 @@ class _Template:
         return result
 
     def loop(self):
-        """Serves clone requests until the agent closes the control socket."""
+        """Serves clone requests until the agent closes the control socket. Between requests it
+        keeps one clone forked and set up ahead of need (the spare), so that a request only has
+        to hand it its sockets."""
         space = _socket.CMSG_SPACE(4 * 4)
         while True:
+            if self.spare is None and self.sizes is not None:
+                # Only when no request is waiting: the fork must not delay one.
+                ready, _, _ = self.select.select([self.control], [], [], 0.01)
+                if not ready:
+                    self._make_spare()
+                    continue
             try:
                 data, ancillary, _, _ = self.control.recvmsg(65536, space)
             except InterruptedError:
                 continue
-            fds = []
-            for level, kind, payload in ancillary:
-                if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-                    usable = len(payload) - len(payload) % 4
-                    fds += [int.from_bytes(payload[i:i + 4], sys.byteorder) for i in range(0, usable, 4)]
+            fds = _fds(ancillary)
             if not data:
                 os._exit(0)
             try:
                 if not data.startswith(b"clone ") or len(fds) != 2:
                     raise ValueError(f"unknown request {data[:40]!r} with {len(fds)} fds")
                 request = cella_runtime._loads(data[6:].strip())
-                pid = self._clone()
-                if pid == 0:
-                    self._become_clone(fds, request)  # never returns
+                sizes = (int(request.get("tmpMiB", 64)), int(request.get("shmMiB", 16)))
+                if sizes != self.sizes:
+                    self._drop_spare()
+                    self.sizes = sizes
+                pid = self._hand_to_spare(data, fds)
+                if pid is None:
+                    pid = self._clone()
+                    if pid == 0:
+                        self._become_clone(None, fds, request)  # never returns
                 reply = b"ok %d\n" % pid
             except Exception as exc:  # the agent falls back to a cold start
                 reply = b"error " + repr(exc).encode("ascii", "replace").replace(b"\n", b" ") + b"\n"
             for fd in fds:
                 os.close(fd)
             self.control.sendall(reply)
+
+    def _make_spare(self):
+        ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        try:
+            pid = self._clone()
+        except OSError:
+            ours.close()
+            theirs.close()
+            self.sizes = None  # no spares, then: each request forks
+            return
+        if pid == 0:
+            ours.detach()
+            self._become_clone(theirs, None, None)  # never returns
+        theirs.close()
+        self.spare = (pid, ours)
+
+    def _hand_to_spare(self, data, fds):
+        """Gives the request to the spare; returns its pid, or None if there is none alive."""
+        if self.spare is None:
+            return None
+        pid, sock = self.spare
+        self.spare = None
+        try:
+            try:
+                if sock.recv(1, _socket.MSG_DONTWAIT | _socket.MSG_PEEK) == b"":
+                    return None  # it died (EOF)
+            except BlockingIOError:
+                pass  # alive and waiting
+            packed = b"".join(fd.to_bytes(4, sys.byteorder) for fd in fds)
+            sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, packed)])
+            return pid
+        except OSError:
+            return None
+        finally:
+            sock.close()
+
+    def _drop_spare(self):
+        if self.spare is not None:
+            self.spare[1].close()  # the spare reads EOF and exits
+            self.spare = None
 
     def _clone(self):
         if self.sys_clone is None:
@@ -119,10 +182,35 @@ class _Template:
             raise OSError(err, "clone: " + os.strerror(err))
         return pid
 
-    def _become_clone(self, fds, request):
+    def _become_clone(self, spare, fds, request):
+        """The child's side: a spare (`spare` is its socket to the template) sets up and waits for
+        a request; a clone forked for a request (`fds`, `request`) reports at once, sets up and
+        goes on. Both end in `_finish` and serve."""
         try:
-            self._setup(fds, request)
-        except BaseException as exc:
+            self.control.detach()  # the template's; a clone must not hold it (closed below)
+            self._drop_spare_in_child()
+            if spare is not None:
+                self._prepare(keep=(spare.fileno(),))
+                while True:
+                    try:
+                        data, ancillary, _, _ = spare.recvmsg(65536, _socket.CMSG_SPACE(4 * 4))
+                        break
+                    except InterruptedError:
+                        continue
+                fds = _fds(ancillary)
+                if not data or len(fds) != 2:
+                    os._exit(0)  # dropped by the template
+                spare.close()
+                request = cella_runtime._loads(data[6:].strip())
+                sock = _socket.socket(fileno=fds[0])
+                sock.sendall(b"R")  # the kernel attaches our pid: the agent moves us now
+            else:
+                sock = _socket.socket(fileno=fds[0])
+                # Report first: the agent moves us into our cgroup while we set up.
+                sock.sendall(b"R")
+                self._prepare(keep=tuple(fds))
+            self._finish(sock, fds[1], request)
+        except BaseException:
             try:
                 import traceback
                 sys.stderr.write("cella template: the clone's setup failed\n")
@@ -130,17 +218,18 @@ class _Template:
                 sys.stderr.flush()
             finally:
                 os._exit(70)
-        cella_runtime.serve_clone(self.api, self.handler, self.sock)
+        cella_runtime.serve_clone(self.api, self.handler, sock)
 
-    def _setup(self, fds, request):
-        runtime_fd, output_fd = fds
-        self.control.detach()  # the template's; a clone must not hold it (closed below)
-        sock = _socket.socket(fileno=runtime_fd)
-        # 1. Report (the kernel attaches our pid); the agent moves us into our own cgroup while
-        # we set up (no user code runs before its "G", step 4).
-        sock.sendall(b"R")
+    def _drop_spare_in_child(self):
+        if self.spare is not None:
+            self.spare[1].detach()
+            self.spare = None
+
+    def _prepare(self, keep):
+        """Everything that does not depend on the request: ids, mounts, loopback, descriptors,
+        capabilities, seccomp. No user code runs here."""
         libc = self.libc
-        # 2. Our ids: inside 1000 is the template's uid and gid (unprivileged single-id maps).
+        # Our ids: inside 1000 is the template's uid and gid (unprivileged single-id maps).
         for name, text in (("setgroups", "deny"), ("gid_map", f"1000 {self.gid} 1"),
                            ("uid_map", f"1000 {self.uid} 1")):
             fd = os.open(f"/proc/self/{name}", os.O_WRONLY)
@@ -156,21 +245,20 @@ class _Template:
         # to own its /proc/self files; other clones could not reach it even then: they are in
         # user namespaces of their own, without capabilities in this one (commoncap's ptrace check).
         self._check(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "PR_SET_DUMPABLE")
-        tmp = int(request.get("tmpMiB", 64))
-        shm = int(request.get("shmMiB", 16))
+        tmp, shm = self.sizes
         for target, size in ((b"/tmp", tmp), (b"/dev/shm", shm)):
             self._check(libc.mount(b"cella", target, b"tmpfs", ctypes.c_ulong(MS_NOSUID | MS_NODEV),
                                    f"size={size}m,mode=1777".encode()), "mount " + target.decode())
         self._loopback_up()
-        os.dup2(output_fd, 1)
-        os.dup2(output_fd, 2)
-        os.close(output_fd)
-        os.closerange(3, runtime_fd)
-        os.closerange(runtime_fd + 1, 1 << 16)
+        low = 3
+        for fd in sorted(keep):
+            os.closerange(low, fd)
+            low = fd + 1
+        os.closerange(low, 1 << 16)
         # Signals as a fresh runtime has them (the template ignores SIGCHLD to reap its clones).
         _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
         os.environ.pop("CELLA_TEMPLATE_FD", None)
-        # 3. No capabilities, then the default seccomp profile on top of the template's.
+        # No capabilities, then the default seccomp profile on top of the template's.
         for cap in range(self.last_cap + 1):
             self._check(libc.prctl(PR_CAPBSET_DROP, ctypes.c_ulong(cap), 0, 0, 0), "drop capability")
         self._check(libc.prctl(PR_CAP_AMBIENT, 4, 0, 0, 0), "clear ambient capabilities")
@@ -180,11 +268,17 @@ class _Template:
         self._check(libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0), "PR_SET_PDEATHSIG")
         self._check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(self.fprog), 0, 0),
                     "seccomp")
-        # 4. In our own cgroup before any user code: wait for the agent's word.
+
+    def _finish(self, sock, output_fd, request):
+        """The request's part: its output, the agent's word, its identity, the hooks."""
+        os.dup2(output_fd, 1)
+        os.dup2(output_fd, 2)
+        os.close(output_fd)
+        # In our own cgroup before any user code: wait for the agent's word.
         if sock.recv(1) != b"G":
             os._exit(71)
         # Fresh randomness and identity. random's at-fork hook has reseeded it already (from
-        # os.urandom); do it again for random imported in ways that skipped the hook.
+        # os.urandom); do it again, here, for a spare forked long before its request.
         if "random" in sys.modules:
             sys.modules["random"].seed()
         os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"] = "snap-start"
@@ -193,7 +287,6 @@ class _Template:
         stream = request.get("environment", {}).get("AWS_LAMBDA_LOG_STREAM_NAME")
         if stream:
             cella_runtime.LambdaContext.log_stream_name = stream
-        self.sock = sock
         for func, args, kwargs in cella_runtime.after_clone_hooks:
             func(*args, **kwargs)
 

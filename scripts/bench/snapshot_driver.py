@@ -33,7 +33,7 @@ def pct(samples, p):
 
 def deploy(api, version, digest, init_sleep, memory=128):
     body = json.dumps({"config": {"name": "slow", "runtime": "python3.11", "handler": "app.noop",
-                                  "memoryMB": memory, "environment": {"INIT_SLEEP": str(init_sleep)}},
+                                  "memoryMB": memory, "timeoutSeconds": 30, "environment": {"INIT_SLEEP": str(init_sleep)}},
                        "bundleDigest": digest})
     status, _, text = api.request("PUT", f"/v1/functions/bench/slow/{version}", body,
                                   {"Content-Type": "application/json"})

@@ -66,7 +66,8 @@ public final class Agent: Sendable {
                 minimumCPUs: configuration.minimumCPUs, pidsPerInstance: configuration.pidsPerInstance,
                 tmpMiB: configuration.tmpMiB, maxPayloadBytes: configuration.maxPayloadBytes,
                 region: configuration.region, templates: configuration.templates,
-                templateBudgetBytes: configuration.templateMemoryBudgetBytes, cloneTimeout: configuration.cloneTimeout),
+                templateBudgetBytes: configuration.templateMemoryBudgetBytes, cloneTimeout: configuration.cloneTimeout,
+                preparedNetworks: configuration.preparedNetworks),
             launcher: launcher, threadPool: threadPool, group: group, logs: logs, metrics: metrics, logger: logger)
     }
 
@@ -313,6 +314,9 @@ public final class Agent: Sendable {
         /// Templates held (docs/runtime-snapshots.md) and their memory against the template budget.
         public var templates: [TemplateStats]
         public var templateBudgetBytes: UInt64
+        /// Network namespaces ready for cold starts, and how many sandboxes started in one.
+        public var preparedNetworks: Int
+        public var preparedNetworksUsed: Int
     }
 
     public func stats() async -> Stats {
@@ -322,7 +326,8 @@ public final class Agent: Sendable {
             draining: draining, inFlight: inFlight, memoryBudgetBytes: configuration.memoryBudgetBytes,
             memoryReservedBytes: memory, functions: functions,
             bundles: ((try? await bundles.list()) ?? []).map(\.digest.description).sorted(),
-            templates: await pool.templateStats(), templateBudgetBytes: configuration.templateMemoryBudgetBytes)
+            templates: await pool.templateStats(), templateBudgetBytes: configuration.templateMemoryBudgetBytes,
+            preparedNetworks: await pool.preparedNetworkCount.ready, preparedNetworksUsed: await pool.preparedNetworkCount.used)
     }
 
     /// The function versions (`tenant/name:version`) whose templates this node holds, for the

@@ -219,6 +219,35 @@ extension AgentTests {
         }
     }
 
+    @Test func coldStartsTakeAPreparedNetworkAndItIsReplaced() async throws {
+        for target in [0, 2] {
+            try await withAgent(configure: { $0.preparedNetworks = target }) { agent in
+                func stats() async throws -> (ready: Int, used: Int) {
+                    let json = try await agent.request(.GET, "/v1/stats").json
+                    return (json["preparedNetworks"] as? Int ?? -1, json["preparedNetworksUsed"] as? Int ?? -1)
+                }
+                var ready = try await stats().ready
+                for _ in 0..<100 where ready != target {
+                    try await Task.sleep(for: .milliseconds(20))
+                    ready = try await stats().ready
+                }
+                #expect(ready == target)
+                try await agent.deploy("p", runtime: "provided", bundle: try AgentFixtures.zip(
+                    directory: AgentFixtures.functionDirectory("provided")))
+                let reply = try await agent.invoke("p", #"{"x":1}"#)
+                #expect(reply.header("X-Cella-Outcome") == "success", "\(reply.body)")
+                #expect(reply.header("X-Cella-Start") == "cold")
+                var now = try await stats()
+                for _ in 0..<100 where now.ready != target {
+                    try await Task.sleep(for: .milliseconds(20))
+                    now = try await stats()
+                }
+                #expect(now.used == min(target, 1), "target \(target): \(now)")
+                #expect(now.ready == target, "refilled: \(now)")
+            }
+        }
+    }
+
     @Test func runtimesWithoutTheProtocolStartColdAsBefore() async throws {
         let dir = try AgentFixtures.awslambdaricDirectory()
         try await Self.withTemplates { agent in

@@ -100,7 +100,7 @@ final class Instance: Sendable {
         resources: SandboxSpec.Resources, tmpMiB: Int, maxPayloadBytes: Int,
         launcher: SandboxLauncher, threadPool: NIOThreadPool, group: any EventLoopGroup,
         logs: LogStore, region: String, template: (control: Int32, program: [UInt8])? = nil,
-        onExit: @escaping @Sendable (Instance) -> Void
+        networks: PreparedNetworks? = nil, onExit: @escaping @Sendable (Instance) -> Void
     ) async throws(AgentError) -> Instance {
         let instance = Instance(id: id, function: function, logs: logs, region: region, templateProgram: template?.program)
         instance.state.withLock { $0.onExit = onExit }
@@ -110,8 +110,14 @@ final class Instance: Sendable {
             // as the agent, which PR_SET_PDEATHSIG needs (the parent is the launching thread).
             launched = try await threadPool.runIfActive { [weak instance] in
                 Result { () throws(SandboxError) -> (Sandbox, OutputPipe, Int32) in
-                    let network = try NetworkNamespace()
-                    let listener = try network.listenOnLoopback(port: 9001)
+                    let network: NetworkNamespace
+                    let listener: Int32
+                    if let prepared = networks?.take(refillingOn: threadPool) {
+                        (network, listener) = (prepared.namespace, prepared.listener)
+                    } else {
+                        network = try NetworkNamespace()
+                        listener = try network.listenOnLoopback(port: 9001)
+                    }
                     let output = try OutputPipe { [weak instance] line in instance?.handleLog(line) }
                     var spec = SandboxSpec(
                         id: id, command: [function.bootstrap],

@@ -190,7 +190,7 @@ extension InstancePool {
                 id: id, function: function, environment: environment, resources: resources(for: function),
                 tmpMiB: settings.tmpMiB, maxPayloadBytes: settings.maxPayloadBytes, launcher: launcher,
                 threadPool: threadPool, group: Self.currentEventLoop(in: group), logs: logs,
-                region: settings.region, template: (control: pair[1], program: cloneProgram),
+                region: settings.region, template: (control: pair[1], program: cloneProgram), networks: networks,
                 onExit: { [weak self] instance in Task { await self?.templateExited(instance) } })
         } catch {
             close(pair[0])

@@ -31,6 +31,8 @@ actor InstancePool {
         var templates = false
         var templateBudgetBytes: UInt64 = 1 << 30
         var cloneTimeout: Duration = .seconds(2)
+        /// Network namespaces (with the Runtime API listener) kept ready for cold starts.
+        var preparedNetworks = 0
     }
 
     enum Acquired: Sendable {
@@ -82,6 +84,8 @@ actor InstancePool {
     var templateRefused: [String: UInt64] = [:]
     /// What each clone installs on top of its template's seccomp filter.
     let cloneProgram: [UInt8]
+    /// Network namespaces made ahead of cold starts.
+    let networks: PreparedNetworks
 
     init(settings: Settings, launcher: SandboxLauncher, threadPool: NIOThreadPool, group: any EventLoopGroup,
          logs: LogStore, metrics: AgentMetrics, logger: Logger) {
@@ -93,6 +97,8 @@ actor InstancePool {
         self.metrics = metrics
         self.logger = logger
         self.cloneProgram = launcher.cloneFilterProgram
+        self.networks = PreparedNetworks(target: settings.preparedNetworks)
+        networks.refill(on: threadPool)
     }
 
     /// Adds or replaces a function version. Replacing drops the old version's idle instances.
@@ -242,6 +248,7 @@ actor InstancePool {
 
     /// Stops every instance and waits until each is gone.
     func stopAll() async {
+        networks.stop()
         let all = members.values.map(\.instance) + stopTemplates()
         for pool in functions.values {
             for waiter in pool.waiters { waiter.continuation.resume(returning: .retry) }
@@ -255,6 +262,9 @@ actor InstancePool {
         publishGauges()
     }
 
+
+    /// Network namespaces ready for the next cold starts.
+    var preparedNetworkCount: (ready: Int, used: Int) { (networks.count, networks.used) }
 
     func stats() -> (functions: [FunctionInstanceStats], memoryInUse: UInt64) {
         let list = functions.values.map {
@@ -280,7 +290,7 @@ actor InstancePool {
                 resources: resources(for: function), tmpMiB: settings.tmpMiB,
                 maxPayloadBytes: settings.maxPayloadBytes, launcher: launcher, threadPool: threadPool,
                 group: Self.currentEventLoop(in: group), logs: logs, region: settings.region,
-                onExit: { [weak self] instance in Task { await self?.exited(instance) } })
+                networks: networks, onExit: { [weak self] instance in Task { await self?.exited(instance) } })
         } catch {
             memoryInUse -= bytes
             functions[key]?.starting -= 1

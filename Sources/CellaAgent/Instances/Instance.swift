@@ -183,11 +183,13 @@ final class Instance: Sendable {
     /// Forks a new instance from a parked template (docs/runtime-snapshots.md) and returns once
     /// the clone runs in its own cgroup with its Runtime API connection served; it is ready at its
     /// first `/next` (see `waitUntilReady`). The caller serializes requests to one template.
-    /// - Parameter request: the clone request line for the template's control socket.
+    /// - Parameters:
+    ///   - request: the clone request line for the template's control socket.
+    ///   - cgroup: one made ahead with the version's limits, or nil to make it here.
     /// - Throws: `AgentError` `.internal` when the template or the clone does not answer.
     static func clone(
         id: String, function: DeployedFunction, control: Int32, request: [UInt8],
-        resources: SandboxSpec.Resources, timeoutMs: Int32, maxPayloadBytes: Int,
+        resources: SandboxSpec.Resources, cgroup prepared: SandboxCgroup? = nil, timeoutMs: Int32, maxPayloadBytes: Int,
         launcher: SandboxLauncher, threadPool: NIOThreadPool, group: any EventLoopGroup,
         logs: LogStore, region: String, onExit: @escaping @Sendable (Instance) -> Void
     ) async throws(AgentError) -> Instance {
@@ -199,9 +201,13 @@ final class Instance: Sendable {
                 Result { () throws(SandboxError) -> (TemplateFork.Started, OutputPipe) in
                     let output = try OutputPipe { [weak instance] line in instance?.handleLog(line) }
                     let cgroup: SandboxCgroup
-                    do throws(SandboxError) { cgroup = try launcher.cgroups.create(id: id, resources: resources) } catch {
-                        output.close()
-                        throw error
+                    if let prepared {
+                        cgroup = prepared
+                    } else {
+                        do throws(SandboxError) { cgroup = try launcher.cgroups.create(id: id, resources: resources) } catch {
+                            output.close()
+                            throw error
+                        }
                     }
                     do throws(SandboxError) {
                         let started = try TemplateFork.fork(

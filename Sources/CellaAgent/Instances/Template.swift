@@ -23,6 +23,10 @@ actor Template {
     private var queue: [CheckedContinuation<Void, Never>] = []
     private var closed = false
     private var stopWhenUnused = false
+    /// A cgroup made, with the version's limits, for the next clone, off the clone's path.
+    private var spareCgroup: SandboxCgroup?
+    private var makingCgroup = false
+    private var cgroupSerial = 0
 
     init(function: DeployedFunction, instance: Instance, control: Int32, bytes: UInt64) {
         self.function = function
@@ -54,12 +58,34 @@ actor Template {
         lastUsed = .now
         let request = Self.request(environment: environment, tmpMiB: tmpMiB, shmMiB: shmMiB)
         let ms = timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
+        let cgroup = spareCgroup
+        spareCgroup = nil
         let clone = try await Instance.clone(
             id: id, function: function, control: control, request: request, resources: resources,
-            timeoutMs: Int32(clamping: ms), maxPayloadBytes: maxPayloadBytes, launcher: launcher,
-            threadPool: threadPool, group: group, logs: logs, region: region, onExit: onExit)
+            cgroup: cgroup, timeoutMs: Int32(clamping: ms), maxPayloadBytes: maxPayloadBytes,
+            launcher: launcher, threadPool: threadPool, group: group, logs: logs, region: region,
+            onExit: onExit)
         clones += 1
+        prepareCgroup(resources: resources, launcher: launcher, threadPool: threadPool)
         return clone
+    }
+
+    /// Makes the next clone's cgroup on the thread pool (a memory cgroup's `mkdir` is not cheap).
+    private func prepareCgroup(resources: SandboxSpec.Resources, launcher: SandboxLauncher, threadPool: NIOThreadPool) {
+        guard spareCgroup == nil, !makingCgroup, !closed else { return }
+        makingCgroup = true
+        cgroupSerial += 1
+        // Not "-t": that names the template's own sandbox.
+        let name = instance.id.replacingOccurrences(of: "-t", with: "-k") + "x\(cgroupSerial)"
+        Task {
+            let made = try? await threadPool.runIfActive { try? launcher.cgroups.create(id: name, resources: resources) }
+            self.installSpare(made ?? nil)
+        }
+    }
+
+    private func installSpare(_ cgroup: SandboxCgroup?) {
+        makingCgroup = false
+        if closed || spareCgroup != nil { cgroup?.destroy() } else { spareCgroup = cgroup }
     }
 
     /// A clone of this template ended.
@@ -79,6 +105,8 @@ actor Template {
     func stop() {
         guard !closed else { return }
         closed = true
+        spareCgroup?.destroy()
+        spareCgroup = nil
         instance.terminate()
         Glibc.close(control)
     }

@@ -281,14 +281,14 @@ extension InstancePool {
 
     /// Every template's instance, including those still stopping, after stopping them all (for
     /// `stopAll`, which waits until each is gone).
-    func stopTemplates() -> [Instance] {
+    func stopTemplates() async -> [Instance] {
         let all = readyTemplates
         templates = [:]
         templateUse = [:]
         templateBytes = 0
-        for template in all { Task { await template.stop() } }
         let stopping = Array(stoppingTemplates.values)
         stoppingTemplates = [:]
+        for template in all { await template.stopAndSettle() }
         return all.map(\.instance) + stopping
     }
 

@@ -249,7 +249,7 @@ actor InstancePool {
     /// Stops every instance and waits until each is gone.
     func stopAll() async {
         networks.stop()
-        let all = members.values.map(\.instance) + stopTemplates()
+        let all = members.values.map(\.instance) + (await stopTemplates())
         for pool in functions.values {
             for waiter in pool.waiters { waiter.continuation.resume(returning: .retry) }
         }

@@ -101,6 +101,15 @@ actor Template {
         if clones <= 0 { stop() } else { stopWhenUnused = true }
     }
 
+    /// Stops the template and waits until no cgroup is being made for it (so that none is left
+    /// behind when the agent stops).
+    func stopAndSettle() async {
+        stop()
+        for _ in 0..<200 where makingCgroup {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
     /// Stops the template (its clones die with it) and closes the control socket, once.
     func stop() {
         guard !closed else { return }

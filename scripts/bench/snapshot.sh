@@ -21,6 +21,9 @@ cleanup() {
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$tmp"
   for s in /run/cella-bench-snap-cold /run/cella-bench-snap; do grep -q " $s" /proc/mounts || rm -rf "$s"; done
+  # The agents removed their sandboxes' cgroups; their roots are left to remove.
+  rmdir /sys/fs/cgroup/*/cella-bench-snap /sys/fs/cgroup/*/cella-bench-snap-cold \
+    /sys/fs/cgroup/cella-bench-snap /sys/fs/cgroup/cella-bench-snap-cold 2>/dev/null || true
   return 0
 }
 trap cleanup EXIT
@@ -39,8 +42,8 @@ rootfs=$(realpath "$runtimes/python3.11/rootfs")
 code=$PWD/Tests/Fixtures/functions/template-probe
 
 free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-start_agent() {  # name, extra flags...
-  local name=$1 port; shift
+start_agent() {  # variable for its URL, name, extra flags... (not in $(...): pids must be ours)
+  local var=$1 name=$2 port; shift 2
   port=$(free_port)
   "$cella" agent --port "$port" --cgroup-root "cella-bench-$name" --state-dir "/run/cella-bench-$name" \
     --data-dir "$tmp/data-$name" --runtimes-dir "$runtimes" --memory-budget 400000 --log-level warning "$@" \
@@ -48,10 +51,10 @@ start_agent() {  # name, extra flags...
   pids+=($!)
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/v1/health" >/dev/null 2>&1 && break; sleep 0.1; done
   curl -fsS "http://127.0.0.1:$port/v1/health" >/dev/null || { cat "$tmp/agent-$name.log" >&2; exit 1; }
-  echo "http://127.0.0.1:$port"
+  printf -v "$var" '%s' "http://127.0.0.1:$port"
 }
-cold_api=$(start_agent snap-cold --no-templates)
-snap_api=$(start_agent snap --template-budget 4096)
+start_agent cold_api snap-cold --no-templates
+start_agent snap_api snap --template-budget 4096
 
 zip=$tmp/probe.zip
 (cd "$code" && "$py" -m zipfile -c "$zip" app.py)

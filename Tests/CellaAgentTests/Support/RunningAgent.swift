@@ -75,6 +75,9 @@ final class RunningAgent: Sendable {
         await group.triggerGracefulShutdown()
         try await task.value
         try? FileManager.default.removeItem(atPath: dataDirectory)
+        // The state directory holds only the empty staging mountpoint (sandboxes mount in their
+        // own mount namespaces), so nothing is mounted below it on the host.
+        try? FileManager.default.removeItem(atPath: "/run/\(cgroupRoot)")
         #expect(AgentFixtures.sandboxCgroups(root: cgroupRoot).isEmpty, "sandbox cgroups left behind")
         AgentFixtures.removeCgroupRoot(cgroupRoot)
     }

@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <poll.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -478,4 +479,124 @@ unsigned long cella_locked_mount_flags(const char *path) {
     if (st.f_flag & ST_NODIRATIME) flags |= MS_NODIRATIME;
     if (st.f_flag & ST_RELATIME) flags |= MS_RELATIME;
     return flags;
+}
+
+// ---- Templates: forked clones of a parked sandbox process (docs/runtime-snapshots.md) ----------
+
+#ifndef SO_PASSPIDFD
+#define SO_PASSPIDFD 76
+#endif
+#ifndef SCM_PIDFD
+#define SCM_PIDFD 0x04
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+// The kernel's struct pidfd_info, first version (64 bytes, Linux 6.13+; exit fields 6.15+).
+struct cella_pidfd_info {
+    uint64_t mask;
+    uint64_t cgroupid;
+    uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+    int32_t exit_code;
+};
+_Static_assert(sizeof(struct cella_pidfd_info) == 64, "PIDFD_INFO_SIZE_VER0 is 64 bytes");
+#define CELLA_PIDFD_INFO_EXIT (1ULL << 3)
+#define CELLA_PIDFD_GET_INFO _IOWR(0xFF, 11, struct cella_pidfd_info)
+
+int cella_clone_socketpair(int fds[2]) {
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return -errno;
+    int one = 1;
+    // fds[0] is the agent's end: every message the clone sends on fds[1] then carries the
+    // sender's credentials (pid translated into our pid namespace) and a pidfd for it.
+    // Kernels before 6.5 have no SO_PASSPIDFD: the caller then opens a pidfd by pid.
+    if (setsockopt(fds[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) != 0 ||
+        (setsockopt(fds[0], SOL_SOCKET, SO_PASSPIDFD, &one, sizeof(one)) != 0 && errno != ENOPROTOOPT)) {
+        int e = errno;
+        close(fds[0]);
+        close(fds[1]);
+        return -e;
+    }
+    return 0;
+}
+
+int cella_send_fds(int sock, const void *data, size_t length, const int *fds, int fd_count) {
+    if (fd_count < 0 || fd_count > 8) return -EINVAL;
+    union {
+        char buf[CMSG_SPACE(8 * sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof(control));
+    struct iovec iov = {.iov_base = (void *)data, .iov_len = length};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (fd_count > 0) {
+        msg.msg_control = control.buf;
+        msg.msg_controllen = CMSG_SPACE(fd_count * sizeof(int));
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(fd_count * sizeof(int));
+        memcpy(CMSG_DATA(cmsg), fds, fd_count * sizeof(int));
+    }
+    ssize_t n;
+    do n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) return -errno;
+    return n == (ssize_t)length ? 0 : -EMSGSIZE;
+}
+
+int cella_recv_hello(int sock, int timeout_ms, void *buf, size_t length, pid_t *pid_out, int *pidfd_out) {
+    *pid_out = 0;
+    *pidfd_out = -1;
+    struct pollfd pfd = {.fd = sock, .events = POLLIN};
+    int r;
+    do r = poll(&pfd, 1, timeout_ms);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) return -errno;
+    if (r == 0) return -ETIMEDOUT;
+    union {
+        char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int)) + CMSG_SPACE(8 * sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    struct iovec iov = {.iov_base = buf, .iov_len = length};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                         .msg_controllen = sizeof(control.buf)};
+    ssize_t n;
+    do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) return -errno;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET) continue;
+        if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+            struct ucred cred;
+            memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+            *pid_out = cred.pid;
+        } else if (c->cmsg_type == SCM_PIDFD && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+            memcpy(pidfd_out, CMSG_DATA(c), sizeof(int));
+        } else if (c->cmsg_type == SCM_RIGHTS) {
+            // Nothing is expected from a clone: close whatever it sent.
+            int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            for (int i = 0; i < count; i++) {
+                int fd;
+                memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                close(fd);
+            }
+        }
+    }
+    return (int)n;
+}
+
+int cella_pidfd_open(pid_t pid) {
+    long fd = syscall(SYS_pidfd_open, pid, 0);
+    return fd < 0 ? -errno : (int)fd;
+}
+
+int cella_pidfd_exit_status(int pidfd, int *wait_status) {
+    struct cella_pidfd_info info;
+    memset(&info, 0, sizeof(info));
+    info.mask = CELLA_PIDFD_INFO_EXIT;
+    if (ioctl(pidfd, CELLA_PIDFD_GET_INFO, &info) != 0) return -errno;
+    if (!(info.mask & CELLA_PIDFD_INFO_EXIT)) return -EAGAIN;
+    *wait_status = info.exit_code;
+    return 0;
 }

@@ -65,7 +65,9 @@ public final class Agent: Sendable {
                 queueTimeout: configuration.queueTimeout, initTimeout: configuration.initTimeout,
                 minimumCPUs: configuration.minimumCPUs, pidsPerInstance: configuration.pidsPerInstance,
                 tmpMiB: configuration.tmpMiB, maxPayloadBytes: configuration.maxPayloadBytes,
-                region: configuration.region),
+                region: configuration.region, templates: configuration.templates,
+                templateBudgetBytes: configuration.templateMemoryBudgetBytes, cloneTimeout: configuration.cloneTimeout,
+                preparedNetworks: configuration.preparedNetworks),
             launcher: launcher, threadPool: threadPool, group: group, logs: logs, metrics: metrics, logger: logger)
     }
 
@@ -309,6 +311,12 @@ public final class Agent: Sendable {
         public var memoryReservedBytes: UInt64
         public var functions: [FunctionInstanceStats]
         public var bundles: [String]
+        /// Templates held (docs/runtime-snapshots.md) and their memory against the template budget.
+        public var templates: [TemplateStats]
+        public var templateBudgetBytes: UInt64
+        /// Network namespaces ready for cold starts, and how many sandboxes started in one.
+        public var preparedNetworks: Int
+        public var preparedNetworksUsed: Int
     }
 
     public func stats() async -> Stats {
@@ -317,7 +325,15 @@ public final class Agent: Sendable {
         return Stats(
             draining: draining, inFlight: inFlight, memoryBudgetBytes: configuration.memoryBudgetBytes,
             memoryReservedBytes: memory, functions: functions,
-            bundles: ((try? await bundles.list()) ?? []).map(\.digest.description).sorted())
+            bundles: ((try? await bundles.list()) ?? []).map(\.digest.description).sorted(),
+            templates: await pool.templateStats(), templateBudgetBytes: configuration.templateMemoryBudgetBytes,
+            preparedNetworks: await pool.preparedNetworkCount.ready, preparedNetworksUsed: await pool.preparedNetworkCount.used)
+    }
+
+    /// The function versions (`tenant/name:version`) whose templates this node holds, for the
+    /// heartbeat's `templates`: the controller routes their new instances here.
+    public func templatesHeld() async -> [String] {
+        await pool.templateStats().map(\.function)
     }
 
     /// What a heartbeat tells the controller: capacity, load, and what is warm and cached here.

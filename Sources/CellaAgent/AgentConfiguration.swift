@@ -31,6 +31,17 @@ public struct AgentConfiguration: Sendable {
     public var logBytesPerFunction = 1 << 20
     /// How long a graceful shutdown waits for in-flight invocations.
     public var drainTimeout: Duration = .seconds(60)
+    /// Start new instances of runtimes that support it by cloning an initialized template
+    /// (docs/runtime-snapshots.md).
+    public var templates = true
+    /// The memory the node's templates may hold together; beyond it the least recently used
+    /// template is dropped.
+    public var templateMemoryBudgetBytes: UInt64 = 1 << 30
+    /// Network namespaces, each with the Runtime API listener, kept ready so that a cold start
+    /// skips making one (the part of a sandbox that can be prepared for any function).
+    public var preparedNetworks = 4
+    /// How long a template and then its clone may take to answer a clone request.
+    public var cloneTimeout: Duration = .seconds(2)
     /// The sandbox launcher's cgroup root and state directory.
     public var sandbox = SandboxLauncher.Configuration()
     public var bundleLimits = BundleLimits()

@@ -20,6 +20,8 @@ public enum StartKind: String, Codable, Sendable, CaseIterable {
     case warm
     /// A new sandbox and runtime were started and the function's init ran.
     case cold
+    /// A new instance was forked from the version's initialized template (no init ran).
+    case clone
 }
 
 /// The metering record of one invocation: what ran, how long, how much memory, and how it ended.

@@ -33,6 +33,10 @@ public struct SandboxSpec: Sendable {
     public var dieWithParent: Bool
     /// The network the sandbox sees.
     public var network: Network
+    /// Runs under `SeccompProfile.template` instead of the default profile: the process may fork
+    /// clones of itself into new namespaces (a template, docs/runtime-snapshots.md). Each clone
+    /// installs `SandboxLauncher.cloneFilterProgram` on top before it runs user code.
+    public var allowsTemplateClones = false
     /// Protections that only tests turn off, to show that each one is what stops a probe.
     var protections = Protections()
 

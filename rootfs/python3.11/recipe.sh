@@ -72,16 +72,20 @@ sys.exit(f"not unchecked-hash pycs: {bad[:5]} ({len(bad)})" if bad else 0)'
 # Cella's runtime client at /var/runtime, its module byte-compiled by the rootfs's own Python
 # (hash-based: the pyc is valid whatever the files' times, and the layer is read-only).
 build_layer() {
-  local d=$1 root=$2 src=$recipe_dir/runtime
+  local d=$1 root=$2 src=$recipe_dir/runtime module
   install -d "$d/var/runtime/__pycache__"
   install -m 0755 "$src/bootstrap" "$d/var/runtime/bootstrap"
-  install -m 0644 "$src/cella_runtime.py" "$d/var/runtime/cella_runtime.py"
-  chroot "$root" /usr/bin/python3.11 -I -B -c '
+  # cella_template: the template protocol (docs/runtime-snapshots.md), imported only by templates;
+  # snapshot_restore_py: SnapStart's hook API on top of it.
+  for module in cella_runtime cella_template snapshot_restore_py; do
+    install -m 0644 "$src/$module.py" "$d/var/runtime/$module.py"
+    chroot "$root" /usr/bin/python3.11 -I -B -c '
 import sys, importlib.util, importlib._bootstrap_external as ext
 src = sys.stdin.buffer.read()
-code = compile(src, "/var/runtime/cella_runtime.py", "exec", dont_inherit=True)
+code = compile(src, "/var/runtime/" + sys.argv[1] + ".py", "exec", dont_inherit=True)
 sys.stdout.buffer.write(ext._code_to_hash_pyc(code, importlib.util.source_hash(src), False))
-' < "$src/cella_runtime.py" > "$d/var/runtime/__pycache__/cella_runtime.cpython-311.pyc"
+' "$module" < "$src/$module.py" > "$d/var/runtime/__pycache__/$module.cpython-311.pyc"
+  done
 }
 
 runtime_json() {
@@ -90,6 +94,7 @@ runtime_json() {
   "name": "python3.11",
   "layers": ["layer", "rootfs"],
   "bootstrap": "/var/runtime/bootstrap",
+  "templates": "cella-template-1",
   "environment": {
     "PATH": "/var/lang/bin:/usr/local/bin:/usr/bin:/bin",
     "LANG": "C.UTF-8",

@@ -168,6 +168,30 @@ int cella_epoll_wait(int epfd, int *fds, int max, int timeout_ms);
 /// repeat (the kernel locks them): nosuid, nodev, noexec and the atime flags. ST_* are GNU-only.
 unsigned long cella_locked_mount_flags(const char *path);
 
+/// A connected AF_UNIX stream pair for one clone of a template: fds[0] (the agent's) has
+/// SO_PASSCRED and SO_PASSPIDFD set, so the clone's first message names it reliably; fds[1] goes
+/// to the template with SCM_RIGHTS. Both close-on-exec. CMSG and SO_PASSPIDFD are macros and
+/// constants Swift cannot import. Returns 0 or -errno.
+int cella_clone_socketpair(int fds[2]);
+
+/// sendmsg(2) of `length` bytes with up to 8 fds as SCM_RIGHTS (CMSG_* are macros). Returns 0 or
+/// -errno (-EMSGSIZE on a short send).
+int cella_send_fds(int sock, const void *data, size_t length, const int *fds, int fd_count);
+
+/// Waits up to timeout_ms for a message on a socket made by cella_clone_socketpair and receives
+/// it: stores the sender's pid (SCM_CREDENTIALS, in our pid namespace) and a pidfd for it
+/// (SCM_PIDFD, -1 if the kernel sent none). Any fds sent along are closed. Returns the byte
+/// count (0 at EOF) or -errno (-ETIMEDOUT).
+int cella_recv_hello(int sock, int timeout_ms, void *buf, size_t length, pid_t *pid_out, int *pidfd_out);
+
+/// pidfd_open(2): Glibc 2.36 has no wrapper. Returns the fd or -errno.
+int cella_pidfd_open(pid_t pid);
+
+/// The wait status of a process that has exited and been reaped, through PIDFD_GET_INFO
+/// (Linux 6.15+): this works for a process that is not our child (a template's clone), for which
+/// waitid says ECHILD. Returns 0, -EAGAIN (not reaped yet) or -errno.
+int cella_pidfd_exit_status(int pidfd, int *wait_status);
+
 #ifdef __cplusplus
 }
 #endif

@@ -27,6 +27,12 @@ public struct DeployedFunction: Sendable {
 
     var memoryBytes: UInt64 { UInt64(config.memoryMB) << 20 }
 
+    /// Whether new instances may be cloned from a template: the runtime's own bootstrap speaks
+    /// the template protocol (a bundle's own bootstrap, e.g. awslambdaric, is never assumed to).
+    var supportsTemplates: Bool {
+        runtime.templates == Template.protocolVersion && bootstrap == runtime.bootstrap
+    }
+
     /// The ARN runtimes see as the invoked function, in Lambda's form with the tenant as account.
     func arn(region: String) -> String {
         "arn:aws:lambda:\(region):\(tenant):function:\(config.name)"

@@ -33,15 +33,21 @@ struct PendingInvocation: Sendable {
 final class Instance: Sendable {
     enum InitOutcome: Sendable {
         case ready(durationMs: Double)
+        /// A template's runtime finished its init and parked (docs/runtime-snapshots.md).
+        case parked(durationMs: Double)
         case failed(FunctionErrorBody)
     }
 
     let id: String
     let function: DeployedFunction
+    /// Forked from a template: it dies with the template.
+    let isClone: Bool
     private let logs: LogStore
     private let region: String
     private let started = ContinuousClock.now
     private let state = Mutex(State())
+    /// For a template: the seccomp program its park is answered with, which each clone installs.
+    private let templateProgram: [UInt8]?
 
     private struct Current {
         let request: PendingInvocation
@@ -52,7 +58,7 @@ final class Instance: Sendable {
         var lineBytes = 0
     }
 
-    private enum Phase { case initializing, ready, dead }
+    private enum Phase { case initializing, ready, parked, dead }
 
     private struct State {
         var phase = Phase.initializing
@@ -61,7 +67,7 @@ final class Instance: Sendable {
         var initWaiters: [CheckedContinuation<InitOutcome, Never>] = []
         var initOutcome: InitOutcome?
         var recent = Deque<String>()
-        var sandbox: Sandbox?
+        var process: (any SandboxedProcess)?
         var peakMemory: PeakMemoryReader?
         var server: (any Channel)?
         var output: OutputPipe?
@@ -74,23 +80,29 @@ final class Instance: Sendable {
     /// Per-invocation lines kept for the log tail.
     static let tailBytes = 8 * 1024
 
-    private init(id: String, function: DeployedFunction, logs: LogStore, region: String) {
+    private init(id: String, function: DeployedFunction, logs: LogStore, region: String, templateProgram: [UInt8]? = nil,
+                 isClone: Bool = false) {
         self.id = id
         self.function = function
+        self.isClone = isClone
         self.logs = logs
         self.region = region
+        self.templateProgram = templateProgram
     }
 
     /// Starts a sandbox for `function` with its Runtime API socket ready, and returns at once; the
     /// runtime's init runs on (see `waitUntilReady`).
+    /// - Parameter template: makes the instance a template: the control socket's end that becomes
+    ///   its fd 3 (`CELLA_TEMPLATE_FD`), and the seccomp program its clones install.
     /// - Throws: `AgentError` `.internal` when the sandbox cannot be made.
     static func start(
         id: String, function: DeployedFunction, environment: [String: String],
         resources: SandboxSpec.Resources, tmpMiB: Int, maxPayloadBytes: Int,
         launcher: SandboxLauncher, threadPool: NIOThreadPool, group: any EventLoopGroup,
-        logs: LogStore, region: String, onExit: @escaping @Sendable (Instance) -> Void
+        logs: LogStore, region: String, template: (control: Int32, program: [UInt8])? = nil,
+        networks: PreparedNetworks? = nil, onExit: @escaping @Sendable (Instance) -> Void
     ) async throws(AgentError) -> Instance {
-        let instance = Instance(id: id, function: function, logs: logs, region: region)
+        let instance = Instance(id: id, function: function, logs: logs, region: region, templateProgram: template?.program)
         instance.state.withLock { $0.onExit = onExit }
         let launched: Result<(Sandbox, OutputPipe, Int32), SandboxError>
         do {
@@ -98,16 +110,27 @@ final class Instance: Sendable {
             // as the agent, which PR_SET_PDEATHSIG needs (the parent is the launching thread).
             launched = try await threadPool.runIfActive { [weak instance] in
                 Result { () throws(SandboxError) -> (Sandbox, OutputPipe, Int32) in
-                    let network = try NetworkNamespace()
-                    let listener = try network.listenOnLoopback(port: 9001)
+                    let network: NetworkNamespace
+                    let listener: Int32
+                    if let prepared = networks?.take(refillingOn: threadPool) {
+                        (network, listener) = (prepared.namespace, prepared.listener)
+                    } else {
+                        network = try NetworkNamespace()
+                        listener = try network.listenOnLoopback(port: 9001)
+                    }
                     let output = try OutputPipe { [weak instance] line in instance?.handleLog(line) }
-                    let spec = SandboxSpec(
+                    var spec = SandboxSpec(
                         id: id, command: [function.bootstrap],
                         rootfs: .init(layers: function.runtime.layers, code: function.codePath, tmpMiB: tmpMiB),
                         environment: environment, workingDirectory: "/var/task", resources: resources,
                         idMapping: IDMapping(ownerIndex: function.ownerIndex),
                         stdio: .fds(stdin: Instance.devNull, stdout: output.writeEnd, stderr: output.writeEnd),
                         dieWithParent: true, network: .prepared(network))
+                    if let template {
+                        spec.extraFiles = [template.control]
+                        spec.environment["CELLA_TEMPLATE_FD"] = "3"
+                        spec.allowsTemplateClones = true
+                    }
                     let sandbox: Sandbox
                     do throws(SandboxError) { sandbox = try launcher.launch(spec) } catch {
                         close(listener)
@@ -148,12 +171,95 @@ final class Instance: Sendable {
         }
         let peakMemory = PeakMemoryReader(sandbox.cgroup)
         instance.state.withLock { state in
-            state.sandbox = sandbox
+            state.process = sandbox
             state.peakMemory = peakMemory
             state.server = server
             state.output = output
         }
         Task.detached { instance.exited(await sandbox.wait()) }
+        return instance
+    }
+
+    /// Forks a new instance from a parked template (docs/runtime-snapshots.md) and returns once
+    /// the clone runs in its own cgroup with its Runtime API connection served; it is ready at its
+    /// first `/next` (see `waitUntilReady`). The caller serializes requests to one template.
+    /// - Parameters:
+    ///   - request: the clone request line for the template's control socket.
+    ///   - cgroup: one made ahead with the version's limits, or nil to make it here.
+    /// - Throws: `AgentError` `.internal` when the template or the clone does not answer.
+    static func clone(
+        id: String, function: DeployedFunction, control: Int32, request: [UInt8],
+        resources: SandboxSpec.Resources, cgroup prepared: SandboxCgroup? = nil, timeoutMs: Int32, maxPayloadBytes: Int,
+        launcher: SandboxLauncher, threadPool: NIOThreadPool, group: any EventLoopGroup,
+        logs: LogStore, region: String, onExit: @escaping @Sendable (Instance) -> Void
+    ) async throws(AgentError) -> Instance {
+        let instance = Instance(id: id, function: function, logs: logs, region: region, isClone: true)
+        instance.state.withLock { $0.onExit = onExit }
+        let forked: Result<(TemplateFork.Started, OutputPipe), SandboxError>
+        do {
+            forked = try await threadPool.runIfActive { [weak instance] in
+                Result { () throws(SandboxError) -> (TemplateFork.Started, OutputPipe) in
+                    let output = try OutputPipe { [weak instance] line in instance?.handleLog(line) }
+                    let cgroup: SandboxCgroup
+                    if let prepared {
+                        cgroup = prepared
+                    } else {
+                        do throws(SandboxError) { cgroup = try launcher.cgroups.create(id: id, resources: resources) } catch {
+                            output.close()
+                            throw error
+                        }
+                    }
+                    do throws(SandboxError) {
+                        let started = try TemplateFork.fork(
+                            control: control, request: request, output: output.writeEnd, cgroup: cgroup,
+                            timeoutMs: timeoutMs)
+                        output.closeWriteEnd()
+                        return (started, output)
+                    } catch {
+                        output.close()
+                        if !cgroup.processes().isEmpty { cgroup.killAll() }
+                        cgroup.destroy()
+                        throw error
+                    }
+                }
+            }
+        } catch {
+            throw AgentError(.internal, "cannot clone an instance of \(function.key): \(error)")
+        }
+        let (started, output): (TemplateFork.Started, OutputPipe)
+        switch forked {
+        case .success(let value): (started, output) = value
+        case .failure(let error): throw AgentError(.internal, "cannot clone an instance of \(function.key): \(error)")
+        }
+        let process = started.process
+        let channel: any Channel
+        do {
+            // The clone's end is the only peer this connection can ever have: which instance
+            // speaks is known from the socket, as for a cold instance's listener.
+            channel = try await ClientBootstrap(group: group)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                        try channel.pipeline.syncOperations.addHandler(
+                            RuntimeAPIHandler(instance: instance, maxBodyBytes: maxPayloadBytes))
+                    }
+                }
+                .withConnectedSocket(started.runtimeSocket).get()
+        } catch {
+            close(started.runtimeSocket)
+            process.kill()
+            _ = await process.wait()
+            output.close()
+            throw AgentError(.internal, "cannot serve the Runtime API for a clone of \(function.key): \(error)")
+        }
+        let peakMemory = PeakMemoryReader(process.cgroup)
+        instance.state.withLock { state in
+            state.process = process
+            state.peakMemory = peakMemory
+            state.server = channel
+            state.output = output
+        }
+        Task.detached { instance.exited(await process.wait()) }
         return instance
     }
 
@@ -226,15 +332,23 @@ final class Instance: Sendable {
 
     /// Kills the sandbox; `exited` cleans up.
     func terminate() {
-        state.withLock { $0.sandbox }?.kill()
+        state.withLock { $0.process }?.kill()
     }
 
     /// Kills the sandbox and waits until it is gone.
     func stop() async {
-        guard let sandbox = state.withLock({ $0.sandbox }) else { return }
-        sandbox.kill()
-        _ = await sandbox.wait()
+        guard let process = state.withLock({ $0.process }) else { return }
+        process.kill()
+        _ = await process.wait()
     }
+
+    /// Raises the instance's memory limit (a template's, once it parked).
+    func raiseMemoryLimit(to bytes: UInt64) {
+        try? state.withLock { $0.process }?.cgroup.raiseMemoryLimit(to: bytes)
+    }
+
+    /// Memory charged to the instance's cgroup now.
+    var currentMemoryBytes: UInt64 { state.withLock { $0.process }?.cgroup.currentMemoryBytes() ?? 0 }
 
     // MARK: Runtime API events (on the instance's event loop)
 
@@ -245,6 +359,7 @@ final class Instance: Sendable {
         let step: Step = state.withLock { state in
             switch state.phase {
             case .dead: return .reject("the instance is shutting down")
+            case .parked: return .reject("a parked template serves no invocations")
             case .initializing:
                 state.phase = .ready
                 let outcome = InitOutcome.ready(durationMs: Self.milliseconds(since: started))
@@ -270,6 +385,31 @@ final class Instance: Sendable {
         case .deliver(let request): send(request, to: responder)
         case .reject(let why): responder.sendError(.forbidden, type: "InvalidStateTransition", message: why)
         }
+    }
+
+    /// `POST /runtime/cella/template/park`: a template's runtime finished its init. Answered with
+    /// the seccomp program its clones install; only an instance started as a template may park.
+    func runtimeParks(_ responder: RuntimeResponder) {
+        guard let program = templateProgram else {
+            return responder.sendError(.forbidden, type: "InvalidStateTransition", message: "this instance was not started as a template")
+        }
+        var waiters: [CheckedContinuation<InitOutcome, Never>] = []
+        let outcome: InitOutcome? = state.withLock { state in
+            guard state.phase == .initializing else { return nil }
+            state.phase = .parked
+            let outcome = InitOutcome.parked(durationMs: Self.milliseconds(since: started))
+            state.initOutcome = outcome
+            waiters = state.initWaiters
+            state.initWaiters = []
+            return outcome
+        }
+        guard let outcome else {
+            return responder.sendError(.forbidden, type: "InvalidStateTransition", message: "park is allowed once, after init")
+        }
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/octet-stream")
+        responder.send(.ok, headers: headers, body: ByteBuffer(bytes: program))
+        for waiter in waiters { waiter.resume(returning: outcome) }
     }
 
     func runtimeResponds(id: String, body: ByteBuffer, responder: RuntimeResponder) {

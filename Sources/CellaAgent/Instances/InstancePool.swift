@@ -27,6 +27,12 @@ actor InstancePool {
         var tmpMiB: Int
         var maxPayloadBytes: Int
         var region: String
+        /// Clone new instances from templates where the runtime supports it.
+        var templates = false
+        var templateBudgetBytes: UInt64 = 1 << 30
+        var cloneTimeout: Duration = .seconds(2)
+        /// Network namespaces (with the Runtime API listener) kept ready for cold starts.
+        var preparedNetworks = 0
     }
 
     enum Acquired: Sendable {
@@ -35,14 +41,14 @@ actor InstancePool {
         case initFailed(FunctionErrorBody, initDurationMs: Double)
     }
 
-    private enum Grant { case instance(Instance), retry, timedOut }
-    private struct Waiter {
+    enum Grant { case instance(Instance), retry, timedOut }
+    struct Waiter {
         let id: Int
         let deadline: ContinuousClock.Instant
         let continuation: CheckedContinuation<Grant, Never>
     }
 
-    private struct FunctionPool {
+    struct FunctionPool {
         var function: DeployedFunction
         var idle: [(instance: Instance, since: ContinuousClock.Instant)] = []
         var busy = 0
@@ -51,21 +57,35 @@ actor InstancePool {
     }
 
     let settings: Settings
-    private let launcher: SandboxLauncher
-    private let threadPool: NIOThreadPool
-    private let group: any EventLoopGroup
-    private let logs: LogStore
-    private let metrics: AgentMetrics
-    private let logger: Logger
-    private var functions: [String: FunctionPool] = [:]
+    let launcher: SandboxLauncher
+    let threadPool: NIOThreadPool
+    let group: any EventLoopGroup
+    let logs: LogStore
+    let metrics: AgentMetrics
+    let logger: Logger
+    var functions: [String: FunctionPool] = [:]
     /// Live instances and the memory each holds against the budget.
-    private var members: [ObjectIdentifier: (instance: Instance, bytes: UInt64)] = [:]
-    private(set) var memoryInUse: UInt64 = 0
-    private var nextInstance = 0
+    var members: [ObjectIdentifier: (instance: Instance, bytes: UInt64)] = [:]
+    var memoryInUse: UInt64 = 0
+    var nextInstance = 0
     private var nextWaiter = 0
     /// One timer for every queued invocation's deadline (not one per invocation).
     private var expiry: Task<Void, Never>?
-    private let bootId = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+    let bootId = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+    /// Templates per function version (InstancePool+Templates.swift).
+    var templates: [String: TemplateSlot] = [:]
+    /// When each template last made a clone, for LRU eviction.
+    var templateUse: [String: ContinuousClock.Instant] = [:]
+    var templateBytes: UInt64 = 0
+    var nextTemplateBuild = 0
+    /// Template sandboxes stopped but not yet gone (stopAll waits for them too).
+    var stoppingTemplates: [ObjectIdentifier: Instance] = [:]
+    /// Deployments whose clones failed: they start cold from then on (a new deploy tries again).
+    var templateRefused: [String: UInt64] = [:]
+    /// What each clone installs on top of its template's seccomp filter.
+    let cloneProgram: [UInt8]
+    /// Network namespaces made ahead of cold starts.
+    let networks: PreparedNetworks
 
     init(settings: Settings, launcher: SandboxLauncher, threadPool: NIOThreadPool, group: any EventLoopGroup,
          logs: LogStore, metrics: AgentMetrics, logger: Logger) {
@@ -76,10 +96,14 @@ actor InstancePool {
         self.logs = logs
         self.metrics = metrics
         self.logger = logger
+        self.cloneProgram = launcher.cloneFilterProgram
+        self.networks = PreparedNetworks(target: settings.preparedNetworks)
+        networks.refill(on: threadPool)
     }
 
     /// Adds or replaces a function version. Replacing drops the old version's idle instances.
     func register(_ function: DeployedFunction) {
+        dropTemplate(function.key, reason: "replaced")
         if var existing = functions[function.key] {
             for entry in existing.idle { retire(entry.instance) }
             existing.idle = []
@@ -92,6 +116,7 @@ actor InstancePool {
 
     /// Removes a function version: idle instances stop now, busy ones when they finish.
     func unregister(_ key: String) {
+        dropTemplate(key, reason: "replaced")
         guard let pool = functions.removeValue(forKey: key) else { return }
         for entry in pool.idle { retire(entry.instance) }
         for waiter in pool.waiters { waiter.continuation.resume(returning: .retry) }
@@ -138,8 +163,18 @@ actor InstancePool {
                     throw AgentError(.nodeFull, "node memory budget spent and no instance of \(key) freed up in time")
                 }
             }
-            return try await coldStart(pool.function, bytes: need)
+            return try await start(pool.function, bytes: need)
         }
+    }
+
+    /// A new instance: cloned from the version's template where its runtime supports templates
+    /// (building the template first if there is none), else, or when cloning fails, cold.
+    private func start(_ function: DeployedFunction, bytes: UInt64) async throws(AgentError) -> Acquired {
+        if settings.templates && function.supportsTemplates,
+           let acquired = await startFromTemplate(function, bytes: bytes) {
+            return acquired
+        }
+        return try await coldStart(function, bytes: bytes)
     }
 
     /// Starts instances until the function has `count` (idle, busy or starting), within its
@@ -161,7 +196,7 @@ actor InstancePool {
                 if have > 0 { return have }
                 throw AgentError(.nodeFull, "node memory budget spent: no room for an instance of \(key)")
             }
-            switch try await coldStart(pool.function, bytes: need) {
+            switch try await start(pool.function, bytes: need) {
             case .instance(let instance, _, _): release(instance)
             case .initFailed(let error, _):
                 throw AgentError(.invalidRequest, "an instance of \(key) failed its init: \(error.errorType): \(error.errorMessage)")
@@ -196,6 +231,7 @@ actor InstancePool {
     /// Stops idle instances unused for longer than the idle timeout (scale to zero).
     func reapIdle() {
         let cutoff = ContinuousClock.now - settings.idleTimeout
+        reapTemplates(cutoff: cutoff)
         for (key, var pool) in functions {
             let (stale, fresh) = (pool.idle.filter { $0.since < cutoff }, pool.idle.filter { $0.since >= cutoff })
             guard !stale.isEmpty else { continue }
@@ -212,7 +248,8 @@ actor InstancePool {
 
     /// Stops every instance and waits until each is gone.
     func stopAll() async {
-        let all = members.values.map(\.instance)
+        networks.stop()
+        let all = members.values.map(\.instance) + (await stopTemplates())
         for pool in functions.values {
             for waiter in pool.waiters { waiter.continuation.resume(returning: .retry) }
         }
@@ -225,6 +262,9 @@ actor InstancePool {
         publishGauges()
     }
 
+
+    /// Network namespaces ready for the next cold starts.
+    var preparedNetworkCount: (ready: Int, used: Int) { (networks.count, networks.used) }
 
     func stats() -> (functions: [FunctionInstanceStats], memoryInUse: UInt64) {
         let list = functions.values.map {
@@ -250,7 +290,7 @@ actor InstancePool {
                 resources: resources(for: function), tmpMiB: settings.tmpMiB,
                 maxPayloadBytes: settings.maxPayloadBytes, launcher: launcher, threadPool: threadPool,
                 group: Self.currentEventLoop(in: group), logs: logs, region: settings.region,
-                onExit: { [weak self] instance in Task { await self?.exited(instance) } })
+                networks: networks, onExit: { [weak self] instance in Task { await self?.exited(instance) } })
         } catch {
             memoryInUse -= bytes
             functions[key]?.starting -= 1
@@ -259,21 +299,10 @@ actor InstancePool {
         }
         members[ObjectIdentifier(instance)] = (instance, bytes)
         metrics.spawned(seconds: Instance.milliseconds(since: began) / 1000)
-        let outcome = await withTaskGroup(of: Instance.InitOutcome?.self) { group in
-            group.addTask { await instance.waitUntilReady() }
-            let limit = settings.initTimeout
-            group.addTask {
-                try? await Task.sleep(for: limit)
-                return Task.isCancelled ? nil : .failed(FunctionErrorBody(
-                    errorMessage: "init did not finish within \(limit)", errorType: "Runtime.InitTimeout"))
-            }
-            let first = await group.next()!
-            group.cancelAll()
-            return first!
-        }
+        let outcome = await awaitInit(instance)
         functions[key]?.starting -= 1
         switch outcome {
-        case .ready(let ms):
+        case .ready(let ms), .parked(let ms):
             if functions[key] != nil {
                 functions[key]!.busy += 1
             } else {
@@ -289,10 +318,26 @@ actor InstancePool {
         }
     }
 
+    /// Waits for an instance's init (its first `/next`, or its park) up to the init timeout.
+    func awaitInit(_ instance: Instance) async -> Instance.InitOutcome {
+        await withTaskGroup(of: Instance.InitOutcome?.self) { group in
+            group.addTask { await instance.waitUntilReady() }
+            let limit = settings.initTimeout
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return Task.isCancelled ? nil : .failed(FunctionErrorBody(
+                    errorMessage: "init did not finish within \(limit)", errorType: "Runtime.InitTimeout"))
+            }
+            let first = await group.next()!
+            group.cancelAll()
+            return first!
+        }
+    }
+
     /// The event loop this code runs on when it is one of the group's (the daemon runs Swift
     /// concurrency on its event loops), so a new instance serves its runtime on the same thread as
     /// the request that started it; else any of the group's.
-    private static func currentEventLoop(in group: any EventLoopGroup) -> any EventLoop {
+    static func currentEventLoop(in group: any EventLoopGroup) -> any EventLoop {
         for loop in group.makeIterator() where loop.inEventLoop { return loop }
         return group.next()
     }
@@ -323,7 +368,7 @@ actor InstancePool {
     }
 
     /// Lets one waiter of each function try again (memory or a concurrency slot freed up).
-    private func wakeWaiters() {
+    func wakeWaiters() {
         for key in functions.keys {
             if let waiter = functions[key]!.waiters.popFirst() { waiter.continuation.resume(returning: .retry) }
         }
@@ -344,7 +389,7 @@ actor InstancePool {
     }
 
     /// Kills an instance and releases its memory from the budget.
-    private func retire(_ instance: Instance) {
+    func retire(_ instance: Instance) {
         instance.terminate()
         forget(instance)
     }
@@ -356,7 +401,7 @@ actor InstancePool {
     }
 
     /// An instance's sandbox ended (killed, crashed, or its runtime exited while idle).
-    private func exited(_ instance: Instance) {
+    func exited(_ instance: Instance) {
         let key = instance.function.key
         functions[key]?.idle.removeAll { $0.instance === instance }
         forget(instance)
@@ -373,14 +418,15 @@ actor InstancePool {
             starting += pool.starting
         }
         metrics.instances(idle: idle, busy: busy, starting: starting, memoryInUse: memoryInUse)
+        metrics.templates(count: readyTemplates.count, bytes: templateBytes)
     }
 
-    private func resources(for function: DeployedFunction) -> SandboxSpec.Resources {
+    func resources(for function: DeployedFunction) -> SandboxSpec.Resources {
         let cpus = max(settings.minimumCPUs, Double(function.config.memoryMB) / 1769)
         return SandboxSpec.Resources(memoryBytes: function.memoryBytes, cpus: cpus, pids: settings.pidsPerInstance)
     }
 
-    private func environment(for function: DeployedFunction, instance: String) -> [String: String] {
+    func environment(for function: DeployedFunction, instance: String) -> [String: String] {
         var env = function.runtime.environment
         for (key, value) in function.config.environment { env[key] = value }
         let day = Self.dayFormatter.string(from: Date())

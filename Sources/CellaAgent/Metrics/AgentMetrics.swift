@@ -13,6 +13,12 @@ final class AgentMetrics: Sendable {
     private let memoryBudget = Gauge(label: "cella_agent_memory_budget_bytes")
     private let spawnLatency = Timer(label: "cella_agent_spawn_duration_seconds", preferredDisplayUnit: .seconds)
     private let invokeLatency: [StartKind: Timer]
+    private let templateHits = Counter(label: "cella_agent_template_hits_total")
+    private let templateMisses = Counter(label: "cella_agent_template_misses_total")
+    private let templateEvictions: [String: Counter]
+    private let templateBytes = Gauge(label: "cella_agent_template_bytes")
+    private let templateCount = Gauge(label: "cella_agent_templates")
+    private let cloneLatency = Timer(label: "cella_agent_clone_duration_seconds", preferredDisplayUnit: .seconds)
 
     init(memoryBudgetBytes: UInt64) {
         var invocations: [InvocationOutcome: [StartKind: Counter]] = [:]
@@ -34,6 +40,11 @@ final class AgentMetrics: Sendable {
             evictions[reason] = Counter(label: "cella_agent_evictions_total", dimensions: [("reason", reason)])
         }
         self.evictions = evictions
+        var templateEvictions: [String: Counter] = [:]
+        for reason in Self.templateEvictionReasons {
+            templateEvictions[reason] = Counter(label: "cella_agent_template_evictions_total", dimensions: [("reason", reason)])
+        }
+        self.templateEvictions = templateEvictions
         var gauges: [String: Gauge] = [:]
         for state in ["idle", "busy", "starting"] {
             gauges[state] = Gauge(label: "cella_agent_instances", dimensions: [("state", state)])
@@ -58,6 +69,23 @@ final class AgentMetrics: Sendable {
     func spawned(seconds: Double) { spawnLatency.recordNanoseconds(Int64(seconds * 1e9)) }
 
     func evicted(reason: String) { evictions[reason]?.increment() }
+
+    /// Why a template was dropped: the budget (`memory`), disuse (`idle`), a new deploy or a
+    /// removal of its version (`replaced`), its death (`died`), a failed clone (`failed`).
+    static let templateEvictionReasons = ["memory", "idle", "replaced", "died", "failed"]
+
+    /// A new instance was cloned from a template that was ready (hit) or had to be built (miss).
+    func template(hit: Bool) { (hit ? templateHits : templateMisses).increment() }
+
+    func templateEvicted(reason: String) { templateEvictions[reason]?.increment() }
+
+    func templates(count: Int, bytes: UInt64) {
+        templateCount.record(count)
+        templateBytes.record(Double(bytes))
+    }
+
+    /// From the clone request to the clone's first `/next`.
+    func cloned(seconds: Double) { cloneLatency.recordNanoseconds(Int64(seconds * 1e9)) }
 
     func instances(idle: Int, busy: Int, starting: Int, memoryInUse bytes: UInt64) {
         instanceGauges["idle"]?.record(idle)

@@ -62,6 +62,8 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch (head.method, rest) {
         case (.GET, "invocation/next"):
             instance.runtimeAsksNext(responder)
+        case (.POST, "cella/template/park"):
+            instance.runtimeParks(responder)
         case (.POST, "init/error"):
             instance.runtimeReportsInitError(body: body, errorType: errorType, responder: responder)
         case (.POST, _) where rest.hasPrefix("invocation/"):

@@ -11,6 +11,9 @@ public struct Runtime: Sendable, Equatable {
     public var bootstrap: String
     /// Variables the runtime needs (PATH, LANG); the platform's own come on top.
     public var environment: [String: String]
+    /// The template protocol the runtime's bootstrap speaks (`cella-template-1`,
+    /// docs/runtime-snapshots.md), or nil: its instances are then always started cold.
+    public var templates: String? = nil
 }
 
 /// The runtimes under one directory, looked up by name and re-read when their manifest changes,
@@ -27,6 +30,7 @@ public final class RuntimeRegistry: Sendable {
         var layers: [String]
         var bootstrap: String
         var environment: [String: String]?
+        var templates: String?
     }
 
     /// - Throws: `AgentError` `.runtimeNotFound` naming the command that builds it, or
@@ -56,6 +60,6 @@ public final class RuntimeRegistry: Sendable {
         }
         return Runtime(
             name: manifest.name, layers: layers, bootstrap: manifest.bootstrap,
-            environment: manifest.environment ?? [:])
+            environment: manifest.environment ?? [:], templates: manifest.templates)
     }
 }

@@ -37,6 +37,20 @@ public struct SandboxCgroup: Sendable {
         }
     }
 
+    /// Raises the memory limit of a running cgroup (a template's after its init: each clone's
+    /// kernel objects, made by the template's fork, stay charged to the template's cgroup).
+    public func raiseMemoryLimit(to bytes: UInt64) throws(SystemError) {
+        switch layout {
+        case .v2:
+            try FileIO.write(String(bytes), to: directories[0] + "/memory.max")
+        case .v1(let memory, _, _, _, let swapAccounting):
+            let mem = directory(under: memory)
+            // memory+swap may never be below memory: raise it first.
+            if swapAccounting { try FileIO.write(String(bytes), to: mem + "/memory.memsw.limit_in_bytes") }
+            try FileIO.write(String(bytes), to: mem + "/memory.limit_in_bytes")
+        }
+    }
+
     /// Moves a process into this cgroup (every hierarchy on v1).
     public func add(pid: pid_t) throws(SystemError) {
         for dir in directories { try FileIO.write(String(pid), to: dir + "/cgroup.procs") }
@@ -79,6 +93,15 @@ public struct SandboxCgroup: Sendable {
             return FileIO.exists(peak) ? peak : directories[0] + "/memory.current"
         case .v1(let memory, _, _, _, _):
             return directory(under: memory) + "/memory.max_usage_in_bytes"
+        }
+    }
+
+    /// Memory charged to the cgroup now (a template's pages, for the template budget).
+    public func currentMemoryBytes() -> UInt64 {
+        switch layout {
+        case .v2: return (try? FileIO.readUInt64(directories[0] + "/memory.current")) ?? 0
+        case .v1(let memory, _, _, _, _):
+            return (try? FileIO.readUInt64(directory(under: memory) + "/memory.usage_in_bytes")) ?? 0
         }
     }
 

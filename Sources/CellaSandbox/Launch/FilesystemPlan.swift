@@ -61,7 +61,10 @@ struct FilesystemPlan {
                       label: "remount /var/task read-only"))
         }
 
+        // A template's clones share its proc; hidepid=invisible hides from each the processes it
+        // may not ptrace-read: the template and the other clones (docs/runtime-snapshots.md).
         add(.init(kind: CELLA_FS_MOUNT, source: "proc", target: root + "/proc", fstype: "proc",
+                  data: spec.allowsTemplateClones ? "hidepid=invisible" : nil,
                   flags: UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), label: "mount proc on /proc"))
         for path in Self.maskedFiles {
             add(.init(kind: CELLA_FS_MOUNT, source: "/dev/null", target: root + path,

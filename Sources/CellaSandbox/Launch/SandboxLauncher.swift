@@ -52,6 +52,13 @@ public final class SandboxLauncher: Sendable {
         self.lastCapability = cap ?? 40
     }
 
+    /// The default profile's BPF program as raw `struct sock_filter` bytes, for a template's
+    /// clones to install on top of the template's own filter (`prctl(PR_SET_SECCOMP)` takes it
+    /// as is): after that a clone is filtered exactly as a sandbox started from scratch.
+    public var cloneFilterProgram: [UInt8] {
+        Array(UnsafeRawBufferPointer(defaultFilter.program))
+    }
+
     /// Kills and removes what a crashed previous run left under this launcher's cgroup root.
     /// Mounts need no cleanup: they only ever exist in the sandboxes' own mount namespaces.
     @discardableResult
@@ -71,7 +78,7 @@ public final class SandboxLauncher: Sendable {
     public func launch(_ spec: SandboxSpec) throws(SandboxError) -> Sandbox {
         try SpecValidator.validate(spec)
         try prepareMountpoints(spec.rootfs)
-        var filters = [defaultFilter.fprog]
+        var filters = [spec.allowsTemplateClones ? try SeccompCompiler.shared.filter(for: .template).fprog : defaultFilter.fprog]
         if let extra = spec.extraSeccompProfile {
             filters.append(try SeccompCompiler.shared.filter(for: extra).fprog)
         }

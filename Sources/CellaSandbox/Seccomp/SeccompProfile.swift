@@ -136,3 +136,27 @@ extension SeccompProfile {
         }
     }()
 }
+
+extension SeccompProfile {
+    /// The namespace flags a template's clone is created with (docs/runtime-snapshots.md):
+    /// `CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS`.
+    public static let templateCloneNamespaces: UInt64 = 0x7C02_0000
+    /// The mount flags a clone mounts its own `/tmp` and `/dev/shm` with: `MS_NOSUID | MS_NODEV`.
+    public static let templateMountFlags: UInt64 = 0x6
+
+    /// The profile of a template sandbox: the default profile plus exactly what making a clone
+    /// needs, `clone` with precisely the clone's namespace flags and `mount` with precisely
+    /// `MS_NOSUID | MS_NODEV`. Each clone stacks the default profile on top of it before any
+    /// user code runs in it, so only the template (the function's init) has these two rules;
+    /// `mount` is useful only where the caller has CAP_SYS_ADMIN, i.e. in such a new namespace.
+    public static let template: SeccompProfile = {
+        var profile = SeccompProfile.default
+        profile.syscalls.append(Rule(
+            names: ["clone"], action: .allow,
+            args: [Argument(index: 0, value: 0x7E02_0000, valueTwo: templateCloneNamespaces, op: .maskedEqual)]))
+        profile.syscalls.append(Rule(
+            names: ["mount"], action: .allow,
+            args: [Argument(index: 3, value: templateMountFlags, op: .equal)]))
+        return profile
+    }()
+}

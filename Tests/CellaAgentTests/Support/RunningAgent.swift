@@ -34,6 +34,9 @@ final class RunningAgent: Sendable {
         config.idleTimeout = .seconds(60)
         config.queueTimeout = .seconds(5)
         config.tmpMiB = 64
+        // Cold starts unless a test asks for templates (AgentTemplateTests): the other tests are
+        // about instances started from scratch, and clones share their template's init state.
+        config.templates = false
         configure(&config)
         var logger = Logger(label: "cella.agent.test")
         logger.logLevel = .warning
@@ -72,6 +75,9 @@ final class RunningAgent: Sendable {
         await group.triggerGracefulShutdown()
         try await task.value
         try? FileManager.default.removeItem(atPath: dataDirectory)
+        // The state directory holds only the empty staging mountpoint (sandboxes mount in their
+        // own mount namespaces), so nothing is mounted below it on the host.
+        try? FileManager.default.removeItem(atPath: "/run/\(cgroupRoot)")
         #expect(AgentFixtures.sandboxCgroups(root: cgroupRoot).isEmpty, "sandbox cgroups left behind")
         AgentFixtures.removeCgroupRoot(cgroupRoot)
     }

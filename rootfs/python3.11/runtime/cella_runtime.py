@@ -4,8 +4,8 @@ Standard library only. Speaks HTTP/1.1 over one keep-alive TCP connection with a
 its own (one sendmsg and usually one recv per request) because the warm invoke path is measured in
 microseconds; see docs/runtimes.md for the figures against http.client.
 
-The process has three phases, kept apart so that a later snapshot extension can park the process
-after `init` and fork it, each child calling `RuntimeAPI.reconnect` before `serve`:
+The process has three phases, kept apart so that a template can park after `init` and fork clones
+that each `serve` on a connection of their own (cella_template, docs/runtime-snapshots.md):
     setup_process()  stdio, signals, sys.path
     init(api, spec)  import the handler; on failure POST /runtime/init/error and exit 1
     serve(api, fn)   GET /next → handler → POST /response or /error, forever
@@ -58,8 +58,11 @@ class RuntimeAPI:
         host_line = b"Host: " + address.encode() + b"\r\n"
         self.get_next = b"GET " + _PREFIX + b"invocation/next HTTP/1.1\r\n" + host_line + b"\r\n"
         self.host_line = host_line
+        self.fixed = False  # a clone's socket, handed over by the agent: never reconnected
 
     def connect(self):
+        if self.fixed:
+            raise RuntimeAPIError("the Runtime API closed this clone's connection")
         error = None
         # The host as bytes: a str would go through the idna codec, which imports re.
         for family, kind, proto, _, address in _socket.getaddrinfo(
@@ -105,6 +108,19 @@ class RuntimeAPI:
         if error_type is not None:
             head += b"Lambda-Runtime-Function-Error-Type: " + error_type + b"\r\n"
         return self._exchange((head + b"\r\n", body))[0]
+
+    def park(self):
+        """POSTs cella/template/park (docs/runtime-snapshots.md): returns the seccomp program
+        every clone installs; then closes the connection, which the template no longer uses."""
+        head = b"POST %scella/template/park HTTP/1.1\r\n%sContent-Length: 0\r\n\r\n" % (
+            _PREFIX, self.host_line)
+        status, _, body = self._exchange((head,))
+        if status != 200:
+            raise RuntimeAPIError(f"park answered {status}: {body[:200]!r}")
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        return body
 
     def _exchange(self, parts):
         """Sends one request (its parts in one sendmsg, so a large body is not copied) and reads
@@ -596,9 +612,46 @@ def main():
         sys.exit(1)
     api = RuntimeAPI(address)
     handler = init(api, os.environ.get("_HANDLER", ""))
+    control = os.environ.pop("CELLA_TEMPLATE_FD", None)
     try:
+        if control is not None and control.isdigit():
+            # The agent asked for a template: park instead of serving (docs/runtime-snapshots.md).
+            import cella_template
+            cella_template.park(api, handler, int(control))
         serve(api, handler)
     except (RuntimeAPIError, OSError) as exc:
         sys.stdout.flush()
         sys.stderr.write(f"cella runtime: {exc}\n")
         sys.exit(1)
+
+
+# Hooks for templates (cella_template); here so that registering them imports nothing.
+before_park_hooks = []
+after_clone_hooks = []
+
+
+def register_before_park(func, *args, **kwargs):
+    """Runs `func(*args, **kwargs)` in a template just before it parks (SnapStart's
+    before-snapshot hook). Plain instances never run it."""
+    before_park_hooks.append((func, args, kwargs))
+
+
+def register_after_clone(func, *args, **kwargs):
+    """Runs `func(*args, **kwargs)` in each clone of a template before its first event
+    (SnapStart's after-restore hook): reopen files and sockets opened at init (a clone has none
+    of the template's descriptors), reseed generators of your own, refresh credentials."""
+    after_clone_hooks.append((func, args, kwargs))
+
+
+def serve_clone(api, handler, sock):
+    """A template's clone serves on the connection the agent handed it; never returns."""
+    api.sock = sock
+    api.buf = bytearray()
+    api.fixed = True
+    try:
+        serve(api, handler)
+    except (RuntimeAPIError, OSError) as exc:
+        sys.stdout.flush()
+        sys.stderr.write(f"cella runtime: {exc}\n")
+        sys.stdout.flush()
+        os._exit(1)

@@ -34,6 +34,12 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Memory budget for all instances together, in MiB.", valueName: "MiB"))
     var memoryBudget: Int = 4096
 
+    @Option(help: ArgumentHelp("Memory budget for templates (initialized runtimes that new instances are cloned from), in MiB.", valueName: "MiB"))
+    var templateBudget = 1024
+
+    @Flag(help: "Start every instance cold: no templates, even for runtimes that support them.")
+    var noTemplates = false
+
     @Option(help: ArgumentHelp("Stop instances idle for this many seconds.", valueName: "s"))
     var idleTimeout: Int = 300
 
@@ -80,6 +86,8 @@ struct AgentCommand: AsyncParsableCommand {
         config.runtimesDirectory = runtimesDir
         config.memoryBudgetBytes = UInt64(memoryBudget) << 20
         config.idleTimeout = .seconds(idleTimeout)
+        config.templates = !noTemplates
+        config.templateMemoryBudgetBytes = UInt64(templateBudget) << 20
         config.queueTimeout = .milliseconds(queueTimeout)
         config.region = region
         config.sandbox = .init(cgroupRoot: cgroupRoot, stateDirectory: stateDir)

@@ -1,0 +1,107 @@
+import CSandboxShim
+import Glibc
+
+/// The agent's side of making one clone of a parked template (docs/runtime-snapshots.md): hands
+/// the template a fresh Runtime API socket and an output pipe, learns the clone's pid from the
+/// kernel, moves it into its own cgroup and only then lets it go on.
+public enum TemplateFork {
+    /// A started clone: its process and the agent's end of its Runtime API connection (an
+    /// AF_UNIX stream socket, blocking, close-on-exec), which the caller now owns.
+    public struct Started: Sendable {
+        public let process: ForkedProcess
+        public let runtimeSocket: Int32
+    }
+
+    /// Asks the template listening on `control` for one clone. Blocking (socket round trips with
+    /// the template and the clone): call it from a thread that may block.
+    /// - Parameters:
+    ///   - control: the agent's end of the template's control socket.
+    ///   - request: the request line (ends in a newline), as the protocol defines it.
+    ///   - output: the write end of the pipe that becomes the clone's stdout and stderr.
+    ///   - cgroup: a cgroup made (with its limits) for the clone; the caller removes it on a throw.
+    ///   - timeoutMs: how long the template and then the clone may take to answer, each.
+    /// - Throws: `SandboxError` `.launchFailed` naming the step; the clone, if any, is killed.
+    public static func fork(
+        control: Int32, request: [UInt8], output: Int32, cgroup: SandboxCgroup, timeoutMs: Int32
+    ) throws(SandboxError) -> Started {
+        var pair: [Int32] = [-1, -1]
+        var r = cella_clone_socketpair(&pair)
+        guard r == 0 else { throw SandboxError(.launchFailed, "socketpair: \(Errno.describe(-r))", errno: -r) }
+        let (agentEnd, cloneEnd) = (pair[0], pair[1])
+        var handedOver = false
+        defer { if !handedOver { close(agentEnd) } }
+        r = request.withUnsafeBytes { bytes in
+            [cloneEnd, output].withUnsafeBufferPointer { fds in
+                cella_send_fds(control, bytes.baseAddress, bytes.count, fds.baseAddress, 2)
+            }
+        }
+        close(cloneEnd)
+        guard r == 0 else {
+            throw SandboxError(.launchFailed, "cannot send the clone request to the template: \(Errno.describe(-r))", errno: -r)
+        }
+        let reply = try readLine(control, timeoutMs: timeoutMs)
+        guard reply.hasPrefix("ok") else {
+            throw SandboxError(.launchFailed, "the template could not fork: \(reply.isEmpty ? "no answer" : reply)")
+        }
+
+        var hello: [UInt8] = [0]
+        var pid: pid_t = 0
+        var pidfd: Int32 = -1
+        let n = cella_recv_hello(agentEnd, timeoutMs, &hello, 1, &pid, &pidfd)
+        guard n == 1, hello[0] == UInt8(ascii: "R"), pid > 0 else {
+            if pidfd >= 0 {
+                _ = cella_pidfd_send_signal(pidfd, SIGKILL)
+                close(pidfd)
+            }
+            let why = n < 0 ? Errno.describe(-n) : n == 0 ? "it closed its socket" : "unexpected byte \(hello[0])"
+            throw SandboxError(.launchFailed, "the clone did not report: \(why)", errno: n < 0 ? -n : 0)
+        }
+        if pidfd < 0 {
+            // Kernels before 6.5 send no SCM_PIDFD; the clone is blocked on us, so its pid is live.
+            pidfd = cella_pidfd_open(pid)
+            guard pidfd >= 0 else {
+                throw SandboxError(.launchFailed, "pidfd_open \(pid): \(Errno.describe(-pidfd))", errno: -pidfd)
+            }
+        }
+        let process = ForkedProcess(pid: pid, pidfd: pidfd, cgroup: cgroup)
+        do { try cgroup.add(pid: pid) } catch {
+            _ = cella_pidfd_send_signal(pidfd, SIGKILL)
+            throw SandboxError(.cgroup, "cannot move the clone into its cgroup", cause: error)
+        }
+        var go = UInt8(ascii: "G")
+        guard Glibc.write(agentEnd, &go, 1) == 1 else {
+            let code = errno
+            _ = cella_pidfd_send_signal(pidfd, SIGKILL)
+            throw SandboxError(.launchFailed, "cannot release the clone: \(Errno.describe(code))", errno: code)
+        }
+        handedOver = true
+        return Started(process: process, runtimeSocket: agentEnd)
+    }
+
+    /// Reads one line (without its newline) from a blocking socket, waiting at most `timeoutMs`
+    /// in all; the template writes exactly one line per request.
+    private static func readLine(_ fd: Int32, timeoutMs: Int32) throws(SandboxError) -> String {
+        var line: [UInt8] = []
+        let deadline = Self.nowMs() + Int64(timeoutMs)
+        while line.count < 4096 {
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let left = Int32(max(0, deadline - Self.nowMs()))
+            let p = poll(&pfd, 1, left)
+            if p < 0 && errno == EINTR { continue }
+            guard p > 0 else { throw SandboxError(.launchFailed, "the template did not answer within \(timeoutMs) ms") }
+            var byte: UInt8 = 0
+            let n = recv(fd, &byte, 1, 0)
+            if n < 0 && errno == EINTR { continue }
+            guard n == 1 else { throw SandboxError(.launchFailed, "the template closed its control socket") }
+            if byte == UInt8(ascii: "\n") { break }
+            line.append(byte)
+        }
+        return String(decoding: line, as: UTF8.self)
+    }
+
+    private static func nowMs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+}

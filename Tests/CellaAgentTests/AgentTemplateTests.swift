@@ -1,0 +1,263 @@
+import CellaAgent
+import CellaModel
+import Foundation
+import Testing
+
+/// Templates (docs/runtime-snapshots.md): new instances forked from an initialized runtime, each
+/// in its own cgroup, namespaces, /tmp and identity. Runs against a python3.11 runtime built from
+/// this repository (its runtime.json names the template protocol).
+extension AgentTests {
+@Suite struct AgentTemplateTests {
+    static func bundle() throws -> [UInt8] {
+        try AgentFixtures.zip(directory: AgentFixtures.functionDirectory("template-probe"))
+    }
+
+    static func withTemplates(
+        configure: @escaping (inout AgentConfiguration) -> Void = { _ in }, _ body: (RunningAgent) async throws -> Void
+    ) async throws {
+        try await withAgent(configure: { config in
+            config.templates = true
+            configure(&config)
+        }, body)
+    }
+
+    /// Runs `count` invocations at once (each sleeping, so each needs an instance of its own).
+    static func parallel(_ agent: RunningAgent, _ name: String, count: Int, event: String) async throws -> [RunningAgent.Reply] {
+        try await withThrowingTaskGroup(of: RunningAgent.Reply.self) { group in
+            for _ in 0..<count { group.addTask { try await agent.invoke(name, event) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+    }
+
+    static func templates(_ agent: RunningAgent) async throws -> [String] {
+        let stats = try await agent.request(.GET, "/v1/stats").json
+        return (stats["templates"] as? [[String: Any]] ?? []).compactMap { $0["function"] as? String }
+    }
+
+    @Test func clonesStartFromTheTemplateWithTheirOwnRandomnessIdentityAndPrivileges() async throws {
+        try await Self.withTemplates { agent in
+            #expect(try await agent.deploy("probe", runtime: "python3.11", handler: "app.handler", bundle: try Self.bundle()).status == 200)
+            let first = try await agent.invoke("probe")
+            #expect(first.header("X-Cella-Outcome") == "success", "\(first.body)")
+            #expect(first.header("X-Cella-Start") == "cold", "the first instance builds the template")
+            #expect(try await Self.templates(agent) == ["t1/probe:1"])
+
+            // The idle clone takes one; the other three are new clones of the same template.
+            let replies = try await Self.parallel(agent, "probe", count: 4, event: #"{"sleep": 0.5}"#)
+            #expect(replies.allSatisfy { $0.header("X-Cella-Outcome") == "success" }, "\(replies.map(\.body))")
+            #expect(replies.filter { $0.header("X-Cella-Start") == "clone" }.count == 3,
+                    "\(replies.map { $0.header("X-Cella-Start") ?? "-" })")
+            let bodies = replies.map(\.json) + [first.json]
+            // One init for all: the template's state is every clone's state ...
+            #expect(Set(bodies.compactMap { $0["init"] as? String }).count == 1)
+            // ... but randomness, request ids and log streams are their own.
+            #expect(Set(bodies.compactMap { $0["random"] as? Double }).count == 5, "\(bodies.map { $0["random"] ?? "-" })")
+            #expect(Set(bodies.compactMap { $0["urandom"] as? String }).count == 5)
+            #expect(Set(bodies.compactMap { $0["request_id"] as? String }).count == 5)
+            #expect(Set(bodies.compactMap { $0["log_stream"] as? String }).count >= 4)
+            for body in bodies {
+                #expect(body["restored"] as? Int == 1, "the after-clone hook ran once: \(body)")
+                #expect(body["init_type"] as? String == "snap-start")
+                #expect(body["pid"] as? Int == 1, "each clone is pid 1 of its own pid namespace")
+                #expect(body["uid"] as? Int == 1000 && body["gid"] as? Int == 1000)
+                #expect(body["cap_eff"] as? String == "0000000000000000")
+                #expect(body["cap_bnd"] as? String == "0000000000000000")
+                #expect(body["no_new_privs"] as? String == "1")
+                #expect(body["seccomp"] as? String == "2")
+                #expect(body["seccomp_filters"] as? String == "2", "the template's filter and the default profile on top")
+                #expect((body["unshare"] as? String)?.hasPrefix("PermissionError") == true, "\(body["unshare"] ?? "-")")
+                #expect((body["fds"] as? [Int])?.count == 5, "stdio, the Runtime API socket, the listing's own: \(body["fds"] ?? "-")")
+            }
+        }
+    }
+
+    @Test func aCloneSeesNeitherTheTemplatesNorAnotherClonesFiles() async throws {
+        try await Self.withTemplates { agent in
+            try await agent.deploy("files", runtime: "python3.11", handler: "app.handler", bundle: try Self.bundle())
+            #expect(try await agent.invoke("files").header("X-Cella-Outcome") == "success")
+            // Two clones at once: the first writes a file into /tmp and /dev/shm and stays busy.
+            async let writer = agent.invoke("files", #"{"write": "secret", "sleep": 1.0}"#)
+            try await Task.sleep(for: .milliseconds(400))
+            let reader = try await Self.parallel(agent, "files", count: 1, event: #"{"sleep": 0.1}"#)[0]
+            let wrote = try await writer
+            #expect(wrote.json["tmp"] as? [String] == ["secret"], "the probe sees its own file: \(wrote.body)")
+            #expect(wrote.json["shm"] as? [String] == ["secret"])
+            #expect(wrote.json["pid"] as? Int == 1 && reader.json["pid"] as? Int == 1)
+            #expect(reader.json["tmp"] as? [String] == [], "\(reader.body)")
+            #expect(reader.json["shm"] as? [String] == [], "\(reader.body)")
+            #expect(reader.json["procs"] as? Int == 1, "only itself in /proc: \(reader.body)")
+            #expect((reader.json["template_mem"] as? String)?.hasPrefix("ok") == false, "\(reader.body)")
+            #expect((reader.json["template_root"] as? String)?.hasPrefix("ok") == false, "\(reader.body)")
+            #expect((reader.json["other_roots"] as? [String])?.isEmpty == true, "\(reader.body)")
+            #expect((reader.json["dev_write"] as? String)?.hasPrefix("ok") == false, "\(reader.body)")
+            // Both clones again at once: the writer's still has its file, so the check above
+            // looks for something that exists.
+            let again = try await Self.parallel(agent, "files", count: 2, event: #"{"sleep": 0.3}"#)
+            #expect(again.allSatisfy { $0.header("X-Cella-Start") == "warm" })
+            #expect(Set(again.map { ($0.json["tmp"] as? [String] ?? ["?"]).joined() }) == ["secret", ""], "\(again.map(\.body))")
+        }
+    }
+
+    @Test func eachCloneHasItsOwnMemoryLimit() async throws {
+        try await Self.withTemplates { agent in
+            try await agent.deploy("mem", runtime: "python3.11", handler: "app.handler", bundle: try Self.bundle()) {
+                $0.memoryMB = 128
+            }
+            #expect(try await agent.invoke("mem").header("X-Cella-Outcome") == "success")
+            // Two clones allocate 80 MiB each at once: 160 MiB together, within each one's 128.
+            let pair = try await Self.parallel(agent, "mem", count: 2, event: #"{"allocate_mb": 80, "sleep": 0.3}"#)
+            #expect(pair.allSatisfy { $0.header("X-Cella-Outcome") == "success" }, "\(pair.map(\.body))")
+            // One clone goes past its limit while another works: only the first is killed.
+            async let hog = agent.invoke("mem", #"{"allocate_mb": 300}"#)
+            let fine = try await Self.parallel(agent, "mem", count: 1, event: #"{"allocate_mb": 40, "sleep": 0.5}"#)[0]
+            let killed = try await hog
+            #expect(killed.header("X-Cella-Outcome") == "oom", "\(killed.body)")
+            #expect(fine.header("X-Cella-Outcome") == "success", "\(fine.body)")
+            // The template is untouched: the next new instance is still a clone.
+            let after = try await Self.parallel(agent, "mem", count: 3, event: #"{"sleep": 0.3}"#)
+            #expect(after.allSatisfy { $0.header("X-Cella-Outcome") == "success" })
+            #expect(after.contains { $0.header("X-Cella-Start") == "clone" })
+        }
+    }
+
+    @Test func templatesBeyondTheBudgetAreEvictedLeastRecentlyUsedFirst() async throws {
+        // The size of one template, measured, decides a budget that holds two but not three.
+        var oneTemplate: UInt64 = 0
+        try await Self.withTemplates { agent in
+            try await agent.deploy("size", runtime: "python3.11", handler: "app.handler", bundle: try Self.bundle())
+            #expect(try await agent.invoke("size").header("X-Cella-Outcome") == "success")
+            let stats = try await agent.request(.GET, "/v1/stats").json
+            oneTemplate = UInt64((stats["templates"] as? [[String: Any]])?.first?["bytes"] as? Int ?? 0)
+        }
+        #expect(oneTemplate > 1 << 20, "a template holds at least a MiB: \(oneTemplate)")
+        try await Self.withTemplates(configure: { $0.templateMemoryBudgetBytes = oneTemplate * 5 / 2 }) { agent in
+            let bundle = try Self.bundle()
+            for name in ["a", "b", "c"] {
+                try await agent.deploy(name, runtime: "python3.11", handler: "app.handler", bundle: bundle)
+            }
+            #expect(try await agent.invoke("a").header("X-Cella-Outcome") == "success")
+            #expect(try await agent.invoke("b").header("X-Cella-Outcome") == "success")
+            #expect(try await Self.templates(agent) == ["t1/a:1", "t1/b:1"])
+            #expect(try await agent.invoke("c").header("X-Cella-Outcome") == "success")
+            #expect(try await Self.templates(agent) == ["t1/b:1", "t1/c:1"], "a, the least recently used, goes")
+            // a still works: started cold (its template is built again, evicting b now).
+            let a = try await agent.invoke("a")
+            #expect(a.header("X-Cella-Outcome") == "success", "\(a.body)")
+            #expect(a.header("X-Cella-Start") == "cold")
+            #expect(try await Self.templates(agent) == ["t1/a:1", "t1/c:1"])
+        }
+    }
+
+    @Test func aKilledTemplateIsRebuiltOnTheNextNeed() async throws {
+        try await Self.withTemplates { agent in
+            try await agent.deploy("phoenix", runtime: "python3.11", handler: "app.handler", bundle: try Self.bundle())
+            let before = try await agent.invoke("phoenix")
+            #expect(before.header("X-Cella-Outcome") == "success")
+            // The template's sandbox is the cgroup whose name ends in -t<n>; kill everything in it.
+            let cgroups = AgentFixtures.sandboxCgroups(root: agent.cgroupRoot).filter {
+                $0.split(separator: "/").last?.contains("-t") == true
+            }
+            #expect(!cgroups.isEmpty, "the template's cgroup")
+            for dir in cgroups {
+                let pids = (try? String(contentsOfFile: dir + "/cgroup.procs", encoding: .utf8)) ?? ""
+                for pid in pids.split(separator: "\n").compactMap({ pid_t($0) }) { kill(pid, SIGKILL) }
+            }
+            // Its clones die with it (they live in its pid namespace); the agent notices both.
+            var gone = false
+            for _ in 0..<100 where !gone {
+                try await Task.sleep(for: .milliseconds(50))
+                gone = try await Self.templates(agent).isEmpty
+            }
+            #expect(gone, "the dead template is dropped")
+            let rebuilt = try await agent.invoke("phoenix")
+            #expect(rebuilt.header("X-Cella-Outcome") == "success", "\(rebuilt.body)")
+            #expect(rebuilt.header("X-Cella-Start") == "cold")
+            #expect(rebuilt.json["init"] as? String != before.json["init"] as? String, "a new init ran")
+            let more = try await Self.parallel(agent, "phoenix", count: 2, event: #"{"sleep": 0.3}"#)
+            #expect(more.contains { $0.header("X-Cella-Start") == "clone" }, "\(more.map { $0.header("X-Cella-Start") ?? "-" })")
+        }
+    }
+
+    @Test func aCloneThatFailsFallsBackToAColdStart() async throws {
+        try await Self.withTemplates { agent in
+            try await agent.deploy("fragile", runtime: "python3.11", handler: "app.handler", bundle: try Self.bundle()) {
+                $0.environment = ["FAIL_AFTER_CLONE": "1"]
+            }
+            let reply = try await agent.invoke("fragile")
+            #expect(reply.header("X-Cella-Outcome") == "success", "\(reply.body)")
+            #expect(reply.header("X-Cella-Start") == "cold")
+            #expect(reply.json["init_type"] as? String == "on-demand", "served by a cold instance: \(reply.body)")
+            // The probes the clone tests expect to fail succeed where /proc/1 is reachable (a cold
+            // instance's pid 1 is itself): they can tell the difference.
+            #expect((reply.json["template_mem"] as? String)?.hasPrefix("ok") == true, "\(reply.body)")
+            #expect((reply.json["template_root"] as? String)?.hasPrefix("ok") == true, "\(reply.body)")
+            #expect(try await Self.templates(agent).isEmpty, "the failing template was dropped")
+        }
+    }
+
+    @Test func aReplacedOrRemovedVersionDropsItsTemplate() async throws {
+        try await Self.withTemplates { agent in
+            let bundle = try Self.bundle()
+            try await agent.deploy("v", runtime: "python3.11", handler: "app.handler", bundle: bundle)
+            let first = try await agent.invoke("v")
+            #expect(first.header("X-Cella-Outcome") == "success", "\(first.body)")
+            #expect(try await Self.templates(agent) == ["t1/v:1"])
+            // Deploying the version again replaces it: its template goes (after its busy clone
+            // has finished its invocation), a new one comes with the next new instance.
+            async let busy = agent.invoke("v", #"{"sleep": 0.8}"#)
+            try await Task.sleep(for: .milliseconds(300))
+            try await agent.deploy("v", runtime: "python3.11", handler: "app.handler", bundle: bundle)
+            #expect(try await Self.templates(agent).isEmpty)
+            let finished = try await busy
+            #expect(finished.header("X-Cella-Outcome") == "success", "a busy clone finishes: \(finished.body)")
+            let second = try await agent.invoke("v")
+            #expect(second.header("X-Cella-Start") == "cold", "\(second.body)")
+            #expect(second.json["init"] as? String != first.json["init"] as? String)
+            #expect(try await Self.templates(agent) == ["t1/v:1"])
+            #expect(try await agent.request(.DELETE, "/v1/functions/t1/v/1").status == 204)
+            #expect(try await Self.templates(agent).isEmpty)
+        }
+    }
+
+    @Test func coldStartsTakeAPreparedNetworkAndItIsReplaced() async throws {
+        for target in [0, 2] {
+            try await withAgent(configure: { $0.preparedNetworks = target }) { agent in
+                func stats() async throws -> (ready: Int, used: Int) {
+                    let json = try await agent.request(.GET, "/v1/stats").json
+                    return (json["preparedNetworks"] as? Int ?? -1, json["preparedNetworksUsed"] as? Int ?? -1)
+                }
+                var ready = try await stats().ready
+                for _ in 0..<100 where ready != target {
+                    try await Task.sleep(for: .milliseconds(20))
+                    ready = try await stats().ready
+                }
+                #expect(ready == target)
+                try await agent.deploy("p", runtime: "provided", bundle: try AgentFixtures.zip(
+                    directory: AgentFixtures.functionDirectory("provided")))
+                let reply = try await agent.invoke("p", #"{"x":1}"#)
+                #expect(reply.header("X-Cella-Outcome") == "success", "\(reply.body)")
+                #expect(reply.header("X-Cella-Start") == "cold")
+                var now = try await stats()
+                for _ in 0..<100 where now.ready != target {
+                    try await Task.sleep(for: .milliseconds(20))
+                    now = try await stats()
+                }
+                #expect(now.used == min(target, 1), "target \(target): \(now)")
+                #expect(now.ready == target, "refilled: \(now)")
+            }
+        }
+    }
+
+    @Test func runtimesWithoutTheProtocolStartColdAsBefore() async throws {
+        let dir = try AgentFixtures.awslambdaricDirectory()
+        try await Self.withTemplates { agent in
+            try await agent.deploy("ric", runtime: "python3.11", handler: "app.handler", bundle: try AgentFixtures.zip(directory: dir))
+            let reply = try await agent.invoke("ric", #"{"from":"awslambdaric"}"#)
+            #expect(reply.header("X-Cella-Outcome") == "success", "\(reply.body)")
+            #expect(reply.header("X-Cella-Start") == "cold")
+            #expect(try await agent.invoke("ric").header("X-Cella-Start") == "warm")
+            #expect(try await Self.templates(agent).isEmpty)
+        }
+    }
+}
+}

@@ -344,7 +344,7 @@ public final class Agent: Sendable {
         return NodeHeartbeat(
             address: advertise, memoryBudgetBytes: Int64(configuration.memoryBudgetBytes),
             memoryReservedBytes: Int64(memory), inFlight: inFlight,
-            warm: functions.filter { $0.idle > 0 }.map(\.function), templates: [],
+            warm: functions.filter { $0.idle > 0 }.map(\.function), templates: await templatesHeld(),
             bundles: ((try? await bundles.list()) ?? []).map(\.digest.description).sorted(),
             draining: draining)
     }

@@ -71,6 +71,7 @@ let package = Package(
                 "CellaAgent",
                 "CellaController",
                 "CellaStore",
+                "CellaIAM",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -8,7 +8,7 @@ public struct CellaCommand: AsyncParsableCommand {
         commandName: "cella",
         abstract: "Cella: a self-hosted, multi-tenant function platform.",
         version: "0.1.0",
-        subcommands: [UpCommand.self, SandboxCommand.self, AgentCommand.self, ControllerCommand.self]
+        subcommands: [UpCommand.self, SandboxCommand.self, AgentCommand.self, ControllerCommand.self, PolicyCommand.self]
     )
 
     public init() {}

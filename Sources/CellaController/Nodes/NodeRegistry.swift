@@ -26,6 +26,14 @@ public final class NodeRegistry: Sendable {
         var dead = false
         /// The agent itself said it is shutting down.
         var agentDraining = false
+        /// `record.warm` and `record.templates` as sets, for placement's lookups.
+        var warmSet: Set<String> = []
+        var templateSet: Set<String> = []
+
+        mutating func indexRecord() {
+            warmSet = Set(record.warm)
+            templateSet = Set(record.templates)
+        }
 
         init(record: NodeRecord) { self.record = record }
     }
@@ -37,7 +45,7 @@ public final class NodeRegistry: Sendable {
         var nodes: [String: Entry] = [:]
         /// The ring of the live, undrained node ids it was built from.
         var ring: HashRing?
-        var ringIds: [String] = []
+        var ringSignature: UInt64 = 0
     }
 
     public init(deadAfterMs: Int64 = 3000) {
@@ -62,6 +70,7 @@ public final class NodeRegistry: Sendable {
                 // An agent that is shutting down says so; an operator's drain stays until undone.
                 draining: draining, lastHeartbeatMs: nowMs, registeredAtMs: entry.record.registeredAtMs)
             entry.agentDraining = beat.draining
+            entry.indexRecord()
             if entry.dead { entry.dead = false }
             // Heartbeats are the truth about idle instances; keep only what this controller saw
             // finish since the beat was taken.
@@ -82,10 +91,13 @@ public final class NodeRegistry: Sendable {
                         let draining = entry.record.draining
                         entry.record = record
                         entry.record.draining = draining
+                        entry.indexRecord()
                     }
                     state.nodes[record.id] = entry
                 } else {
-                    state.nodes[record.id] = Entry(record: record)
+                    var entry = Entry(record: record)
+                    entry.indexRecord()
+                    state.nodes[record.id] = entry
                 }
             }
             let known = Set(records.map(\.id))
@@ -154,14 +166,17 @@ public final class NodeRegistry: Sendable {
                 let load = max(entry.localInFlight, entry.record.inFlight)
                 let free = entry.record.memoryBudgetBytes - entry.localBusyBytes
                 live.append(Placement.Node(id: id, load: load, freeBytes: free, unavailable: entry.unavailableUntilMs > nowMs))
-                if (entry.idle[key]?.count ?? 0) > 0 || entry.record.warm.contains(key) { warm.append(id) }
-                if entry.record.templates.contains(key) { templates.append(id) }
+                if (entry.idle[key]?.count ?? 0) > 0 || entry.warmSet.contains(key) { warm.append(id) }
+                if entry.templateSet.contains(key) { templates.append(id) }
             }
             guard !live.isEmpty else { return ([], false) }
-            let ids = live.map(\.id).sorted()
-            if state.ring == nil || state.ringIds != ids {
-                state.ring = HashRing(nodes: ids)
-                state.ringIds = ids
+            // The ring changes only with membership: a signature of the live ids (count and a sum
+            // of their hashes, order-free) says when to rebuild it, without sorting per call.
+            var signature: UInt64 = UInt64(live.count)
+            for node in live { signature = signature &+ HashRing.hash(node.id) }
+            if state.ring == nil || state.ringSignature != signature {
+                state.ring = HashRing(nodes: live.map(\.id))
+                state.ringSignature = signature
             }
             let placement = Placement(nodes: live, ring: state.ring)
             return (placement.candidates(key: key, memoryBytes: memoryBytes, warm: warm, templates: templates, limit: limit), true)

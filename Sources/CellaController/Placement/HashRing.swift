@@ -4,6 +4,8 @@ public struct HashRing: Sendable {
     /// (point, index into `nodes`), sorted by point.
     private let points: [(UInt64, Int32)]
     public let nodes: [String]
+    /// Node id → its index in `nodes`, made once with the ring.
+    public let index: [String: Int]
 
     public init(nodes: [String], virtualNodes: Int = 64) {
         let nodes = nodes.sorted()
@@ -18,6 +20,9 @@ public struct HashRing: Sendable {
         points.sort { $0.0 < $1.0 }
         self.points = points
         self.nodes = nodes
+        var index: [String: Int] = [:]
+        for (i, id) in nodes.enumerated() { index[id] = i }
+        self.index = index
     }
 
     /// Node indices in ring order from the key's point clockwise, each node once.
@@ -46,7 +51,7 @@ public struct HashRing: Sendable {
     /// FNV-1a, then a splitmix64 finalizer so nearby strings land far apart. Stable across
     /// processes and machines (Swift's `Hasher` is seeded per process, which would give every
     /// controller a different ring).
-    static func hash(_ s: String) -> UInt64 {
+    public static func hash(_ s: String) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in s.utf8 {
             h ^= UInt64(byte)

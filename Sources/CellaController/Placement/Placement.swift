@@ -34,8 +34,7 @@ public struct Placement: Sendable {
     public init(nodes: [Node], balance: Double = 1.25, virtualNodes: Int = 64, ring: HashRing? = nil) {
         let ring = ring ?? HashRing(nodes: nodes.map(\.id), virtualNodes: virtualNodes)
         var byRing = [Node](repeating: Node(id: "", load: 0, freeBytes: 0, unavailable: true), count: ring.nodes.count)
-        var index: [String: Int] = [:]
-        for (i, id) in ring.nodes.enumerated() { index[id] = i }
+        let index = ring.index
         for node in nodes { if let i = index[node.id] { byRing[i] = node } }
         self.ring = ring
         self.nodes = byRing

@@ -14,9 +14,11 @@ bash scripts/fixtures.sh >/dev/null
 # Cella's Python runtime client against a fake Runtime API.
 bash rootfs/python3.11/tests/run.sh
 swift build --build-tests
-# Three runs: the sandbox leak test counts the whole process's fds and children, which the agent
-# tests' instances and the cluster tests' processes would move if they ran at once; and the
-# cluster (a controller and agents as processes) gets the machine's cores to itself.
-swift test --skip-build --skip CellaAgentTests --skip ClusterTests "$@"
+# Separate runs: the sandbox leak test counts the whole process's fds and children, which any
+# other suite running at the same time (agents' instances, controllers' HTTP servers, the store
+# tests' database connections, the cluster's processes) would move; and the cluster (a
+# controller and agents as processes) gets the machine's cores to itself.
+swift test --skip-build --filter CellaSandboxTests "$@"
+swift test --skip-build --skip CellaSandboxTests --skip CellaAgentTests --skip ClusterTests "$@"
 swift test --skip-build --filter CellaAgentTests "$@"
 swift test --skip-build --filter ClusterTests "$@"

@@ -53,7 +53,7 @@ public final class Controller: Sendable {
         let registry = registry
         worker = AsyncWorker(
             store: store, resolver: resolver, invoker: invoker, configuration: configuration.async, logger: logger,
-            canRun: { registry.candidates(key: "", memoryBytes: 0, limit: 1).anyLive })
+            canRun: { registry.hasLiveNode() })
         authenticator = Authenticator(operatorToken: configuration.operatorToken, defaultTenant: configuration.defaultTenant, store: store)
     }
 

@@ -154,4 +154,27 @@ import Testing
             #expect(try await c.request(.GET, "/v1/policies/bad").status == 404, "a refused document was kept")
         }
     }
+
+    @Test func invokeConditionsSeeTheFunctionsTagsAndTheInvocationType() async throws {
+        try await withController { c in
+            let digest = try #require(try await c.request(.POST, "/v1/bundles", body: ControllerAPITests.zip).json["digest"] as? String)
+            for (name, team) in [("mine", "a"), ("theirs", "b")] {
+                #expect(try await c.json(.POST, "/v1/functions", ["config": ["name": name, "runtime": "python3.11"],
+                                                                  "codeDigest": digest, "tags": ["team": team]]).status == 201)
+            }
+            let policy = #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"cella:InvokeFunction","Resource":"*","#
+                + #""Condition":{"StringEquals":{"cella:FunctionTag/team":"a","cella:InvocationType":"DryRun"}}}]}"#
+            let key = try await Self.key(c, tenant: "default", principal: "team-a", policy: policy)
+            func dryRun(_ name: String, type: String = "DryRun") async throws -> Int {
+                try await c.request(.POST, "/v1/functions/\(name)/invoke", body: Array("{}".utf8),
+                                    headers: [("Authorization", "Bearer \(key)"), ("X-Cella-Invocation-Type", type)], auth: false).status
+            }
+            #expect(try await dryRun("mine") == 204)
+            #expect(try await dryRun("theirs") == 403)
+            #expect(try await dryRun("mine", type: "Event") == 403)
+            // A tag changed through the API is seen by the next invocation on this controller.
+            #expect(try await c.json(.PUT, "/v1/functions/theirs/config", ["tags": ["team": "a"]]).status == 200)
+            #expect(try await dryRun("theirs") == 204)
+        }
+    }
 }

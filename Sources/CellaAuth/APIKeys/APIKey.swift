@@ -65,7 +65,8 @@ public struct APIKey: Sendable, CustomStringConvertible, CustomDebugStringConver
     public var debugDescription: String { description }
     public var customMirror: Mirror { Mirror(self, children: ["keyId": keyId, "secret": "<redacted>"]) }
 
-    private static func randomBytes(bitCount: Int) -> [UInt8] {
+    /// Random bytes from the system CSPRNG (swift-crypto).
+    package static func randomBytes(bitCount: Int) -> [UInt8] {
         SymmetricKey(size: SymmetricKeySize(bitCount: bitCount)).withUnsafeBytes { Array($0) }
     }
 }

@@ -1,10 +1,10 @@
 /// RFC 4648 base32 in lower case, without padding: only letters and the digits 2–7, so a key
 /// survives double-click selection, URLs and case-insensitive systems, and its `_` separators
 /// stay unambiguous.
-enum Base32 {
+package enum Base32 {
     private static let alphabet = Array("abcdefghijklmnopqrstuvwxyz234567".utf8)
 
-    static func encode(_ bytes: [UInt8]) -> String {
+    package static func encode(_ bytes: [UInt8]) -> String {
         var output: [UInt8] = []
         output.reserveCapacity((bytes.count * 8 + 4) / 5)
         var buffer: UInt32 = 0

@@ -1,3 +1,4 @@
+import CellaAuth
 import CellaIAM
 import CellaModel
 import CellaStore
@@ -119,7 +120,7 @@ public enum ControllerAPI {
                 }
                 let bytes = Array(buffer: body)
                 try BundleCheck.validate(bytes)
-                let digest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+                let digest = Bytes.hexString(SHA256.hash(data: bytes))
                 try await store.putBundle(digest: digest, bytes: bytes)
                 return try Responses.json(.created, BundleView(digest: digest, sizeBytes: bytes.count))
             }

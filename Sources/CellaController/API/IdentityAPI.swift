@@ -103,15 +103,16 @@ enum IdentityAPI {
                 switch body.kind ?? .apiKey {
                 case .apiKey:
                     let key = APIKey.generate()
-                    let hex = key.stored.digest.map { String(format: "%02x", $0) }.joined()
+                    let hex = Bytes.hexString(key.stored.digest)
                     try await store.createCredential(CredentialRecord(
                         id: key.keyId, kind: .apiKey, tenant: caller.tenant, principal: name, secret: hex,
                         createdAtMs: now, expiresAtMs: expires))
                     return try Responses.json(.created, ["id": key.keyId, "kind": "api-key", "principal": name,
                                                          "key": key.revealedToken])
                 case .accessKey:
-                    let id = "AKCL" + randomBase32(16)
-                    let secret = randomBase64(30)
+                    // 16 and 48 characters of base32 (80 and 240 random bits), like AWS's shapes.
+                    let id = "AKCL" + Base32.encode(APIKey.randomBytes(bitCount: 80)).uppercased()
+                    let secret = Base32.encode(APIKey.randomBytes(bitCount: 240))
                     try await store.createCredential(CredentialRecord(
                         id: id, kind: .accessKey, tenant: caller.tenant, principal: name, secret: secret,
                         createdAtMs: now, expiresAtMs: expires))
@@ -251,21 +252,5 @@ enum IdentityAPI {
                                                 "statement": decision.statement.map { "\($0)" } ?? ""])
             }
         }
-    }
-
-    static func randomBytes(_ n: Int) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: n)
-        var rng = SystemRandomNumberGenerator()
-        for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255, using: &rng) }
-        return bytes
-    }
-
-    static func randomBase32(_ count: Int) -> String {
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
-        return String(randomBytes(count).map { alphabet[Int($0 & 31)] })
-    }
-
-    static func randomBase64(_ bytes: Int) -> String {
-        Data(randomBytes(bytes)).base64EncodedString().replacingOccurrences(of: "+", with: "A").replacingOccurrences(of: "/", with: "B")
     }
 }

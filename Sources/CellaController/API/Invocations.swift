@@ -46,16 +46,13 @@ enum Invocations {
         guard (try? JSONSerialization.jsonObject(with: Data(buffer: payload, byteTransferStrategy: .noCopy), options: [.fragmentsAllowed])) != nil else {
             throw ControllerError(.invalidRequest, "Could not parse request body into json: the event must be JSON")
         }
-        if !caller.isOperator && !caller.isTenantAdmin {
-            // Policies may name the invocation type and the function's tags (cella:FunctionTag/k).
-            var conditions: [String: [String]] = [ConditionKey.invocationType: [type]]
-            if let head = try? await controller.store.function(tenant: caller.tenant, name: name) {
-                for (k, v) in head.tags { conditions[ConditionKey.functionTag(k)] = [v] }
-            }
-            try await controller.authenticator.authorize(
-                caller, .invokeFunction, ControllerAPI.fn(caller, name, qualifier: qualifier), context: conditions)
-        }
+        // Resolved first (cached), so the policies' cella:FunctionTag/<key> conditions cost no
+        // store read of their own. A caller's own tenant only: a 404 here reveals nothing.
         let function = try await controller.resolver.resolve(tenant: caller.tenant, name: name, qualifier: qualifier)
+        var conditions: [String: [String]] = [ConditionKey.invocationType: [type]]
+        for (k, v) in function.tags { conditions[ConditionKey.functionTag(k)] = [v] }
+        try await controller.authenticator.authorize(
+            caller, .invokeFunction, ControllerAPI.fn(caller, name, qualifier: qualifier), context: conditions)
 
         switch type {
         case "DryRun":

@@ -17,6 +17,8 @@ public struct ResolvedFunction: Sendable, Equatable {
     public var config: FunctionConfig
     public var codeDigest: String
     public var asyncRetries: Int
+    /// The function's tags (its head's), for `cella:FunctionTag/<key>` conditions.
+    public var tags: [String: String] = [:]
 
     /// `tenant/name:agentVersion`, the agents' key for it.
     public var key: String { "\(tenant)/\(name):\(agentVersion)" }
@@ -73,14 +75,15 @@ public final class FunctionResolver: Sendable {
             if version == "$LATEST" {
                 return ResolvedFunction(
                     tenant: tenant, name: name, executedVersion: "$LATEST", agentVersion: "latest-r\(head.revision)",
-                    config: head.config, codeDigest: head.codeDigest, asyncRetries: head.asyncRetries)
+                    config: head.config, codeDigest: head.codeDigest, asyncRetries: head.asyncRetries, tags: head.tags)
             }
             guard let published = try await store.version(tenant: tenant, name: name, version: version) else {
                 throw ControllerError(.notFound, "Function not found: \(name):\(qualifier)")
             }
             return ResolvedFunction(
                 tenant: tenant, name: name, executedVersion: published.version, agentVersion: published.version,
-                config: published.config, codeDigest: published.codeDigest, asyncRetries: published.asyncRetries)
+                config: published.config, codeDigest: published.codeDigest, asyncRetries: published.asyncRetries,
+                tags: head.tags)
         } catch let error as ControllerError {
             throw error
         } catch let error as StoreError {

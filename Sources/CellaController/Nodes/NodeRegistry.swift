@@ -30,6 +30,11 @@ public final class NodeRegistry: Sendable {
         var warmSet: Set<String> = []
         var templateSet: Set<String> = []
 
+        /// Live and taking placements.
+        func isPlaceable(nowMs: Int64, deadAfterMs: Int64) -> Bool {
+            !dead && nowMs - record.lastHeartbeatMs <= deadAfterMs && !record.draining && !agentDraining
+        }
+
         mutating func indexRecord() {
             warmSet = Set(record.warm)
             templateSet = Set(record.templates)
@@ -148,6 +153,13 @@ public final class NodeRegistry: Sendable {
         }
     }
 
+    /// Whether any node could take an invocation now (live, not draining).
+    public func hasLiveNode(nowMs: Int64 = nowMs()) -> Bool {
+        state.withLock { state in
+            state.nodes.values.contains { $0.isPlaceable(nowMs: nowMs, deadAfterMs: deadAfterMs) }
+        }
+    }
+
     public func address(of id: String) -> String? {
         state.withLock { $0.nodes[id]?.record.address }
     }
@@ -160,9 +172,7 @@ public final class NodeRegistry: Sendable {
             var warm: [String] = []
             var templates: [String] = []
             for (id, entry) in state.nodes {
-                guard !entry.dead, nowMs - entry.record.lastHeartbeatMs <= deadAfterMs,
-                      !entry.record.draining, !entry.agentDraining
-                else { continue }
+                guard entry.isPlaceable(nowMs: nowMs, deadAfterMs: deadAfterMs) else { continue }
                 let load = max(entry.localInFlight, entry.record.inFlight)
                 let free = entry.record.memoryBudgetBytes - entry.localBusyBytes
                 live.append(Placement.Node(id: id, load: load, freeBytes: free, unavailable: entry.unavailableUntilMs > nowMs))

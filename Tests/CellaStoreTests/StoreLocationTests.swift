@@ -70,6 +70,26 @@ struct StoreLocationTests {
         #expect(error?.message.contains(path) == true)
     }
 
+    @Test func aFileThatIsNotSQLiteIsUnavailable() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cella-store-test-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = "\(directory)/not-a-database.db"
+        try Data(repeating: 0x5a, count: 8192).write(to: URL(fileURLWithPath: path))
+        let error = await expectStoreError(.unavailable) {
+            // GRDB may refuse the file when opening it or at the first statement.
+            let store = try await StoreFactory.open(url: path, logger: testLogger)
+            do {
+                try await store.migrate()
+            } catch {
+                await store.close()
+                throw error
+            }
+            await store.close()
+        }
+        #expect(error?.message.isEmpty == false)
+    }
+
     @Test func postgresWithAWrongDatabaseIsUnavailable() async throws {
         let server = try await PostgresServer.require()
         let error = await expectStoreError(.unavailable) {

@@ -99,6 +99,29 @@ struct StoreLocationTests {
         #expect(error.map { "\($0)".contains("topsecret") } == false)
     }
 
+    @Test func aLostDatabaseIsUnavailableWithinTheOperationTimeout() async throws {
+        try await withDatabase(.postgres) { database in
+            guard case .postgres(let target) = database.location else { return }
+            try await database.open().migrate()
+            let store = try await PostgresStore.connect(to: target, operationTimeout: .seconds(2), logger: testLogger)
+            do {
+                #expect(try await store.tenants().isEmpty)
+                // The database goes away under the store: its connections are terminated and
+                // new ones are refused, so the pool keeps retrying.
+                try await PostgresServer.dropDatabase(target, logger: testLogger)
+                let clock = ContinuousClock()
+                let started = clock.now
+                let error = await expectStoreError(.unavailable) { _ = try await store.tenants() }
+                #expect(clock.now - started < .seconds(10))
+                #expect(error?.message.contains("list tenants") == true)
+            } catch {
+                await store.close()
+                throw error
+            }
+            await store.close()
+        }
+    }
+
     @Test(arguments: Backend.allCases)
     func theFactoryOpensWorkingStores(_ backend: Backend) async throws {
         try await withDatabase(backend) { database in

@@ -136,6 +136,11 @@ let package = Package(
             dependencies: ["CellaController", "CellaModel"],
             path: "Benchmarks/cella-placement-bench"
         ),
+        .executableTarget(
+            name: "cella-store-bench",
+            dependencies: ["CellaStore", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/cella-store-bench"
+        ),
         .testTarget(name: "CellaSandboxTests", dependencies: ["CellaSandbox"]),
         .testTarget(name: "CellaCLITests", dependencies: ["CellaCLI"]),
         .testTarget(name: "CellaIAMTests", dependencies: ["CellaIAM"]),

@@ -2,8 +2,14 @@ import Foundation
 import Logging
 import PostgresNIO
 
+/// What finished first in `withDeadline`.
+enum DeadlineOutcome<T: Sendable>: Sendable {
+    case done(T)
+    case timedOut
+}
+
 /// One row of a result, read by column name: `try row("id")`, the type taken from the context.
-struct PGRow {
+struct PGRow: Sendable {
     let cells: PostgresRandomAccessRow
 
     init(_ row: PostgresRow) {
@@ -29,25 +35,56 @@ extension PostgresStore {
     func query(
         _ what: String, conflict: String? = nil, notFound: String? = nil, _ query: PostgresQuery
     ) async throws -> [PGRow] {
+        let client = self.client
+        let logger = self.logger
         do {
-            return try await client.query(query, logger: logger).collect().map(PGRow.init)
+            return try await withDeadline(what) {
+                try await client.query(query, logger: logger).collect().map(PGRow.init)
+            }
         } catch {
             throw Self.map(error, what: what, conflict: conflict, notFound: notFound)
         }
     }
 
     /// Runs `body` in one transaction (READ COMMITTED) on one pooled connection.
+    /// - Parameter deadline: false for work with no natural bound (migrations).
     func transaction<T: Sendable>(
-        _ what: String, conflict: String? = nil, notFound: String? = nil,
-        _ body: (PostgresConnection, Logger) async throws -> T
+        _ what: String, conflict: String? = nil, notFound: String? = nil, deadline: Bool = true,
+        _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T
     ) async throws -> T {
+        let client = self.client
         let logger = self.logger
         do {
-            return try await client.withTransaction(logger: logger) { connection in
-                try await body(connection, logger)
+            let run: @Sendable () async throws -> T = {
+                try await client.withTransaction(logger: logger) { connection in
+                    try await body(connection, logger)
+                }
             }
+            return try await deadline ? withDeadline(what, run) : run()
         } catch {
             throw Self.map(error, what: what, conflict: conflict, notFound: notFound)
+        }
+    }
+
+    /// Runs `operation`, or fails with `.unavailable` once `operationTimeout` has passed; the
+    /// operation is then cancelled, which withdraws a request still waiting for a connection.
+    func withDeadline<T: Sendable>(
+        _ what: String, _ operation: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        let timeout = operationTimeout
+        return try await withThrowingTaskGroup(of: DeadlineOutcome<T>.self) { group in
+            group.addTask { .done(try await operation()) }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return .timedOut
+            }
+            defer { group.cancelAll() }
+            switch try await group.next() {
+            case .done(let value):
+                return value
+            case .timedOut, nil:
+                throw StoreError(.unavailable, "\(what): PostgreSQL did not answer within \(timeout)")
+            }
         }
     }
 

@@ -13,6 +13,10 @@ public final class PostgresStore: Store {
     public let target: PostgresTarget
     let client: PostgresClient
     let logger: Logger
+    /// The longest one operation may take, waiting for a connection included. postgres-nio's
+    /// pool keeps a request waiting while it retries connecting (about a minute before its
+    /// circuit breaker fails it); past this the operation fails as `.unavailable` instead.
+    public let operationTimeout: Duration
     private let runner: Task<Void, Never>
     private let started: AsyncStream<Void>
 
@@ -22,9 +26,12 @@ public final class PostgresStore: Store {
 
     /// Creates the pool and starts it. Connections are made on demand; use `connect(to:logger:)`
     /// to find out at once whether the server can be reached.
-    public init(target: PostgresTarget, maximumConnections: Int = 20, logger: Logger) {
+    public init(
+        target: PostgresTarget, maximumConnections: Int = 20, operationTimeout: Duration = .seconds(15), logger: Logger
+    ) {
         self.target = target
         self.logger = logger
+        self.operationTimeout = operationTimeout
         var config: PostgresClient.Configuration
         if let socket = target.unixSocketPath {
             config = .init(unixSocketPath: socket, username: target.username, password: target.password, database: target.database)
@@ -55,9 +62,11 @@ public final class PostgresStore: Store {
     /// Opens a store and checks with one real connection that the server takes the credentials
     /// and has the database, so a wrong URL fails at startup rather than at the first request.
     /// - Throws: `.unavailable` when the server cannot be reached or refuses the connection.
-    public static func connect(to target: PostgresTarget, logger: Logger) async throws -> PostgresStore {
+    public static func connect(
+        to target: PostgresTarget, operationTimeout: Duration = .seconds(15), logger: Logger
+    ) async throws -> PostgresStore {
         try await probe(target, logger: logger)
-        let store = PostgresStore(target: target, logger: logger)
+        let store = PostgresStore(target: target, operationTimeout: operationTimeout, logger: logger)
         await store.waitUntilRunning()
         return store
     }
@@ -115,7 +124,7 @@ public final class PostgresStore: Store {
     public func migrate() async throws {
         let known = Self.knownVersion
         for migration in PostgresSchema.migrations {
-            try await transaction("migrate to schema version \(migration.version)") { connection, logger in
+            try await transaction("migrate to schema version \(migration.version)", deadline: false) { connection, logger in
                 // Taken before anything else, so CREATE TABLE IF NOT EXISTS cannot race either.
                 _ = try await connection.query("SELECT pg_advisory_xact_lock(\(Self.migrationLockKey))", logger: logger).collect()
                 _ = try await connection.query("""

@@ -70,6 +70,26 @@ struct StoreLocationTests {
         #expect(error?.message.contains(path) == true)
     }
 
+    @Test func aFileThatIsNotSQLiteIsUnavailable() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cella-store-test-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = "\(directory)/not-a-database.db"
+        try Data(repeating: 0x5a, count: 8192).write(to: URL(fileURLWithPath: path))
+        let error = await expectStoreError(.unavailable) {
+            // GRDB may refuse the file when opening it or at the first statement.
+            let store = try await StoreFactory.open(url: path, logger: testLogger)
+            do {
+                try await store.migrate()
+            } catch {
+                await store.close()
+                throw error
+            }
+            await store.close()
+        }
+        #expect(error?.message.isEmpty == false)
+    }
+
     @Test func postgresWithAWrongDatabaseIsUnavailable() async throws {
         let server = try await PostgresServer.require()
         let error = await expectStoreError(.unavailable) {
@@ -77,6 +97,29 @@ struct StoreLocationTests {
                 url: "postgres://postgres:topsecret@127.0.0.1:\(server.port)/no_such_db?sslmode=disable", logger: testLogger)
         }
         #expect(error.map { "\($0)".contains("topsecret") } == false)
+    }
+
+    @Test func aLostDatabaseIsUnavailableWithinTheOperationTimeout() async throws {
+        try await withDatabase(.postgres) { database in
+            guard case .postgres(let target) = database.location else { return }
+            try await database.open().migrate()
+            let store = try await PostgresStore.connect(to: target, operationTimeout: .seconds(2), logger: testLogger)
+            do {
+                #expect(try await store.tenants().isEmpty)
+                // The database goes away under the store: its connections are terminated and
+                // new ones are refused, so the pool keeps retrying.
+                try await PostgresServer.dropDatabase(target, logger: testLogger)
+                let clock = ContinuousClock()
+                let started = clock.now
+                let error = await expectStoreError(.unavailable) { _ = try await store.tenants() }
+                #expect(clock.now - started < .seconds(10))
+                #expect(error?.message.contains("list tenants") == true)
+            } catch {
+                await store.close()
+                throw error
+            }
+            await store.close()
+        }
     }
 
     @Test(arguments: Backend.allCases)

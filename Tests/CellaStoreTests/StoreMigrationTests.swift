@@ -75,3 +75,25 @@ struct StoreMigrationTests {
         }
     }
 }
+
+@Suite("SQLite settings", .timeLimit(.minutes(1)))
+struct SQLiteSettingsTests {
+    @Test func walForeignKeysAndBusyTimeout() async throws {
+        try await withDatabase(.sqlite) { database in
+            let store = try #require(try await database.open() as? SQLiteStore)
+            let (journal, foreignKeys, busyTimeout) = try await store.pool.read { db in
+                (
+                    try String.fetchOne(db, sql: "PRAGMA journal_mode"),
+                    try Int.fetchOne(db, sql: "PRAGMA foreign_keys"),
+                    try Int.fetchOne(db, sql: "PRAGMA busy_timeout")
+                )
+            }
+            #expect(journal == "wal")
+            #expect(foreignKeys == 1)
+            // GRDB gives read-only connections its own 10 s; the timeout that matters is the writer's.
+            #expect(busyTimeout == 10_000)
+            let writerTimeout = try await store.pool.write { db in try Int.fetchOne(db, sql: "PRAGMA busy_timeout") }
+            #expect(writerTimeout == 5_000)
+        }
+    }
+}

@@ -90,8 +90,9 @@ import Testing
                 _ = try options.resolve(environment: ["XDG_CONFIG_HOME": home])
                 Issue.record("resolved without any configuration")
             } catch {
-                #expect(error.kind == .usage)
-                #expect(error.hint?.contains("cella login") == true)
+                let clientError = error as? ClientError
+                #expect(clientError?.kind == .usage)
+                #expect(clientError?.hint?.contains("cella login") == true)
             }
         }
     }

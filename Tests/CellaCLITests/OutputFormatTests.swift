@@ -20,7 +20,7 @@ import Testing
 
             """)
         // A single object is a one-row table.
-        let one = Render.text(functions.array?.first ?? .null, as: .table, columns: columns)
+        let one = Render.text(functions.arrayValue?.first ?? .null, as: .table, columns: columns)
         #expect(one.split(separator: "\n").count == 2)
     }
 

@@ -112,7 +112,7 @@ struct UploadProgress: AsyncSequence, Sendable {
                 }
                 return nil
             }
-            let end = min(offset + UploadProgress.chunk, total)
+            let end = Swift.min(offset + UploadProgress.chunk, total)
             let buffer = ByteBuffer(bytes: bytes[offset..<end])
             offset = end
             Render.err("\r\u{1B}[Kuploading \(Self.mib(offset))/\(Self.mib(total)) MiB (\(offset * 100 / total)%)")

@@ -12,7 +12,7 @@ struct FnCommand: AsyncParsableCommand {
     static let columns: [Column] = [
         Column("NAME", "name"), Column("RUNTIME", "config.runtime"), Column("HANDLER", "config.handler"),
         Column("MEMORY", "config.memoryMB"), Column("TIMEOUT", "config.timeoutSeconds"),
-        Column("REVISION", "revision"), Column("CODE") { String(($0[path: "codeDigest"]?.string ?? "-").prefix(12)) },
+        Column("REVISION", "revision"), Column("CODE") { String(($0[path: "codeDigest"]?.stringValue ?? "-").prefix(12)) },
         Column.time("UPDATED", "updatedAtMs"),
     ]
 }
@@ -69,7 +69,7 @@ struct FnVersions: AsyncParsableCommand {
             let list = try await APIClient(target: client.resolve()).call(.GET, APIClient.path("v1", "functions", name, "versions"))
             Render.out(Render.text(list, as: output.output, columns: [
                 Column("VERSION", "version"), Column("RUNTIME", "config.runtime"), Column("MEMORY", "config.memoryMB"),
-                Column("CODE") { String(($0[path: "codeDigest"]?.string ?? "-").prefix(12)) },
+                Column("CODE") { String(($0[path: "codeDigest"]?.stringValue ?? "-").prefix(12)) },
                 Column("DESCRIPTION", "description"), Column.time("CREATED", "createdAtMs"),
             ]))
         }

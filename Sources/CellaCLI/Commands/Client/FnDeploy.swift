@@ -90,7 +90,7 @@ struct FnDeploy: AsyncParsableCommand {
             let (bytes, what) = try Self.bundle(from: source)
             Render.out(what + "\n")
             let bundle = try await api.call(.POST, "/v1/bundles", body: bytes, progress: true)
-            guard let digest = bundle["digest"]?.string else { throw ClientError(.api, "the bundle upload answered without a digest") }
+            guard let digest = bundle["digest"]?.stringValue else { throw ClientError(.api, "the bundle upload answered without a digest") }
             Render.out("uploaded bundle sha256:\(digest)\n")
 
             let path = APIClient.path("v1", "functions", name)
@@ -109,13 +109,13 @@ struct FnDeploy: AsyncParsableCommand {
                     "config": .object(config), "codeDigest": .string(digest), "publish": .bool(publish),
                 ]))
                 Render.out("created function \(name) (\(created[path: "config.runtime"]?.cell ?? runtime), \(created[path: "config.memoryMB"]?.cell ?? "?") MB, timeout \(created[path: "config.timeoutSeconds"]?.cell ?? "?") s)\n")
-                if let version = created["publishedVersion"]?.string { Render.out("published version \(version)\n") }
+                if let version = created["publishedVersion"]?.stringValue { Render.out("published version \(version)\n") }
                 return
             }
             guard existing.ok, let current = try? JSONValue.parse(existing.body) else {
                 throw ClientError.api(status: existing.status, body: existing.body)
             }
-            if current["codeDigest"]?.string == digest {
+            if current["codeDigest"]?.stringValue == digest {
                 Render.out("code of \(name) unchanged\n")
             } else {
                 var body: [String: JSONValue] = ["codeDigest": .string(digest)]

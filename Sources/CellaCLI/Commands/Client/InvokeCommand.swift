@@ -64,7 +64,7 @@ struct InvokeCommand: AsyncParsableCommand {
             guard answer.ok else { throw ClientError.api(status: answer.status, body: answer.body) }
             if isAsync {
                 let accepted = try? JSONValue.parse(answer.body)
-                guard let id = accepted?["invocationId"]?.string else { throw ClientError(.api, "the async invoke answered without an invocation id") }
+                guard let id = accepted?["invocationId"]?.stringValue else { throw ClientError(.api, "the async invoke answered without an invocation id") }
                 Render.out(id + "\n")
                 return
             }

@@ -55,15 +55,15 @@ enum JSONValue: Codable, Equatable, Sendable {
         return fields[key]
     }
 
-    var string: String? { if case .string(let s) = self { return s } else { return nil } }
-    var int: Int64? {
+    var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
+    var intValue: Int64? {
         switch self {
         case .int(let i): return i
         case .double(let d): return Int64(exactly: d.rounded())
         default: return nil
         }
     }
-    var array: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
+    var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
 
     /// Pretty JSON with sorted keys: stable output for scripts and tests.
     func prettyJSON() -> String {

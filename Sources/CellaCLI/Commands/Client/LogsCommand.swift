@@ -50,16 +50,16 @@ struct LogsCommand: AsyncParsableCommand {
             while true {
                 let lines = try await api.call(.GET, path, query: [
                     ("sinceMs", sinceMs.map(String.init)), ("requestId", requestId), ("limit", "1000"),
-                ]).array ?? []
+                ]).arrayValue ?? []
                 var text = ""
                 for line in lines {
-                    let time = line["timeMs"]?.int ?? 0
+                    let time = line["timeMs"]?.intValue ?? 0
                     let key = "\(line["requestId"]?.cell ?? "")|\(line["text"]?.cell ?? "")"
                     if let last = sinceMs, time < last { continue }
                     if time == sinceMs, seenAtLast.contains(key) { continue }
                     if time != sinceMs { seenAtLast = []; sinceMs = time }
                     seenAtLast.insert(key)
-                    var body = line["text"]?.string ?? ""
+                    var body = line["text"]?.stringValue ?? ""
                     while body.hasSuffix("\n") { body.removeLast() }
                     text += (timestamps ? Render.timestamp(time) + " " : "") + body + "\n"
                 }

@@ -18,8 +18,8 @@ struct NodesList: AsyncParsableCommand {
             Render.out(Render.text(list, as: output.output, columns: [
                 Column("ID", "id"), Column("STATUS", "status"), Column("ADDRESS", "address"),
                 Column("IN-FLIGHT", "inFlight"),
-                Column("MEMORY-MIB") { "\(($0["memoryReservedBytes"]?.int ?? 0) >> 20)/\(($0["memoryBudgetBytes"]?.int ?? 0) >> 20)" },
-                Column("WARM") { String($0["warm"]?.array?.count ?? 0) },
+                Column("MEMORY-MIB") { "\(($0["memoryReservedBytes"]?.intValue ?? 0) >> 20)/\(($0["memoryBudgetBytes"]?.intValue ?? 0) >> 20)" },
+                Column("WARM") { String($0["warm"]?.arrayValue?.count ?? 0) },
                 Column.time("LAST-HEARTBEAT", "lastHeartbeatMs"),
             ]))
         }

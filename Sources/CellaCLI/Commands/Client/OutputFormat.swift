@@ -25,7 +25,7 @@ struct Column: Sendable {
     /// Milliseconds since the epoch as UTC time, to the second.
     static func time(_ header: String, _ path: String) -> Column {
         Column(header) { object in
-            guard let ms = object[path: path]?.int, ms > 0 else { return "-" }
+            guard let ms = object[path: path]?.intValue, ms > 0 else { return "-" }
             return Render.timestamp(ms)
         }
     }
@@ -33,7 +33,7 @@ struct Column: Sendable {
     /// Bytes as MiB.
     static func mebibytes(_ header: String, _ path: String) -> Column {
         Column(header) { object in
-            guard let bytes = object[path: path]?.int else { return "-" }
+            guard let bytes = object[path: path]?.intValue else { return "-" }
             return String(bytes >> 20)
         }
     }
@@ -49,7 +49,7 @@ enum Render {
         case .json: return value.prettyJSON() + "\n"
         case .yaml: return YAML.emit(value)
         case .table:
-            let rows: [JSONValue] = value.array ?? [value]
+            let rows: [JSONValue] = value.arrayValue ?? [value]
             return table(header: columns.map(\.header), rows: rows.map { row in columns.map { $0.value(row) } })
         }
     }

@@ -129,22 +129,29 @@ enum ZipPacker {
 
     /// Raw deflate (zip method 8) at zlib's default level; nil if zlib fails.
     static func deflate(_ input: [UInt8]) -> [UInt8]? {
-        var stream = z_stream()
-        guard cella_deflate_init(&stream, Z_DEFAULT_COMPRESSION, -15) == Z_OK else { return nil }
-        defer { deflateEnd(&stream) }
-        let bound = Int(deflateBound(&stream, uLong(input.count)))
+        // zlib keeps a pointer back to the stream and checks it on every call, so the stream
+        // needs an address that does not move: heap memory, not a Swift local.
+        let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+        stream.initialize(to: z_stream())
+        defer { stream.deallocate() }
+        guard cella_deflate_init(stream, Z_DEFAULT_COMPRESSION, -15) == Z_OK else { return nil }
+        defer { deflateEnd(stream) }
+        let bound = Int(deflateBound(stream, uLong(input.count)))
         var output = [UInt8](repeating: 0, count: bound)
         let status: Int32 = input.withUnsafeBufferPointer { inBuf in
             output.withUnsafeMutableBufferPointer { outBuf in
-                stream.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress)
-                stream.avail_in = uInt(inBuf.count)
-                stream.next_out = outBuf.baseAddress
-                stream.avail_out = uInt(outBuf.count)
-                return CZlib.deflate(&stream, Z_FINISH)
+                stream.pointee.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress)
+                stream.pointee.avail_in = uInt(inBuf.count)
+                stream.pointee.next_out = outBuf.baseAddress
+                stream.pointee.avail_out = uInt(outBuf.count)
+                let status = CZlib.deflate(stream, Z_FINISH)
+                stream.pointee.next_in = nil
+                stream.pointee.next_out = nil
+                return status
             }
         }
         guard status == Z_STREAM_END else { return nil }
-        output.removeLast(Int(stream.avail_out))
+        output.removeLast(Int(stream.pointee.avail_out))
         return output
     }
 }

@@ -64,7 +64,9 @@ struct UpCommand: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let logger = Logger(label: "cella.up")
 
-        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        // 0711: others may pass through (the sandbox's unprivileged user reaches the unpacked bundles below)
+        // but not list it; the operator key inside stays 0600.
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
         let token = try Self.operatorKey(in: dataDir)
         try RuntimeBootstrap.ensure(["python3.11", "provided"], in: runtimesDir)
 

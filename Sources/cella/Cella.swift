@@ -9,8 +9,7 @@ struct Cella {
         // network I/O, which saves a thread hop on every request (a daemon's hot path).
         CellaCommand.useEventLoopsAsConcurrencyExecutor()
         Task {
-            await CellaCommand.main()
-            exit(0)
+            await CellaCommand.run()
         }
         dispatchMain()
     }

@@ -45,6 +45,12 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .warning
 
+    @Option(help: ArgumentHelp("The cgroup directory sandboxes are created under.", valueName: "name"))
+    var cgroupRoot = "cella"
+
+    @Option(help: ArgumentHelp("Host state directory for sandboxes.", valueName: "dir"))
+    var stateDir = "/run/cella"
+
     static func defaultDataDirectory() -> String {
         let env = ProcessInfo.processInfo.environment
         if let state = env["XDG_STATE_HOME"], !state.isEmpty { return state + "/cella" }
@@ -75,6 +81,7 @@ struct UpCommand: AsyncParsableCommand {
         agentConfig.dataDirectory = dataDir + "/agent"
         agentConfig.runtimesDirectory = runtimesDir
         agentConfig.memoryBudgetBytes = UInt64(memoryBudget) << 20
+        agentConfig.sandbox = .init(cgroupRoot: cgroupRoot, stateDirectory: stateDir)
         let agent: Agent
         do { agent = try Agent(configuration: agentConfig, logger: logger) } catch { throw ValidationError(error.description) }
 

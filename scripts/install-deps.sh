@@ -3,7 +3,7 @@
 set -euo pipefail
 need=()
 for pkg in libseccomp-dev libcap-dev busybox-static gcc libc6-dev pkg-config zlib1g-dev python3 debootstrap \
-  libsqlite3-dev postgresql; do
+  libsqlite3-dev postgresql python3-yaml seccomp; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+# deploy/: YAML and manifests, options against the sources, systemd-analyze, the seccomp profile.
+bash scripts/check-deploy.sh
 export PATH="/opt/swift/usr/bin:$PATH"
 # The store tests start their own PostgreSQL server; here a missing server is a failure, not a skip.
 export CELLA_REQUIRE_POSTGRES=1

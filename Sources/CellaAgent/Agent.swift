@@ -346,7 +346,11 @@ public final class Agent: Sendable {
             memoryReservedBytes: Int64(memory), inFlight: inFlight,
             warm: functions.filter { $0.idle > 0 }.map(\.function), templates: await templatesHeld(),
             bundles: ((try? await bundles.list()) ?? []).map(\.digest.description).sorted(),
-            draining: draining)
+            draining: draining,
+            instances: functions.map {
+                InstanceCounts(function: $0.function, idle: $0.idle, busy: $0.busy, starting: $0.starting,
+                               memoryBytes: Int64($0.idle + $0.busy + $0.starting) * Int64($0.memoryMB) << 20)
+            })
     }
 
     // MARK: Helpers

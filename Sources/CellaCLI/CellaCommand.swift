@@ -11,7 +11,8 @@ public struct CellaCommand: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             UpCommand.self, LoginCommand.self, ContextCommand.self, FnCommand.self, InvokeCommand.self,
-            InvocationCommand.self, LogsCommand.self, NodesCommand.self, TenantCommand.self,
+            InvocationCommand.self, LogsCommand.self, TopCommand.self, NodesCommand.self, TenantCommand.self,
+            PrincipalCommand.self, KeyCommand.self,
             SandboxCommand.self, AgentCommand.self, ControllerCommand.self, PolicyCommand.self,
         ]
     )

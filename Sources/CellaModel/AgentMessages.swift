@@ -38,6 +38,25 @@ public struct FunctionErrorBody: Codable, Sendable, Equatable {
     }
 }
 
+/// The instances a node holds of one function version, as its heartbeat counts them.
+public struct InstanceCounts: Codable, Sendable, Equatable {
+    /// `tenant/name:version` as the agent knows it.
+    public var function: String
+    public var idle: Int
+    public var busy: Int
+    public var starting: Int
+    /// Memory reserved for them (their limits), bytes.
+    public var memoryBytes: Int64
+
+    public init(function: String, idle: Int, busy: Int, starting: Int, memoryBytes: Int64) {
+        self.function = function
+        self.idle = idle
+        self.busy = busy
+        self.starting = starting
+        self.memoryBytes = memoryBytes
+    }
+}
+
 /// `POST /v1/nodes/{id}/heartbeat` on a controller, once a second from each agent: registers the
 /// node on its first beat and keeps it alive after. A node silent for 3 s is dead to placement.
 public struct NodeHeartbeat: Codable, Sendable, Equatable {
@@ -57,10 +76,12 @@ public struct NodeHeartbeat: Codable, Sendable, Equatable {
     public var bundles: [String]
     /// True while the agent itself drains (shutting down): place nothing new on it.
     public var draining: Bool
+    /// Instances per function version (absent from agents before this field existed).
+    public var instances: [InstanceCounts]?
 
     public init(
         address: String, memoryBudgetBytes: Int64, memoryReservedBytes: Int64, inFlight: Int,
-        warm: [String], templates: [String], bundles: [String], draining: Bool
+        warm: [String], templates: [String], bundles: [String], draining: Bool, instances: [InstanceCounts]? = nil
     ) {
         self.address = address
         self.memoryBudgetBytes = memoryBudgetBytes
@@ -70,6 +91,7 @@ public struct NodeHeartbeat: Codable, Sendable, Equatable {
         self.templates = templates
         self.bundles = bundles
         self.draining = draining
+        self.instances = instances
     }
 }
 

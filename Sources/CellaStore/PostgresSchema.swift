@@ -179,5 +179,8 @@ enum PostgresSchema {
             """,
             "CREATE INDEX policy_attachments_principal ON policy_attachments(tenant, principal)",
         ]),
+        Migration(version: 2, summary: "nodes.instances: instances per function version", statements: [
+            "ALTER TABLE nodes ADD COLUMN instances JSONB NOT NULL DEFAULT '[]'::jsonb",
+        ]),
     ]
 }

@@ -1,10 +1,12 @@
+import CellaModel
 import Foundation
 import PostgresNIO
 
 extension PostgresStore {
     static let nodeColumns = """
         id, address, memory_budget_bytes, memory_reserved_bytes, in_flight, warm::text AS warm,
-        templates::text AS templates, bundles::text AS bundles, draining, last_heartbeat_ms, registered_at_ms
+        templates::text AS templates, bundles::text AS bundles, draining, last_heartbeat_ms, registered_at_ms,
+        instances::text AS instances
         """
 
     public func upsertNode(_ node: NodeRecord) async throws {
@@ -12,21 +14,22 @@ extension PostgresStore {
         let warm = try JSONColumn.encode(n.warm, column: "nodes.warm")
         let templates = try JSONColumn.encode(n.templates, column: "nodes.templates")
         let bundles = try JSONColumn.encode(n.bundles, column: "nodes.bundles")
+        let instances = try JSONColumn.encode(n.instances, column: "nodes.instances")
         // `draining` is the operator's and `registered_at_ms` the first heartbeat's: an update
         // leaves both as stored.
         try await query(
             "record node \(n.id)",
             """
             INSERT INTO nodes (id, address, memory_budget_bytes, memory_reserved_bytes, in_flight, warm, templates,
-                               bundles, draining, last_heartbeat_ms, registered_at_ms)
+                               bundles, draining, last_heartbeat_ms, registered_at_ms, instances)
             VALUES (\(n.id), \(n.address), \(n.memoryBudgetBytes), \(n.memoryReservedBytes), \(n.inFlight),
                     \(warm)::jsonb, \(templates)::jsonb, \(bundles)::jsonb, \(n.draining), \(n.lastHeartbeatMs),
-                    \(n.registeredAtMs))
+                    \(n.registeredAtMs), \(instances)::jsonb)
             ON CONFLICT (id) DO UPDATE SET
                 address = EXCLUDED.address, memory_budget_bytes = EXCLUDED.memory_budget_bytes,
                 memory_reserved_bytes = EXCLUDED.memory_reserved_bytes, in_flight = EXCLUDED.in_flight,
                 warm = EXCLUDED.warm, templates = EXCLUDED.templates, bundles = EXCLUDED.bundles,
-                last_heartbeat_ms = EXCLUDED.last_heartbeat_ms
+                last_heartbeat_ms = EXCLUDED.last_heartbeat_ms, instances = EXCLUDED.instances
             """
         )
     }
@@ -59,7 +62,8 @@ extension PostgresStore {
             templates: try JSONColumn.decode([String].self, from: row("templates"), column: "nodes.templates"),
             bundles: try JSONColumn.decode([String].self, from: row("bundles"), column: "nodes.bundles"),
             draining: try row("draining"), lastHeartbeatMs: try row("last_heartbeat_ms"),
-            registeredAtMs: try row("registered_at_ms")
+            registeredAtMs: try row("registered_at_ms"),
+            instances: try JSONColumn.decode([InstanceCounts].self, from: row("instances"), column: "nodes.instances")
         )
     }
 }

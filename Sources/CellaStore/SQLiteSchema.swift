@@ -181,5 +181,8 @@ enum SQLiteSchema {
             """,
             "CREATE INDEX policy_attachments_principal ON policy_attachments(tenant, principal)",
         ]),
+        Migration(version: 2, summary: "nodes.instances: instances per function version", statements: [
+            "ALTER TABLE nodes ADD COLUMN instances TEXT NOT NULL DEFAULT '[]'",
+        ]),
     ]
 }

@@ -109,11 +109,13 @@ public struct NodeRecord: Codable, Sendable, Equatable {
     public var draining: Bool
     public var lastHeartbeatMs: Int64
     public var registeredAtMs: Int64
+    /// Instances per function version at the last heartbeat.
+    public var instances: [InstanceCounts]
 
     public init(
         id: String, address: String, memoryBudgetBytes: Int64, memoryReservedBytes: Int64 = 0,
         inFlight: Int = 0, warm: [String] = [], templates: [String] = [], bundles: [String] = [],
-        draining: Bool = false, lastHeartbeatMs: Int64, registeredAtMs: Int64
+        draining: Bool = false, lastHeartbeatMs: Int64, registeredAtMs: Int64, instances: [InstanceCounts] = []
     ) {
         self.id = id
         self.address = address
@@ -126,6 +128,7 @@ public struct NodeRecord: Codable, Sendable, Equatable {
         self.draining = draining
         self.lastHeartbeatMs = lastHeartbeatMs
         self.registeredAtMs = registeredAtMs
+        self.instances = instances
     }
 }
 

@@ -9,10 +9,7 @@ import Testing
 /// `-o json` read back, and the exit statuses of bad calls. SIGTERM must stop it and leave no
 /// sandbox process or cgroup behind.
 @Suite(
-    .serialized, .timeLimit(.minutes(5)),
-    .enabled(if: geteuid() == 0, "needs root: cella up runs functions in sandboxes"),
-    .enabled(if: FileManager.default.fileExists(atPath: CLIHarness.runtimes + "/python3.11/runtime.json"),
-             "needs the python3.11 runtime built in $CELLA_RUNTIMES_DIR (bash rootfs/build.sh python3.11 provided)")
+    .serialized, .timeLimit(.minutes(5)), .runsAsRoot, .needsPythonRuntime
 )
 struct ClientEndToEndTests {
     @Test func theWholeTourThroughTheBinary() async throws {
@@ -144,6 +141,16 @@ struct ClientEndToEndTests {
     }
 }
 
+extension Trait where Self == ConditionTrait {
+    /// `cella up` runs functions in sandboxes.
+    static var runsAsRoot: Self { .enabled(if: geteuid() == 0, "needs root: cella up runs functions in sandboxes") }
+
+    static var needsPythonRuntime: Self {
+        .enabled(if: FileManager.default.fileExists(atPath: CLIHarness.runtimes + "/python3.11/runtime.json"),
+                 "needs the python3.11 runtime built in $CELLA_RUNTIMES_DIR (bash rootfs/build.sh python3.11 provided)")
+    }
+}
+
 /// Runs `cella up` in a temporary directory on free ports, and the `cella` binary against it.
 final class CLIHarness: Sendable {
     static let runtimes = ProcessInfo.processInfo.environment["CELLA_RUNTIMES_DIR"] ?? "/var/lib/cella/runtimes"
@@ -167,7 +174,8 @@ final class CLIHarness: Sendable {
     init() throws {
         cellaPath = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path + "/cella"
         try #require(FileManager.default.isExecutableFile(atPath: cellaPath), "build the cella executable first (swift build)")
-        let tag = "cella-cli-e2e-\(getpid())"
+        // Unique per harness: the suites using one run in parallel.
+        let tag = "cella-cli-e2e-\(getpid())-\(UInt32.random(in: 0..<UInt32.max))"
         root = NSTemporaryDirectory() + tag
         configHome = root + "/config"
         cgroupRoot = tag
@@ -194,14 +202,15 @@ final class CLIHarness: Sendable {
     }
 
     /// Starts `cella up` and waits for its banner.
+    /// - Parameter dataDir: its `--data-dir` (default: `data` under the harness's root).
     /// - Returns: the endpoint and the admin key it printed.
-    func startUp() async throws -> (String, String) {
+    func startUp(dataDir: String? = nil) async throws -> (String, String) {
         let port = try Self.freePort()
         let agentPort = try Self.freePort()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: cellaPath)
         process.arguments = [
-            "up", "--data-dir", root + "/data", "--port", String(port), "--agent-port", String(agentPort),
+            "up", "--data-dir", dataDir ?? root + "/data", "--port", String(port), "--agent-port", String(agentPort),
             "--runtimes-dir", Self.runtimes, "--cgroup-root", cgroupRoot, "--state-dir", "/run/" + cgroupRoot,
             "--memory-budget", "1024",
         ]
@@ -252,13 +261,26 @@ final class CLIHarness: Sendable {
 
     /// Runs `cella ARGS` with this harness's configuration home and no CELLA_* variables.
     func cella(_ arguments: [String], stdin: String? = nil) -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: cellaPath)
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CELLA_") }
+        run(cellaPath, arguments, stdin: stdin)
+    }
+
+    /// The environment commands run with: this harness's home and configuration home, the
+    /// directory of the `cella` under test first on PATH, no CELLA_* variables.
+    var environment: [String: String] {
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CELLA_") && !$0.key.hasPrefix("XDG_STATE") }
         env["XDG_CONFIG_HOME"] = configHome
         env["HOME"] = root
-        process.environment = env
+        env["PATH"] = URL(fileURLWithPath: cellaPath).deletingLastPathComponent().path + ":" + (env["PATH"] ?? "/usr/bin:/bin")
+        return env
+    }
+
+    /// Runs a program with `environment`, its output collected through files.
+    func run(_ executable: String, _ arguments: [String], stdin: String? = nil, directory: String? = nil) -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = environment
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let id = UUID().uuidString
         let outPath = root + "/out-\(id)", errPath = root + "/err-\(id)"
         FileManager.default.createFile(atPath: outPath, contents: nil)

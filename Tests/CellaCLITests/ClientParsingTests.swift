@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Testing
 
 @testable import CellaCLI
@@ -9,6 +10,66 @@ import Testing
     private func parse<T: ParsableCommand>(_ args: [String], as type: T.Type) throws -> T {
         let command = try CellaCommand.parseAsRoot(args)
         return try #require(command as? T, "\(args) parsed as \(Swift.type(of: command))")
+    }
+
+    @Test func identityAndTopCommands() throws {
+        let p = try parse(["principal", "create", "ci", "--service", "--tag", "team=data", "--tenant", "acme"], as: PrincipalCreate.self)
+        #expect(p.name == "ci" && p.service && !p.admin && p.client.tenant == "acme")
+        #expect(try p.parsedTags() == ["team": .string("data")])
+        #expect(throws: (any Error).self) { try CellaCommand.parseAsRoot(["principal", "create", "bad name"]) }
+        #expect(throws: (any Error).self) { try CellaCommand.parseAsRoot(["principal", "create", "ci", "--tag", "novalue"]) }
+        let k = try parse(["key", "create", "ci", "--access-key", "--expires", "90d", "-o", "json"], as: KeyCreate.self)
+        #expect(k.principal == "ci" && k.accessKey && k.expires == "90d" && k.output == "json")
+        #expect(throws: (any Error).self) { try CellaCommand.parseAsRoot(["key", "create", "ci", "--expires", "soon"]) }
+        #expect(try parse(["key", "ls", "--principal", "ci"], as: KeyList.self).principal == "ci")
+        #expect(try parse(["key", "revoke", "abc"], as: KeyRevoke.self).id == "abc")
+        let put = try parse(["policy", "put", "p1", "doc.json"], as: PolicyPut.self)
+        #expect(put.name == "p1" && put.file == "doc.json")
+        let attach = try parse(["policy", "attach", "p1", "ci"], as: PolicyAttach.self)
+        #expect(attach.policy == "p1" && attach.principal == "ci")
+        #expect(try parse(["policy", "get", "p1", "-o", "json"], as: PolicyGet.self).output == "json")
+        #expect(throws: (any Error).self) { try CellaCommand.parseAsRoot(["policy", "get", "p1", "-o", "table"]) }
+        let sim = try parse(["policy", "simulate", "--action", "a", "--resource", "r", "--principal", "ci",
+                             "--condition", "k=v", "--context", "prod"], as: PolicySimulateCommand.self)
+        #expect(sim.contextValues == ["k=v"] && sim.client.context == "prod")
+        let top = try parse(["top", "--window", "60", "--once", "-o", "yaml"], as: TopCommand.self)
+        #expect(top.window == 60 && top.once && top.output.output == .yaml)
+        #expect(throws: (any Error).self) { try CellaCommand.parseAsRoot(["top", "--window", "0"]) }
+        #expect(throws: (any Error).self) { try CellaCommand.parseAsRoot(["top", "--interval", "0.01"]) }
+        #expect(try parse(["fn", "deploy", "d", "--name", "x", "--no-wait"], as: FnDeploy.self).noWait)
+    }
+
+    /// Every command of the tree, as the built binary: `--help` must print its usage and exit 0
+    /// (argument-parser refuses a tree with clashing names, such as two `--context` options).
+    @Test func everyCommandAnswersHelp() throws {
+        let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path + "/cella"
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "build the cella executable first")
+        func paths(_ command: any ParsableCommand.Type, _ prefix: [String]) -> [[String]] {
+            let subs = command.configuration.subcommands
+            return [prefix] + subs.flatMap { paths($0, prefix + [$0._commandName]) }
+        }
+        let all = paths(CellaCommand.self, [])
+        #expect(all.count > 40, "\(all.count) commands")
+        for path in all {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = path + ["--help"]
+            let out = Pipe()
+            process.standardOutput = out
+            process.standardError = out
+            try process.run()
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0 && text.contains("USAGE:"), "cella \(path.joined(separator: " ")) --help: \(text.prefix(400))")
+        }
+    }
+
+    @Test func agentNodeIdFromTheHostName() {
+        #expect(AgentCommand.defaultNodeId("ip-10-0-1-5.eu-west-1.compute.internal") == "ip-10-0-1-5")
+        #expect(AgentCommand.defaultNodeId("worker_7") == "worker_7")
+        #expect(AgentCommand.defaultNodeId("h\u{00e9}te") == "h-te")
+        #expect(AgentCommand.defaultNodeId("") == "node")
+        #expect(AgentCommand.defaultNodeId(String(repeating: "a", count: 80)).count == 64)
     }
 
     @Test func login() throws {

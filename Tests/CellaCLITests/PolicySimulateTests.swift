@@ -35,17 +35,17 @@ import Testing
             """#)
         defer { try? FileManager.default.removeItem(atPath: policy) }
         let base = ["--action", "cella:InvokeFunction", "--policy-file", policy]
-        let allowed = try Self.run(base + ["--resource", "crn:cella:acme:function:resize", "--context", "cella:SourceIp=10.1.2.3"])
+        let allowed = try Self.run(base + ["--resource", "crn:cella:acme:function:resize", "--condition", "cella:SourceIp=10.1.2.3"])
         #expect(allowed.status == 0 && allowed.out.hasPrefix("allowed") && allowed.out.contains("Invoke"), "\(allowed)")
-        let denied = try Self.run(base + ["--resource", "crn:cella:acme:function:resize:prod", "--context", "cella:SourceIp=10.1.2.3", "-o", "json"])
+        let denied = try Self.run(base + ["--resource", "crn:cella:acme:function:resize:prod", "--condition", "cella:SourceIp=10.1.2.3", "-o", "json"])
         #expect(denied.status == 1)
         let json = try JSONSerialization.jsonObject(with: Data(denied.out.utf8)) as? [String: String]
         #expect(json?["decision"] == "explicitDeny" && json?["statement"]?.hasSuffix("NoProd") == true, "\(denied.out)")
-        let outside = try Self.run(base + ["--resource", "crn:cella:acme:function:resize", "--context", "cella:SourceIp=192.168.0.1"])
+        let outside = try Self.run(base + ["--resource", "crn:cella:acme:function:resize", "--condition", "cella:SourceIp=192.168.0.1"])
         #expect(outside.status == 1 && outside.out.hasPrefix("implicitDeny"), "\(outside)")
         // Another tenant's resource is denied whatever the policy says.
         let foreign = try Self.run(["--action", "cella:InvokeFunction", "--policy-file", policy, "--tenant", "other",
-                                    "--resource", "crn:cella:acme:function:resize", "--context", "cella:SourceIp=10.1.2.3"])
+                                    "--resource", "crn:cella:acme:function:resize", "--condition", "cella:SourceIp=10.1.2.3"])
         #expect(foreign.status == 1, "\(foreign)")
     }
 

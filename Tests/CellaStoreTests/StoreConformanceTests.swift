@@ -228,7 +228,8 @@ struct StoreConformanceTests {
             let first = NodeRecord(
                 id: "n1", address: "http://10.0.0.1:7070", memoryBudgetBytes: 8 << 30, memoryReservedBytes: 1 << 20,
                 inFlight: 3, warm: ["acme/fn:1"], templates: ["acme/fn:1"], bundles: [Fixture.digest],
-                lastHeartbeatMs: 100, registeredAtMs: 100
+                lastHeartbeatMs: 100, registeredAtMs: 100,
+                instances: [InstanceCounts(function: "acme/fn:1", idle: 1, busy: 2, starting: 0, memoryBytes: 3 << 27)]
             )
             try await store.upsertNode(first)
             #expect(try await store.node("n1") == first)

@@ -287,6 +287,20 @@ public enum ControllerAPI {
                     controller, caller: caller, name: name, qualifier: qualifier, request: request, style: .cella)
             }
         }
+        /// Deploys a function version to the node its next invocation would go to and answers
+        /// when it is ready there (`cella fn deploy` waits on this).
+        router.post("/v1/functions/:name/prepare") { request, context in
+            await Responses.respond(.cella) {
+                var request = request
+                let caller = try await auth.authenticate(&request, context)
+                let name = try context.parameters.require("name")
+                let qualifier = request.uri.queryParameters["qualifier"].map(String.init)
+                try await auth.authorize(caller, .updateFunctionCode, fn(caller, name, qualifier: qualifier))
+                let function = try await controller.resolver.resolve(tenant: caller.tenant, name: name, qualifier: qualifier)
+                let node = try await controller.invoker.prepare(function)
+                return try Responses.json(.ok, ["function": name, "version": function.executedVersion, "node": node, "status": "ready"])
+            }
+        }
         router.get("/v1/invocations/:id") { request, context in
             await Responses.respond(.cella) {
                 var request = request
@@ -331,6 +345,7 @@ public enum ControllerAPI {
 
         LambdaAPI.add(to: router, controller)
         IdentityAPI.add(to: router, controller)
+        TopAPI.add(to: router, controller)
         return router
     }
 

@@ -146,6 +146,38 @@ public final class Invoker: Sendable {
             reason: "NodeCapacityExceeded", retryAfterSeconds: 1)
     }
 
+    /// Makes `function` runnable on the node its next invocation would go to: the bundle is sent
+    /// and unpacked there and the version deployed, so a bad bundle (one the node's entry checks
+    /// refuse) or a missing runtime is reported now, and the first invocation needs no deploy.
+    /// - Returns: the node it is ready on.
+    /// - Throws: `ControllerError`: `.noNodes` when no node is live, `.invalidRequest` when the
+    ///   node refuses the code or the runtime is missing, `.tooManyRequests` when every candidate
+    ///   is full or unreachable.
+    public func prepare(_ function: ResolvedFunction) async throws(ControllerError) -> String {
+        let (candidates, anyLive) = registry.candidates(key: function.key, memoryBytes: function.memoryBytes, limit: attempts)
+        guard anyLive else {
+            throw ControllerError(.noNodes, "no live node can run functions now; retry when a node has registered",
+                                  retryAfterSeconds: 1)
+        }
+        for node in candidates {
+            guard let address = registry.address(of: node) else { continue }
+            do {
+                try await deploy(function, on: node, address: address)
+                return node
+            } catch let error as ControllerError {
+                throw error
+            } catch let error as AgentClient.CallError {
+                if case .notAccepted = error { registry.markUnavailable(node, forMs: 1000) }
+                logger.warning("prepare: deploy failed; trying the next node", metadata: ["cella.node": "\(node)", "cella.error": "\(error)"])
+            } catch {
+                throw ControllerError(.internal, "deploying to node \(node): \(error)")
+            }
+        }
+        throw ControllerError(
+            .tooManyRequests, "every node that could run \(function.name) is at capacity or unreachable; retry shortly",
+            reason: "NodeCapacityExceeded", retryAfterSeconds: 1)
+    }
+
     static func message(_ answer: AgentClient.Answer) -> String {
         struct Body: Decodable { var message: String }
         if let body = try? JSONDecoder().decode(Body.self, from: Data(buffer: answer.body)) { return body.message }

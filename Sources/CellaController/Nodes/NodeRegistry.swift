@@ -73,7 +73,8 @@ public final class NodeRegistry: Sendable {
                 memoryReservedBytes: beat.memoryReservedBytes, inFlight: beat.inFlight, warm: beat.warm,
                 templates: beat.templates, bundles: beat.bundles,
                 // An agent that is shutting down says so; an operator's drain stays until undone.
-                draining: draining, lastHeartbeatMs: nowMs, registeredAtMs: entry.record.registeredAtMs)
+                draining: draining, lastHeartbeatMs: nowMs, registeredAtMs: entry.record.registeredAtMs,
+                instances: beat.instances ?? [])
             entry.agentDraining = beat.draining
             entry.indexRecord()
             if entry.dead { entry.dead = false }

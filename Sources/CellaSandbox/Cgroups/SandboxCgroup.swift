@@ -110,7 +110,9 @@ public struct SandboxCgroup: Sendable {
         let dir: String
         if case .v1(_, _, _, let pids, _) = layout { dir = directory(under: pids) } else { dir = directories[0] }
         guard let text = try? FileIO.read(dir + "/cgroup.procs", limit: 1 << 20) else { return [] }
-        return text.split(separator: "\n").compactMap { pid_t($0) }
+        // A process of another pid namespace reads as 0: never hand that (or a negative) to
+        // kill(2), which would signal the caller's own process group.
+        return text.split(separator: "\n").compactMap { pid_t($0) }.filter { $0 > 0 }
     }
 
     /// SIGKILLs every process in the cgroup: `cgroup.kill` on v2, otherwise repeated passes over

@@ -112,7 +112,7 @@ struct AgentCommand: AsyncParsableCommand {
                 agent: agent,
                 configuration: .init(
                     controller: controller.hasSuffix("/") ? String(controller.dropLast()) : controller,
-                    nodeId: nodeId ?? ProcessInfo.processInfo.hostName,
+                    nodeId: nodeId ?? Self.defaultNodeId(ProcessInfo.processInfo.hostName),
                     advertise: advertise ?? "http://\(host):\(port)", token: token),
                 logger: logger)
             // First in the group, so it stops last: its final beat reports the drain.
@@ -124,6 +124,18 @@ struct AgentCommand: AsyncParsableCommand {
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
+    }
+
+    /// The host name as a node id (1-64 of A-Z a-z 0-9 _ -): its first label, other characters
+    /// as '-'; `node` when nothing is left.
+    static func defaultNodeId(_ hostName: String) -> String {
+        let label = hostName.split(separator: ".").first.map(String.init) ?? ""
+        var cleaned = String.UnicodeScalarView()
+        for scalar in label.unicodeScalars.prefix(64) {
+            let ok = scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || scalar == "-" || scalar == "_")
+            cleaned.append(ok ? scalar : "-")
+        }
+        return cleaned.isEmpty ? "node" : String(cleaned)
     }
 }
 

@@ -41,6 +41,9 @@ struct FnDeploy: AsyncParsableCommand {
     @Flag(help: "Publish a new version after deploying.")
     var publish = false
 
+    @Flag(name: .customLong("no-wait"), help: "Do not wait until the code is unpacked and deployed on a node.")
+    var noWait = false
+
     @OptionGroup var client: ClientOptions
 
     func validate() throws {
@@ -109,7 +112,9 @@ struct FnDeploy: AsyncParsableCommand {
                     "config": .object(config), "codeDigest": .string(digest), "publish": .bool(publish),
                 ]))
                 Render.out("created function \(name) (\(created[path: "config.runtime"]?.cell ?? runtime), \(created[path: "config.memoryMB"]?.cell ?? "?") MB, timeout \(created[path: "config.timeoutSeconds"]?.cell ?? "?") s)\n")
-                if let version = created["publishedVersion"]?.stringValue { Render.out("published version \(version)\n") }
+                let version = created["publishedVersion"]?.stringValue
+                if let version { Render.out("published version \(version)\n") }
+                try await waitUntilReady(api, qualifier: version)
                 return
             }
             guard existing.ok, let current = try? JSONValue.parse(existing.body) else {
@@ -134,10 +139,39 @@ struct FnDeploy: AsyncParsableCommand {
                 try await api.call(.PUT, path + "/config", json: .object(changes))
                 Render.out("updated config of \(name): \(changes.keys.sorted().joined(separator: ", "))\n")
             }
+            var published: String?
             if publish {
                 let version = try await api.call(.POST, path + "/versions", json: .object([:]))
-                Render.out("published version \(version["version"]?.cell ?? "?")\n")
+                published = version["version"]?.cell
+                Render.out("published version \(published ?? "?")\n")
             }
+            try await waitUntilReady(api, qualifier: published)
+        }
+    }
+
+    /// Asks the controller to deploy the code to the node its next invocation goes to
+    /// (`POST /v1/functions/NAME/prepare`): the bundle is unpacked and checked there, so a bad
+    /// bundle or a missing runtime fails the deploy instead of the first invocation. With no node
+    /// registered yet it waits (up to a minute) for one.
+    func waitUntilReady(_ api: APIClient, qualifier: String?) async throws {
+        guard !noWait else { return }
+        let path = APIClient.path("v1", "functions", name, "prepare")
+        let deadline = ContinuousClock.now + .seconds(60)
+        var said = false
+        while true {
+            let answer = try await api.send(.POST, path, query: [("qualifier", qualifier)])
+            if answer.ok, let ready = try? JSONValue.parse(answer.body) {
+                Render.out("ready: \(name) \(ready["version"]?.cell ?? "") on node \(ready["node"]?.cell ?? "?")\n")
+                return
+            }
+            let error = ClientError.api(status: answer.status, body: answer.body)
+            let retryable = answer.status == 503 || answer.status == 429
+            guard retryable, ContinuousClock.now < deadline else { throw error }
+            if !said {
+                Render.err("waiting for a node to take \(name): \(error.message)\n")
+                said = true
+            }
+            try await Task.sleep(for: .seconds(1))
         }
     }
 }

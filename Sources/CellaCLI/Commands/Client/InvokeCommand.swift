@@ -90,19 +90,41 @@ struct InvocationCommand: AsyncParsableCommand {
 }
 
 struct InvocationGet: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "get", abstract: "Show an async invocation's status and result.")
+    static let configuration = CommandConfiguration(
+        commandName: "get", abstract: "Show an async invocation's status and result.",
+        discussion: """
+            With --wait, polls until the invocation has finished (succeeded or dead) and exits 1 \
+            when it ended dead, 3 when --timeout passed first.
+            """)
     @Argument(help: "The id `cella invoke --async` printed.") var id: String
+    @Flag(help: "Wait until it has finished (succeeded or dead).") var wait = false
+    @Option(help: ArgumentHelp("With --wait: give up after this many seconds.", valueName: "seconds")) var timeout = 60
     @OptionGroup var client: ClientOptions
     @OptionGroup var output: OutputOptions
 
+    func validate() throws {
+        guard timeout >= 1 else { throw ValidationError("--timeout: at least 1 second") }
+    }
+
     func run() async throws {
         try await runClient {
-            let invocation = try await APIClient(target: client.resolve()).call(.GET, APIClient.path("v1", "invocations", id))
+            let api = APIClient(target: try client.resolve())
+            let deadline = ContinuousClock.now + .seconds(timeout)
+            var invocation = try await api.call(.GET, APIClient.path("v1", "invocations", id))
+            while wait, ["queued", "running"].contains(invocation["status"]?.stringValue ?? "") {
+                guard ContinuousClock.now < deadline else {
+                    throw ClientError(.api, "invocation \(id) is still \(invocation["status"]?.cell ?? "?") after \(timeout) s",
+                                      hint: "wait longer with --timeout, or look again later")
+                }
+                try await Task.sleep(for: .milliseconds(250))
+                invocation = try await api.call(.GET, APIClient.path("v1", "invocations", id))
+            }
             Render.out(Render.text(invocation, as: output.output, columns: [
                 Column("ID", "id"), Column("FUNCTION", "function"), Column("QUALIFIER", "qualifier"),
                 Column("STATUS", "status"), Column("ATTEMPTS") { "\($0["attempts"]?.cell ?? "-")/\($0["maxAttempts"]?.cell ?? "-")" },
                 Column("RESULT") { $0["result"]?.compactJSON() ?? $0["error"]?.cell ?? "-" },
             ]))
+            if wait, invocation["status"]?.stringValue == "dead" { throw ExitCode(ClientError.Kind.function.rawValue) }
         }
     }
 }

@@ -64,6 +64,14 @@ enum JSONValue: Codable, Equatable, Sendable {
         }
     }
     var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
+    var doubleValue: Double? {
+        switch self {
+        case .int(let i): return Double(i)
+        case .double(let d): return d
+        default: return nil
+        }
+    }
+    var boolValue: Bool? { if case .bool(let b) = self { return b } else { return nil } }
 
     /// Pretty JSON with sorted keys: stable output for scripts and tests.
     func prettyJSON() -> String {

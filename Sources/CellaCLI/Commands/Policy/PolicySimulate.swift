@@ -8,8 +8,9 @@ import NIOCore
 struct PolicyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
-        abstract: "Work with IAM policies.",
-        subcommands: [PolicySimulateCommand.self]
+        abstract: "Put, get, list, delete, attach, detach and simulate IAM policies.",
+        subcommands: [PolicyPut.self, PolicyGet.self, PolicyList.self, PolicyRemove.self, PolicyAttach.self,
+                      PolicyDetach.self, PolicySimulateCommand.self]
     )
 }
 
@@ -32,7 +33,7 @@ struct PolicySimulateCommand: AsyncParsableCommand {
     @Option(help: "The resource, e.g. crn:cella:acme:function:resize.")
     var resource: String
 
-    @Option(name: .customLong("context"), help: ArgumentHelp("A condition key and value, e.g. cella:SourceIp=10.0.0.1 (repeatable).", valueName: "key=value"))
+    @Option(name: .customLong("condition"), help: ArgumentHelp("A condition key and value, e.g. cella:SourceIp=10.0.0.1 (repeatable).", valueName: "key=value"))
     var contextValues: [String] = []
 
     @Option(name: .customLong("policy-file"), help: ArgumentHelp("A policy document to evaluate offline (repeatable).", valueName: "file"))
@@ -44,14 +45,9 @@ struct PolicySimulateCommand: AsyncParsableCommand {
     @Option(help: "Offline: the principal's name (default: simulated).")
     var principalName = "simulated"
 
-    @Option(help: "Offline: the principal's tenant (default: the resource's).")
-    var tenant: String?
-
-    @Option(help: "The controller (default: $CELLA_ENDPOINT).")
-    var endpoint: String?
-
-    @Option(help: "A key allowed cella:SimulatePolicy (default: $CELLA_KEY).")
-    var key: String?
+    /// On the server: where, with which key (allowed cella:SimulatePolicy) and in which tenant;
+    /// offline, `--tenant` is the principal's tenant (default: the resource's).
+    @OptionGroup var client: ClientOptions
 
     @Option(name: [.customShort("o"), .customLong("output")], help: "text or json.")
     var output = "text"
@@ -68,7 +64,7 @@ struct PolicySimulateCommand: AsyncParsableCommand {
         guard output == "text" || output == "json" else { fail("-o: text or json") }
         var values: [String: [String]] = [:]
         for pair in contextValues {
-            guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex else { fail("--context \(pair): expected key=value") }
+            guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex else { fail("--condition \(pair): expected key=value") }
             values[String(pair[..<eq]), default: []].append(String(pair[pair.index(after: eq)...]))
         }
         let result: Result
@@ -81,7 +77,7 @@ struct PolicySimulateCommand: AsyncParsableCommand {
                 guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { fail("cannot read \(file)") }
                 do { policies.append(try CompiledPolicy(id: file, document: text)) } catch { fail("\(file): \(error)") }
             }
-            let tenantId = tenant ?? CellaResourceName(resource)?.tenant ?? "default"
+            let tenantId = client.tenant ?? CellaResourceName(resource)?.tenant ?? "default"
             var request = RequestContext(action: action, resource: resource, tenantId: tenantId, principalName: principalName, conditionValues: values)
             request.setRequestTime(Date())
             let decision = PolicyEvaluator.evaluate(request, policies: policies)
@@ -98,13 +94,14 @@ struct PolicySimulateCommand: AsyncParsableCommand {
     }
 
     func online(principal: String, values: [String: [String]]) async throws -> Result {
-        let env = ProcessInfo.processInfo.environment
-        guard let endpoint = endpoint ?? env["CELLA_ENDPOINT"], let key = key ?? env["CELLA_KEY"] else {
-            fail("--principal needs --endpoint and --key (or $CELLA_ENDPOINT and $CELLA_KEY)")
+        let target: ClientOptions.Resolved
+        do { target = try client.resolve() } catch {
+            fail("\(error.message)\(error.hint.map { "\nhint: \($0)" } ?? "")")
         }
-        var request = HTTPClientRequest(url: endpoint.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + "/v1/policies/simulate")
+        var request = HTTPClientRequest(url: target.endpoint + "/v1/policies/simulate")
         request.method = .POST
-        request.headers.add(name: "Authorization", value: "Bearer \(key)")
+        request.headers.add(name: "Authorization", value: "Bearer \(target.key)")
+        if let tenant = target.tenant { request.headers.add(name: "X-Cella-Tenant", value: tenant) }
         request.headers.add(name: "Content-Type", value: "application/json")
         let body: [String: Any] = ["principal": principal, "action": action, "resource": resource, "context": values]
         request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))

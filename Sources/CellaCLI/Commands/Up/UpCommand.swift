@@ -98,7 +98,7 @@ struct UpCommand: AsyncParsableCommand {
                     endpoint: \(endpoint)
                     admin key: \(token)
                     data: \(dataDir)
-                    try:  curl -s -H 'Authorization: Bearer \(token)' \(endpoint)/v1/nodes
+                    next: cella login --endpoint \(endpoint) --key \(token)
                     Ctrl-C stops Cella (invocations in flight finish first).
 
                     """

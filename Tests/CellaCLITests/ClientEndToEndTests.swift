@@ -135,8 +135,20 @@ struct ClientEndToEndTests {
         #expect(harness.cella(["invoke", "failer"]).status == 3)
 
         // SIGTERM: a clean exit, nothing left behind.
-        let status = try await harness.stopUp()
+        var status = try await harness.stopUp()
         #expect(status == 0, "cella up exited with \(status)")
+        #expect(harness.sandboxCgroups().isEmpty, "cgroups left: \(harness.sandboxCgroups())")
+
+        // A second `cella up` on the same data directory resumes: the same admin key, the same
+        // functions, versions and aliases; the saved context still works (the port is new).
+        let (endpoint2, key2) = try await harness.startUp()
+        #expect(key2 == key)
+        let names = try harness.json(["fn", "ls", "-o", "json", "--endpoint", endpoint2]).arrayValue?.compactMap { $0["name"]?.stringValue }
+        #expect(names?.sorted() == ["echo", "printer"], "\(String(describing: names))")
+        r = harness.cella(["invoke", "echo", "--qualifier", "prod", "--endpoint", endpoint2, "--data", #"{"again":true}"#])
+        #expect(r.status == 0 && (try? JSONValue.parse(Array(r.stdout.utf8)))?[path: "event.again"] == .bool(true), "\(r)")
+        status = try await harness.stopUp()
+        #expect(status == 0, "the second cella up exited with \(status)")
         #expect(harness.sandboxCgroups().isEmpty, "cgroups left: \(harness.sandboxCgroups())")
     }
 }
@@ -223,6 +235,7 @@ final class CLIHarness: Sendable {
             self.upOutput.withLock { $0 += String(decoding: data, as: UTF8.self) }
             if data.isEmpty { handle.readabilityHandler = nil }
         }
+        upOutput.withLock { $0 = "" }  // a second start must not read the first one's banner
         try process.run()
         up.withLock { $0 = process }
         for _ in 0..<300 {

@@ -25,6 +25,21 @@ import Testing
         #expect(r.candidates(key: "t/f:1", memoryBytes: 1, nowMs: 14_000).nodes.count == 2)
     }
 
+    @Test func answersKeepANodeAliveWhoseHeartbeatsAreLate() {
+        let r = NodeRegistry()
+        _ = r.heartbeat(id: "n1", Self.beat(), nowMs: 10_000)
+        r.begin(node: "n1", key: "t/f:1", bytes: 1)
+        r.end(node: "n1", key: "t/f:1", bytes: 1, idleAfter: true, nowMs: 12_500)
+        #expect(r.reap(nowMs: 15_000).isEmpty, "an answer 2.5 s after the beat is a sign of life")
+        #expect(r.list(nowMs: 15_000).first?.live == true)
+        #expect(r.candidates(key: "t/f:1", memoryBytes: 1, nowMs: 15_000).nodes == ["n1"])
+        // A failed call (no answer) is not.
+        r.begin(node: "n1", key: "t/f:1", bytes: 1)
+        r.end(node: "n1", key: "t/f:1", bytes: 1, idleAfter: false, answered: false, nowMs: 15_400)
+        #expect(r.reap(nowMs: 15_501) == ["n1"])
+        #expect(r.list(nowMs: 15_501).first?.live == false)
+    }
+
     @Test func operatorDrainSurvivesHeartbeatsAndAgentDrainCounts() {
         let r = NodeRegistry()
         _ = r.heartbeat(id: "n1", Self.beat(), nowMs: 1000)

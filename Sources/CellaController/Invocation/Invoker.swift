@@ -83,7 +83,7 @@ public final class Invoker: Sendable {
                         address, tenant: function.tenant, name: function.name, version: function.agentVersion,
                         payload: payload, headers: headers, timeout: timeout)
                 } catch {
-                    registry.end(node: node, key: function.key, bytes: function.memoryBytes, idleAfter: false)
+                    registry.end(node: node, key: function.key, bytes: function.memoryBytes, idleAfter: false, answered: false)
                     switch error {
                     case .notAccepted(let why):
                         logger.warning("node unreachable; trying the next", metadata: ["cella.node": "\(node)", "cella.error": "\(why)"])

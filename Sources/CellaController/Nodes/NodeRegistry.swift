@@ -7,8 +7,11 @@ import Synchronization
 /// another controller) plus what this controller itself knows between beats — invocations it has
 /// in flight on each node, instances it has just seen go idle, versions it has deployed there.
 ///
-/// A node is live while its last heartbeat is at most `deadAfterMs` old (3 s); after that it gets
-/// no placements and what was known of its instances is forgotten. Liveness compares heartbeat
+/// A node is live while its last sign of life — its last heartbeat, or the last answer this
+/// controller had from it — is at most `deadAfterMs` old (3 s); after that it gets no placements
+/// and what was known of its instances is forgotten. Answers count because a node busy answering
+/// invocations is alive even when its heartbeats queue behind that load (on a saturated
+/// machine they did, and a serving node was declared dead). Liveness compares heartbeat
 /// times written by whichever controller heard the beat, so controllers need clocks in sync (NTP).
 public final class NodeRegistry: Sendable {
     public struct Entry: Sendable {
@@ -24,15 +27,22 @@ public final class NodeRegistry: Sendable {
         /// Version keys deployed there by this controller.
         var deployed: Set<String> = []
         var dead = false
+        /// When this controller last had an answer from the node's agent (any status).
+        var lastAnsweredMs: Int64 = 0
         /// The agent itself said it is shutting down.
         var agentDraining = false
         /// `record.warm` and `record.templates` as sets, for placement's lookups.
         var warmSet: Set<String> = []
         var templateSet: Set<String> = []
 
+        /// Its last heartbeat or answer, whichever is newer.
+        var lastSignMs: Int64 { max(record.lastHeartbeatMs, lastAnsweredMs) }
+
+        func isLive(nowMs: Int64, deadAfterMs: Int64) -> Bool { !dead && nowMs - lastSignMs <= deadAfterMs }
+
         /// Live and taking placements.
         func isPlaceable(nowMs: Int64, deadAfterMs: Int64) -> Bool {
-            !dead && nowMs - record.lastHeartbeatMs <= deadAfterMs && !record.draining && !agentDraining
+            isLive(nowMs: nowMs, deadAfterMs: deadAfterMs) && !record.draining && !agentDraining
         }
 
         mutating func indexRecord() {
@@ -121,7 +131,7 @@ public final class NodeRegistry: Sendable {
     public func reap(nowMs: Int64 = nowMs()) -> [String] {
         state.withLock { state in
             var died: [String] = []
-            for (id, entry) in state.nodes where !entry.dead && nowMs - entry.record.lastHeartbeatMs > deadAfterMs {
+            for (id, entry) in state.nodes where !entry.dead && nowMs - entry.lastSignMs > deadAfterMs {
                 var entry = entry
                 entry.dead = true
                 entry.idle = [:]
@@ -148,7 +158,7 @@ public final class NodeRegistry: Sendable {
     public func list(nowMs: Int64 = nowMs()) -> [NodeView] {
         state.withLock { state in
             state.nodes.values.map { entry in
-                NodeView(record: entry.record, live: !entry.dead && nowMs - entry.record.lastHeartbeatMs <= deadAfterMs,
+                NodeView(record: entry.record, live: entry.isLive(nowMs: nowMs, deadAfterMs: deadAfterMs),
                          agentDraining: entry.agentDraining, localInFlight: entry.localInFlight)
             }.sorted { $0.record.id < $1.record.id }
         }
@@ -205,10 +215,12 @@ public final class NodeRegistry: Sendable {
         }
     }
 
-    /// The invocation sent by `begin` is over; `idleAfter` when its instance is idle again.
-    public func end(node: String, key: String, bytes: Int64, idleAfter: Bool, nowMs: Int64 = nowMs()) {
+    /// The invocation sent by `begin` is over; `idleAfter` when its instance is idle again;
+    /// `answered` when the agent answered it (a sign of life, like a heartbeat).
+    public func end(node: String, key: String, bytes: Int64, idleAfter: Bool, answered: Bool = true, nowMs: Int64 = nowMs()) {
         state.withLock { state in
             guard var entry = state.nodes[node] else { return }
+            if answered { entry.lastAnsweredMs = max(entry.lastAnsweredMs, nowMs) }
             entry.localInFlight = max(0, entry.localInFlight - 1)
             entry.localBusyBytes = max(0, entry.localBusyBytes - bytes)
             if idleAfter { entry.idle[key] = ((entry.idle[key]?.count ?? 0) + 1, nowMs) }

@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # End-to-end warm invoke through controller → agent → runtime, side by side with calling the agent
-# directly, in the same run: a no-op Python function, hey at 1 connection (median, p99) and wrk at
-# 64 connections (throughput), rounds alternating between the two paths. Everything runs on this
+# directly, in the same run: a no-op Python function, wrk at 1 connection (median and p99 from
+# wrk's --latency distribution, microsecond resolution) and at 64 connections (throughput),
+# rounds alternating between the two paths. Everything runs on this
 # machine (controller, agent, runtime and load generator share its cores).
-# Usage: scripts/bench/controller.sh [requests-per-round] (as root). ROUNDS (default 3) alternating
+# Usage: scripts/bench/controller.sh (as root). ROUNDS (default 3) alternating
 # rounds; DURATION (s, default 10) each wrk run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-requests=${1:-10000}
+
 rounds=${ROUNDS:-3}
 duration=${DURATION:-10}
 export PATH="/opt/swift/usr/bin:$PATH"
 [ "$(id -u)" = 0 ] || { echo "$0: must run as root (the agent runs sandboxes)" >&2; exit 1; }
-command -v hey >/dev/null && command -v wrk >/dev/null ||
-  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q hey wrk; }
+command -v wrk >/dev/null ||
+  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; }
 
 tmp=$(mktemp -d /tmp/cella-bench-controller.XXXXXX)
 chmod 711 "$tmp"
@@ -69,23 +70,30 @@ wrk.headers["Authorization"] = "Bearer $CELLA_OPERATOR_TOKEN"
 LUA
 
 echo "machine: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "cella $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources Package.swift || echo '+local changes'), wrk $(dpkg-query -W -f='${Version}' wrk), hey $(dpkg-query -W -f='${Version}' hey)"
-hey_run() {  # url → "p50_us p99_us"
-  hey -n "$requests" -c 1 -m POST -H "$auth" -d '{}' "$1" >"$tmp/hey.out"
-  grep -q '\[200\]' "$tmp/hey.out" || { cat "$tmp/hey.out" >&2; exit 1; }
-  ! grep -q 'Error distribution' "$tmp/hey.out" || { cat "$tmp/hey.out" >&2; exit 1; }
-  awk '/ 50% in/ {p50=$3} / 99% in/ {p99=$3} END {printf "%.0f %.0f", p50*1e6, p99*1e6}' "$tmp/hey.out"
+echo "cella $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources Package.swift || echo '+local changes'), wrk $(dpkg-query -W -f='${Version}' wrk)"
+lat_run() {  # url → "p50_us p99_us" (one connection, wrk's latency distribution)
+  wrk -t 1 -c 1 -d "${duration}s" --latency -s "$tmp/post.lua" "$1" >"$tmp/lat.out"
+  ! grep -q 'Non-2xx\|Socket errors' "$tmp/lat.out" || { cat "$tmp/lat.out" >&2; exit 1; }
+  python3 - "$tmp/lat.out" <<'PY'
+import re, sys
+scale = {"us": 1, "ms": 1e3, "s": 1e6}
+found = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+(?:us|ms|s))\s*$", open(sys.argv[1]).read(), re.M))
+def us(v):
+    m = re.match(r"([\d.]+)(us|ms|s)$", v)
+    return float(m.group(1)) * scale[m.group(2)]
+print(f"{us(found['50']):.0f} {us(found['99']):.0f}", end="")
+PY
 }
 wrk_run() {  # url → requests/s (non-2xx counted as failure)
   wrk -t 2 -c 64 -d "${duration}s" -s "$tmp/post.lua" "$1" >"$tmp/wrk.out"
   ! grep -q 'Non-2xx' "$tmp/wrk.out" || { cat "$tmp/wrk.out" >&2; exit 1; }
   awk '/Requests\/sec/ {print int($2)}' "$tmp/wrk.out"
 }
-hey_run "$via" >/dev/null; hey_run "$direct" >/dev/null   # warm-up: connections, JIT of nothing, caches
+lat_run "$via" >/dev/null; lat_run "$direct" >/dev/null   # warm-up: connections, caches
 printf '%-6s %-22s %10s %10s %12s\n' round path p50_us p99_us req_per_s
 for r in $(seq "$rounds"); do
-  read -r cp50 cp99 <<<"$(hey_run "$via")"; cth=$(wrk_run "$via")
-  read -r dp50 dp99 <<<"$(hey_run "$direct")"; dth=$(wrk_run "$direct")
+  read -r cp50 cp99 <<<"$(lat_run "$via")"; cth=$(wrk_run "$via")
+  read -r dp50 dp99 <<<"$(lat_run "$direct")"; dth=$(wrk_run "$direct")
   printf '%-6s %-22s %10s %10s %12s\n' "$r" "controller->agent" "$cp50" "$cp99" "$cth"
   printf '%-6s %-22s %10s %10s %12s\n' "$r" "agent direct" "$dp50" "$dp99" "$dth"
   echo "$r $cp50 $cp99 $cth $dp50 $dp99 $dth" >>"$tmp/rounds"

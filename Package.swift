@@ -147,17 +147,28 @@ let package = Package(
         .testTarget(name: "CellaCLITests", dependencies: ["CellaCLI"]),
         .testTarget(name: "CellaIAMTests", dependencies: ["CellaIAM"]),
         .testTarget(name: "CellaModelTests", dependencies: ["CellaModel"]),
+        // Test helpers shared by test targets: a private PostgreSQL server.
+        .target(
+            name: "CellaTestSupport",
+            dependencies: [
+                "CellaStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/CellaTestSupport"
+        ),
         .testTarget(
             name: "CellaControllerTests",
             dependencies: [
-                "CellaController", "CellaStore", "CellaModel",
+                "CellaController", "CellaStore", "CellaModel", "CellaTestSupport",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         .testTarget(
             name: "CellaStoreTests",
             dependencies: [
-                "CellaStore",
+                "CellaStore", "CellaTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,4 +1,6 @@
+import CellaTestSupport
 import Foundation
+import Logging
 import NIOHTTP1
 import Testing
 
@@ -101,6 +103,87 @@ struct ClusterTests {
             }
             #expect(records >= 30 && records <= 50, "\(records) executions metered for 30 invocations")
         }
+    }
+
+    /// Several controllers on one PostgreSQL database (cluster mode), each agent heartbeating to
+    /// one of them: each controller sees and places on the other's nodes, a function made
+    /// through one runs through the other, an idempotency key dedupes across them, and async
+    /// invocations submitted to both, with one SIGKILLed midway, all run.
+    @Test func twoControllersShareOnePostgreSQLDatabase() async throws {
+        let logger = Logger(label: "cella.cluster-test")
+        let target = try await PostgresServer.createDatabase(logger: logger)
+        let url = "postgres://postgres@127.0.0.1:\(target.port)/\(target.database)?sslmode=disable"
+        let outcome: Result<Void, any Error>
+        do {
+            try await withCluster(agents: 2, controllers: 2, store: url) { cluster in
+                // Both controllers see both nodes live (withCluster waited for that), though each
+                // heard the heartbeats of one.
+                for c in 0..<2 {
+                    let ids = try await cluster.nodes(controller: c).compactMap { $0["id"] as? String }.sorted()
+                    #expect(ids == ["node-0", "node-1"], "controller \(c): \(ids)")
+                }
+                #expect(try await cluster.deploy("counter", directory: Self.probe).status == 201)
+                for n in 0..<4 {
+                    let reply = try await cluster.invoke("counter", #"{"n": \#(n)}"#, controller: 1)
+                    #expect(reply.status == 200, "\(reply.body)")
+                    #expect(reply.header("X-Cella-Node")?.hasPrefix("node-") == true)
+                }
+
+                // One idempotency key, two controllers: one invocation.
+                let key = [("X-Cella-Invocation-Type", "Event"), ("X-Cella-Idempotency-Key", "once")]
+                let first = try await cluster.invoke("counter", #"{"n": -1}"#, headers: key, controller: 0)
+                let second = try await cluster.invoke("counter", #"{"n": -1}"#, headers: key, controller: 1)
+                #expect(first.status == 202 && second.status == 202)
+                #expect(first.json["invocationId"] as? String == second.json["invocationId"] as? String)
+                #expect(second.json["duplicate"] as? String == "true", "\(second.body)")
+
+                var ids: [Int: String] = [:]
+                func submit(_ n: Int, to c: Int) async throws {
+                    let reply = try await cluster.invoke("counter", #"{"n": \#(n)}"#, headers: [("X-Cella-Invocation-Type", "Event")], controller: c)
+                    #expect(reply.status == 202, "\(reply.body)")
+                    ids[n] = try #require(reply.json["invocationId"] as? String)
+                }
+                for n in 0..<20 { try await submit(n, to: n % 2) }
+                cluster.killController(0)
+                for n in 20..<30 { try await submit(n, to: 1) }
+
+                let deadline = ContinuousClock.now + .seconds(60)
+                var pending = Set(ids.keys)
+                while !pending.isEmpty, ContinuousClock.now < deadline {
+                    for n in pending.sorted() {
+                        let json = try await cluster.request(.GET, "/v1/invocations/\(ids[n]!)", controller: 1).json
+                        if json["status"] as? String == "succeeded" {
+                            let event = (json["result"] as? [String: Any])?["event"] as? [String: Any]
+                            #expect(event?["n"] as? Int == n, "invocation \(n) returned \(json)")
+                            pending.remove(n)
+                        } else {
+                            #expect(json["status"] as? String != "dead", "invocation \(n) dead-lettered: \(json)")
+                        }
+                    }
+                    if !pending.isEmpty { try await Task.sleep(for: .milliseconds(200)) }
+                }
+                #expect(pending.isEmpty, "never executed: \(pending.sorted())")
+                // Metered: the 4 sync, the deduped one, the 30 (repeats only for those the killed
+                // controller held when it died). node-0 ships its records to controller 0: those
+                // it had not shipped when that controller died wait on the node (its cursor moves
+                // only on acceptance) and arrive once the controller is back.
+                try cluster.startController(0)
+                try await cluster.waitHealthy(0)
+                var records = 0
+                for _ in 0..<50 {
+                    let reply = try await cluster.request(.GET, "/v1/functions/counter/records?limit=1000", controller: 1)
+                    records = ((try? JSONSerialization.jsonObject(with: Data(reply.body.utf8))) as? [Any])?.count ?? 0
+                    if records >= 35 { break }
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+                #expect(records >= 35 && records <= 50, "\(records) executions metered for 35 invocations")
+            }
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
+        }
+        try? await PostgresServer.dropDatabase(target, logger: logger)
+        try outcome.get()
     }
 
     @Test func asyncFailuresAreRetriedThenDeadLettered() async throws {

@@ -1,3 +1,4 @@
+import CellaTestSupport
 import CellaModel
 import Foundation
 import Testing

@@ -1,3 +1,4 @@
+import CellaTestSupport
 import Foundation
 import Testing
 @testable import CellaStore

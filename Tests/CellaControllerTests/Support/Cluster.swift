@@ -4,7 +4,7 @@ import NIOCore
 import NIOHTTP1
 import Testing
 
-/// A controller and agents as separate `cella` processes. Each agent runs in a network namespace
+/// Controllers and agents as separate `cella` processes. Each agent runs in a network namespace
 /// made for the test, joined to the host by a veth on a bridge that exists only for the test; the
 /// controller listens on the bridge's address. Everything is torn down by `stop()`: processes,
 /// namespaces, links, cgroup roots, directories.
@@ -19,9 +19,13 @@ final class Cluster: @unchecked Sendable {
     let directory: String
     let token = "operator-" + UUID().uuidString
     let agentCount: Int
-    private(set) var controller: Process?
+    /// The controllers' store: SQLite in the cluster's directory unless a URL is given.
+    let store: String?
+    private(set) var controllers: [Process?]
     private(set) var agents: [Process?]
-    var baseURL: String { "http://\(subnet).1:\(port)" }
+    /// Controller 0's URL; controller i listens on `port + i`.
+    var baseURL: String { url(controller: 0) }
+    func url(controller i: Int) -> String { "http://\(subnet).1:\(port + i)" }
 
     static var cella: String {
         URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path + "/cella"
@@ -45,7 +49,7 @@ final class Cluster: @unchecked Sendable {
         init(_ d: String) { description = d }
     }
 
-    init(agents: Int) {
+    init(agents: Int, controllers: Int = 1, store: String? = nil) {
         let pid = Int(getpid())
         tag = "e2e\(pid % 100_000)"
         subnet = "10.231.\(pid % 250)"
@@ -54,6 +58,8 @@ final class Cluster: @unchecked Sendable {
         directory = NSTemporaryDirectory() + "cella-cluster-\(pid)-\(UUID().uuidString.prefix(8))"
         agentCount = agents
         self.agents = Array(repeating: nil, count: agents)
+        self.controllers = Array(repeating: nil, count: controllers)
+        self.store = store
     }
 
     func namespace(_ i: Int) -> String { "\(tag)-n\(i)" }
@@ -61,12 +67,14 @@ final class Cluster: @unchecked Sendable {
     func cgroupRoot(_ i: Int) -> String { "cella-\(tag)-\(i)" }
 
     /// Makes the network, starts the controller and the agents, waits until every node is live.
-    static func start(agents: Int) async throws -> Cluster {
-        let cluster = Cluster(agents: agents)
+    static func start(agents: Int, controllers: Int = 1, store: String? = nil) async throws -> Cluster {
+        let cluster = Cluster(agents: agents, controllers: controllers, store: store)
         do {
             try cluster.makeNetwork()
-            try cluster.startController()
-            try await cluster.waitHealthy()
+            for i in 0..<controllers {
+                try cluster.startController(i)
+                try await cluster.waitHealthy(i)
+            }
             for i in 0..<agents { try cluster.startAgent(i) }
             try await cluster.waitLive(agents)
         } catch {
@@ -93,15 +101,15 @@ final class Cluster: @unchecked Sendable {
         }
     }
 
-    func startController() throws {
+    func startController(_ i: Int = 0) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.cella)
-        p.arguments = ["controller", "--host", "\(subnet).1", "--port", String(port), "--store", "sqlite:\(directory)/cella.db",
+        p.arguments = ["controller", "--host", "\(subnet).1", "--port", String(port + i), "--store", store ?? "sqlite:\(directory)/cella.db",
                        "--async-retry-base", "200", "--async-lease", "3000", "--log-level", "warning"]
         p.environment = ["CELLA_OPERATOR_TOKEN": token, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
         p.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try p.run()
-        controller = p
+        controllers[i] = p
     }
 
     func startAgent(_ i: Int) throws {
@@ -111,7 +119,7 @@ final class Cluster: @unchecked Sendable {
         // (its cgroups) and its pid is the process's.
         p.arguments = ["--net=/run/netns/\(namespace(i))", "--", Self.cella, "agent",
                        "--host", agentAddress(i), "--port", "9100",
-                       "--controller", baseURL, "--node-id", "node-\(i)", "--advertise", "http://\(agentAddress(i)):9100",
+                       "--controller", url(controller: i % controllers.count), "--node-id", "node-\(i)", "--advertise", "http://\(agentAddress(i)):9100",
                        "--data-dir", "\(directory)/agent-\(i)", "--cgroup-root", cgroupRoot(i), "--state-dir", "/run/\(cgroupRoot(i))",
                        "--runtimes-dir", try Self.runtimesDirectory(), "--memory-budget", "1024", "--log-level", "error"]
         p.environment = ["CELLA_CONTROLLER_TOKEN": token, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
@@ -126,32 +134,37 @@ final class Cluster: @unchecked Sendable {
         agents[i] = nil
     }
 
-    func killController() {
-        guard let p = controller else { return }
+    func killController(_ i: Int = 0) {
+        guard let p = controllers[i] else { return }
         Foundation.kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
-        controller = nil
+        controllers[i] = nil
     }
 
-    func waitHealthy() async throws {
+    func waitHealthy(_ i: Int = 0) async throws {
         for _ in 0..<200 {
-            if let reply = try? await request(.GET, "/v1/health"), reply.status == 200 { return }
+            if let reply = try? await request(.GET, "/v1/health", controller: i), reply.status == 200 { return }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw Failure("the controller did not become healthy at \(baseURL)")
+        throw Failure("the controller did not become healthy at \(url(controller: i))")
     }
 
-    func nodes() async throws -> [[String: Any]] {
-        let reply = try await request(.GET, "/v1/nodes")
+    func nodes(controller i: Int = 0) async throws -> [[String: Any]] {
+        let reply = try await request(.GET, "/v1/nodes", controller: i)
         return (try? JSONSerialization.jsonObject(with: Data(reply.body.utf8))) as? [[String: Any]] ?? []
     }
 
+    /// Waits until every running controller sees `count` live nodes.
     func waitLive(_ count: Int) async throws {
-        for _ in 0..<200 {
-            if try await nodes().filter({ $0["status"] as? String == "live" }).count >= count { return }
-            try await Task.sleep(for: .milliseconds(50))
+        for i in controllers.indices where controllers[i] != nil {
+            var live = 0
+            for _ in 0..<200 {
+                live = try await nodes(controller: i).filter({ $0["status"] as? String == "live" }).count
+                if live >= count { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            if live < count { throw Failure("\(count) nodes did not become live at controller \(i): \(try await nodes(controller: i))") }
         }
-        throw Failure("\(count) nodes did not become live: \(try await nodes())")
     }
 
     /// Stops everything and removes what the cluster made; safe to call twice.
@@ -166,10 +179,11 @@ final class Cluster: @unchecked Sendable {
             agents[i] = nil
             left += Self.cgroups(under: cgroupRoot(i))
         }
-        if let p = controller {
+        for i in controllers.indices {
+            guard let p = controllers[i] else { continue }
             p.terminate()
             p.waitUntilExit()
-            controller = nil
+            controllers[i] = nil
         }
         for i in 0..<agentCount {
             _ = try? sh("ip", "netns", "del", namespace(i))
@@ -234,8 +248,8 @@ final class Cluster: @unchecked Sendable {
     }
 
     func request(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, headers: [(String, String)] = [],
-                 timeout: TimeAmount = .seconds(30)) async throws -> Reply {
-        var request = HTTPClientRequest(url: baseURL + path)
+                 timeout: TimeAmount = .seconds(30), controller i: Int = 0) async throws -> Reply {
+        var request = HTTPClientRequest(url: url(controller: i) + path)
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
         for (name, value) in headers { request.headers.add(name: name, value: value) }
@@ -274,14 +288,14 @@ final class Cluster: @unchecked Sendable {
         return Array(try Data(contentsOf: URL(fileURLWithPath: out)))
     }
 
-    func invoke(_ name: String, _ event: String = "{}", headers: [(String, String)] = []) async throws -> Reply {
-        try await request(.POST, "/v1/functions/\(name)/invoke", body: Array(event.utf8), headers: headers)
+    func invoke(_ name: String, _ event: String = "{}", headers: [(String, String)] = [], controller i: Int = 0) async throws -> Reply {
+        try await request(.POST, "/v1/functions/\(name)/invoke", body: Array(event.utf8), headers: headers, controller: i)
     }
 }
 
 /// Runs `body` with a fresh cluster and always tears it down.
-func withCluster(agents: Int = 3, _ body: (Cluster) async throws -> Void) async throws {
-    let cluster = try await Cluster.start(agents: agents)
+func withCluster(agents: Int = 3, controllers: Int = 1, store: String? = nil, _ body: (Cluster) async throws -> Void) async throws {
+    let cluster = try await Cluster.start(agents: agents, controllers: controllers, store: store)
     let failure: (any Error)?
     do { try await body(cluster); failure = nil } catch { failure = error }
     let left = await cluster.stop()

@@ -3,33 +3,34 @@ import Logging
 import PostgresNIO
 import Synchronization
 import Testing
-@testable import CellaStore
+import CellaStore
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A private PostgreSQL server for this test process: `initdb` into a temporary directory (as the
+/// A private PostgreSQL server for this test process (shared by the store's and the controller's
+/// tests): `initdb` into a temporary directory (as the
 /// `postgres` OS user when the tests run as root, since the server refuses root), started on a
 /// free loopback port with its socket in that directory, and stopped and deleted when the process
 /// exits. Each test gets its own database in it. A server left by a killed test process is
 /// stopped and deleted by the next run (its directory names the dead pid).
-actor PostgresServer {
-    static let shared = PostgresServer()
+public actor PostgresServer {
+    public static let shared = PostgresServer()
 
-    struct Running: Sendable {
-        let binDirectory: String
-        let directory: String
-        let port: Int
+    public struct Running: Sendable {
+        public let binDirectory: String
+        public let directory: String
+        public let port: Int
     }
 
     /// Whether CI asked for PostgreSQL tests to fail rather than be skipped when it is missing.
-    static var required: Bool { ProcessInfo.processInfo.environment["CELLA_REQUIRE_POSTGRES"] == "1" }
+    public static var required: Bool { ProcessInfo.processInfo.environment["CELLA_REQUIRE_POSTGRES"] == "1" }
 
     private var launch: Task<Running?, any Error>?
 
     /// The running server, started on first use; nil when PostgreSQL is not installed.
-    func running() async throws -> Running? {
+    public func running() async throws -> Running? {
         if let launch { return try await launch.value }
         let task = Task.detached { try Self.start() }
         launch = task
@@ -38,7 +39,7 @@ actor PostgresServer {
 
     /// A running server or the end of the test: a failure when `CELLA_REQUIRE_POSTGRES=1`, a
     /// visible skip otherwise.
-    static func require() async throws -> Running {
+    public static func require() async throws -> Running {
         if let running = try await shared.running() { return running }
         let message = "PostgreSQL server binaries (initdb, pg_ctl) not found under /usr/lib/postgresql/*/bin; install Debian's postgresql package"
         if required {
@@ -56,7 +57,7 @@ actor PostgresServer {
     private static let skipNoticePrinted = Mutex(false)
 
     /// Creates an empty database and returns where it is.
-    static func createDatabase(logger: Logger) async throws -> PostgresTarget {
+    public static func createDatabase(logger: Logger) async throws -> PostgresTarget {
         let server = try await require()
         let name = "cella_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
         try await admin(server, logger: logger, "CREATE DATABASE \(unescaped: name)")
@@ -65,7 +66,7 @@ actor PostgresServer {
         )
     }
 
-    static func dropDatabase(_ target: PostgresTarget, logger: Logger) async throws {
+    public static func dropDatabase(_ target: PostgresTarget, logger: Logger) async throws {
         guard let server = try await shared.running() else { return }
         try await admin(server, logger: logger, "DROP DATABASE IF EXISTS \(unescaped: target.database) WITH (FORCE)")
     }

@@ -13,9 +13,12 @@ import Synchronization
 /// whether or not a controller hears it. On a graceful shutdown it sends one last beat saying the
 /// node is draining, so placement stops at once instead of after the 3 s.
 ///
-/// After each beat it ships the metering records and log lines made since the last accepted
-/// shipment (`POST /v1/nodes/{id}/telemetry`), up to a batch per tick; its cursors advance only
-/// when the controller accepts, so a controller restart loses nothing.
+/// Beside the beats, on a loop of its own, it ships the metering records and log lines made since
+/// the last accepted shipment (`POST /v1/nodes/{id}/telemetry`); its cursors advance only when
+/// the controller accepts, so a controller restart loses nothing. The two loops are separate so
+/// that shipping a backlog (thousands of lines a second under load) never delays a beat: when
+/// shipping ran after each beat, a node serving 1,000+ invocations/s went 3 s without one and
+/// was declared dead while serving.
 public final class HeartbeatService: Service, Sendable {
     public struct Configuration: Sendable {
         /// The controller's base URL, e.g. `http://10.0.0.1:9000`.
@@ -59,10 +62,23 @@ public final class HeartbeatService: Service, Sendable {
     }
 
     private func loop() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.beatLoop() }
+            group.addTask { await self.shipLoop() }
+        }
+    }
+
+    private func shipLoop() async {
+        while !Task.isCancelled {
+            await shipAll()
+            try? await Task.sleep(for: configuration.interval)
+        }
+    }
+
+    private func beatLoop() async {
         var failures = 0
         while !Task.isCancelled {
             let ok = await beat()
-            if ok { await shipAll() }
             if ok, failures >= 3 {
                 logger.notice("controller reachable again", metadata: ["cella.controller": "\(configuration.controller)"])
             }

@@ -40,6 +40,13 @@ import Testing
         #expect(r.list(nowMs: 15_501).first?.live == false)
     }
 
+    @Test func agentPathSegmentsArePercentEncoded() {
+        #expect(AgentClient.escape("acme-1_x.y~Z9") == "acme-1_x.y~Z9")
+        #expect(AgentClient.escape("$LATEST") == "%24LATEST")
+        #expect(AgentClient.escape("a b/\u{00fc}") == "a%20b%2F%C3%BC")
+        #expect(AgentClient.path("t", "f n", "latest-r1") == "/v1/functions/t/f%20n/latest-r1")
+    }
+
     @Test func operatorDrainSurvivesHeartbeatsAndAgentDrainCounts() {
         let r = NodeRegistry()
         _ = r.heartbeat(id: "n1", Self.beat(), nowMs: 1000)

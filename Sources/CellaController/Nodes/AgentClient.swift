@@ -55,8 +55,22 @@ public struct AgentClient: Sendable {
         "/v1/functions/\(escape(tenant))/\(escape(name))/\(escape(version))"
     }
 
+    /// Percent-encodes all but RFC 3986's unreserved ASCII characters. By hand: building a
+    /// CharacterSet per call showed in the invoke path's profile.
     static func escape(_ s: String) -> String {
-        s.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_.~"))) ?? s
+        let bytes = s.utf8
+        if bytes.allSatisfy(isUnreserved) { return s }
+        let hex = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 3)
+        for b in bytes {
+            if isUnreserved(b) { out.append(b) } else { out += [UInt8(ascii: "%"), hex[Int(b >> 4)], hex[Int(b & 15)]] }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func isUnreserved(_ b: UInt8) -> Bool {
+        (b >= 0x30 && b <= 0x39) || (b | 0x20 >= 0x61 && b | 0x20 <= 0x7a) || b == 0x2d || b == 0x5f || b == 0x2e || b == 0x7e
     }
 
     /// Sends one request and collects the answer.

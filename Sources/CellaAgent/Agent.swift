@@ -26,6 +26,8 @@ public final class Agent: Sendable {
         var deployments: UInt64 = 0
         var draining = false
         var inFlight = 0
+        /// Bundles deploys are reading now, with how many.
+        var bundlesInDeploy: [String: Int] = [:]
     }
 
     /// Prepares the node: removes sandboxes and cgroups a previous run left, opens the bundle store
@@ -97,7 +99,51 @@ public final class Agent: Sendable {
             _ = try? await bundles.remove(stored)
             throw AgentError(.badBundle, "\(error.code.rawValue): \(error.message)")
         }
+        await enforceBundleBudget(keeping: stored.description)
         return stored.description
+    }
+
+    /// Keeps the bundle store within `bundleDiskBudgetBytes` (archives and unpacked trees
+    /// together): removes the least recently used bundles that no deployed version uses, none a
+    /// deploy is reading and none stored or used in the last `bundleGrace` (a controller sends a
+    /// bundle, then deploys it), until the rest fits. A removed bundle is sent again by the controller
+    /// when a version needs it (its deploy answers 404 first).
+    /// - Parameters:
+    ///   - keeping: a bundle not to remove now (the one just stored).
+    ///   - override: a budget instead of the configured one (tests).
+    /// - Returns: the digests removed, least recently used first.
+    /// Seconds a stored or used bundle is safe from the disk budget.
+    static let bundleGrace: TimeInterval = 120
+
+    @discardableResult
+    public func enforceBundleBudget(keeping: String? = nil, budget override: Int64? = nil) async -> [String] {
+        guard let entries = try? await bundles.list() else { return [] }
+        func size(_ e: BundleStoreEntry) -> Int64 { (e.archiveBytes ?? 0) + (e.unpackedBytes ?? 0) }
+        var total = entries.reduce(Int64(0)) { $0 + size($1) }
+        let budget = override ?? Int64(clamping: configuration.bundleDiskBudgetBytes)
+        var removed: [String] = []
+        if total > budget {
+            let pinned = state.withLock { state in
+                Set(state.functions.values.map(\.bundleDigest)).union(state.bundlesInDeploy.keys)
+            }
+            for entry in entries.sorted(by: { ($0.lastUsed, $0.digest.description) < ($1.lastUsed, $1.digest.description) }) {
+                guard total > budget else { break }
+                let digest = entry.digest.description
+                guard digest != keeping, !pinned.contains(digest),
+                      entry.lastUsed < Date().addingTimeInterval(-Self.bundleGrace) else { continue }
+                guard (try? await bundles.remove(entry.digest)) == true else { continue }
+                total -= size(entry)
+                removed.append(digest)
+                metrics.bundleEvicted()
+                logger.info("bundle evicted (disk budget)", metadata: ["cella.bundle": "\(digest)", "cella.bytes": "\(size(entry))"])
+            }
+            if total > budget {
+                logger.warning("the bundle store is over its disk budget and every remaining bundle is in use", metadata: [
+                    "cella.bytes": "\(total)", "cella.budget_bytes": "\(budget)"])
+            }
+        }
+        metrics.bundles(bytes: total)
+        return removed
     }
 
     /// Whether the bundle is on this node.
@@ -123,6 +169,14 @@ public final class Agent: Sendable {
         let digest: BundleDigest
         do { digest = try BundleDigest(parsing: request.bundleDigest) } catch {
             throw AgentError(.invalidRequest, "bundleDigest: \(error.description)")
+        }
+        // Pinned while this deploy reads it, so the disk budget does not remove it underneath.
+        state.withLock { $0.bundlesInDeploy[digest.description, default: 0] += 1 }
+        defer {
+            state.withLock { state in
+                let left = (state.bundlesInDeploy[digest.description] ?? 1) - 1
+                state.bundlesInDeploy[digest.description] = left > 0 ? left : nil
+            }
         }
         guard await bundles.contains(digest) else {
             throw AgentError(.notFound, "bundle \(digest) is not on this node: PUT it to /v1/bundles/\(digest) first")

@@ -12,6 +12,9 @@ public struct AgentConfiguration: Sendable {
     public var runtimesDirectory = "/var/lib/cella/runtimes"
     /// The sum of instance memory limits may not exceed this.
     public var memoryBudgetBytes: UInt64 = 4 << 30
+    /// Disk the bundle store (archives and unpacked trees) may hold; beyond it, after each new
+    /// bundle, the least recently used bundles no deployed version uses are removed.
+    public var bundleDiskBudgetBytes: UInt64 = 10 << 30
     /// Idle instances are stopped after this long (scale to zero).
     public var idleTimeout: Duration = .seconds(300)
     /// How long an invocation waits for a busy function's instance before it is throttled.

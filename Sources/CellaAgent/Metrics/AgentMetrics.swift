@@ -19,6 +19,8 @@ final class AgentMetrics: Sendable {
     private let templateBytes = Gauge(label: "cella_agent_template_bytes")
     private let templateCount = Gauge(label: "cella_agent_templates")
     private let cloneLatency = Timer(label: "cella_agent_clone_duration_seconds", preferredDisplayUnit: .seconds)
+    private let bundleEvictions = Counter(label: "cella_agent_bundle_evictions_total")
+    private let bundleBytes = Gauge(label: "cella_agent_bundle_bytes")
 
     init(memoryBudgetBytes: UInt64) {
         var invocations: [InvocationOutcome: [StartKind: Counter]] = [:]
@@ -69,6 +71,10 @@ final class AgentMetrics: Sendable {
     func spawned(seconds: Double) { spawnLatency.recordNanoseconds(Int64(seconds * 1e9)) }
 
     func evicted(reason: String) { evictions[reason]?.increment() }
+
+    func bundleEvicted() { bundleEvictions.increment() }
+
+    func bundles(bytes: Int64) { bundleBytes.record(Double(bytes)) }
 
     /// Why a template was dropped: the budget (`memory`), disuse (`idle`), a new deploy or a
     /// removal of its version (`replaced`), its death (`died`), a failed clone (`failed`).

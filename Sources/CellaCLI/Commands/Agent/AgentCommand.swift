@@ -34,6 +34,9 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Memory budget for all instances together, in MiB.", valueName: "MiB"))
     var memoryBudget: Int = 4096
 
+    @Option(help: ArgumentHelp("Disk budget for bundles (archives and unpacked trees), in MiB; least recently used unused ones go first.", valueName: "MiB"))
+    var bundleBudget = 10240
+
     @Option(help: ArgumentHelp("Memory budget for templates (initialized runtimes that new instances are cloned from), in MiB.", valueName: "MiB"))
     var templateBudget = 1024
 
@@ -88,6 +91,7 @@ struct AgentCommand: AsyncParsableCommand {
         config.idleTimeout = .seconds(idleTimeout)
         config.templates = !noTemplates
         config.templateMemoryBudgetBytes = UInt64(templateBudget) << 20
+        config.bundleDiskBudgetBytes = UInt64(max(1, bundleBudget)) << 20
         config.queueTimeout = .milliseconds(queueTimeout)
         config.region = region
         config.sandbox = .init(cgroupRoot: cgroupRoot, stateDirectory: stateDir)

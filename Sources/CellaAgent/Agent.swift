@@ -28,6 +28,8 @@ public final class Agent: Sendable {
         var inFlight = 0
         /// Bundles deploys are reading now, with how many.
         var bundlesInDeploy: [String: Int] = [:]
+        /// Bundles of removed versions whose busy instances may still run, until when.
+        var bundlesRetiring: [String: Date] = [:]
     }
 
     /// Prepares the node: removes sandboxes and cgroups a previous run left, opens the bundle store
@@ -105,8 +107,9 @@ public final class Agent: Sendable {
 
     /// Keeps the bundle store within `bundleDiskBudgetBytes` (archives and unpacked trees
     /// together): removes the least recently used bundles that no deployed version uses, none a
-    /// deploy is reading and none stored or used in the last `bundleGrace` (a controller sends a
-    /// bundle, then deploys it), until the rest fits. A removed bundle is sent again by the controller
+    /// deploy is reading, none of a version removed while its instances may still be busy (its
+    /// timeout plus the grace), and none stored or used in the last `bundleGrace` (a controller
+    /// sends a bundle, then deploys it), until the rest fits. A removed bundle is sent again by the controller
     /// when a version needs it (its deploy answers 404 first).
     /// - Parameters:
     ///   - keeping: a bundle not to remove now (the one just stored).
@@ -123,14 +126,17 @@ public final class Agent: Sendable {
         let budget = override ?? Int64(clamping: configuration.bundleDiskBudgetBytes)
         var removed: [String] = []
         if total > budget {
-            let pinned = state.withLock { state in
-                Set(state.functions.values.map(\.bundleDigest)).union(state.bundlesInDeploy.keys)
-            }
             for entry in entries.sorted(by: { ($0.lastUsed, $0.digest.description) < ($1.lastUsed, $1.digest.description) }) {
                 guard total > budget else { break }
                 let digest = entry.digest.description
-                guard digest != keeping, !pinned.contains(digest),
-                      entry.lastUsed < Date().addingTimeInterval(-Self.bundleGrace) else { continue }
+                // Read again before each removal: a deploy may have begun meanwhile.
+                let now = Date()
+                let pinned = state.withLock { state in
+                    state.bundlesRetiring = state.bundlesRetiring.filter { $0.value > now }
+                    return state.bundlesInDeploy[digest] != nil || state.bundlesRetiring[digest] != nil
+                        || state.functions.values.contains { $0.bundleDigest == digest }
+                }
+                guard digest != keeping, !pinned, entry.lastUsed < now.addingTimeInterval(-Self.bundleGrace) else { continue }
                 guard (try? await bundles.remove(entry.digest)) == true else { continue }
                 total -= size(entry)
                 removed.append(digest)
@@ -195,6 +201,16 @@ public final class Agent: Sendable {
             }
         }
         let owner = ownerIndex(for: tenant)
+        // The same code and config again (a controller preparing, or restarted): nothing to do,
+        // and its idle instances and template stay.
+        let key = DeployedFunction.key(tenant: tenant, name: request.config.name, version: version)
+        if let same = state.withLock({ state -> DeployedFunction? in
+            guard let existing = state.functions[key], existing.bundleDigest == digest.description,
+                  existing.config == request.config, existing.runtime.name == runtime.name else { return nil }
+            return existing
+        }) {
+            return same
+        }
         let function = state.withLock { state in
             state.deployments += 1
             let function = DeployedFunction(
@@ -214,9 +230,12 @@ public final class Agent: Sendable {
     /// - Throws: `AgentError` `.notFound`.
     public func remove(tenant: String, name: String, version: String) async throws(AgentError) {
         let key = DeployedFunction.key(tenant: tenant, name: name, version: version)
-        guard state.withLock({ $0.functions.removeValue(forKey: key) }) != nil else {
+        guard let removed = state.withLock({ $0.functions.removeValue(forKey: key) }) else {
             throw AgentError(.notFound, "function \(key) is not deployed on this node")
         }
+        // Its busy instances may run up to their timeout on the unpacked tree: keep it that long.
+        let until = Date().addingTimeInterval(TimeInterval(removed.config.timeoutSeconds) + Self.bundleGrace)
+        state.withLock { $0.bundlesRetiring[removed.bundleDigest] = max($0.bundlesRetiring[removed.bundleDigest] ?? until, until) }
         await pool.unregister(key)
         logs.remove(function: key)
     }

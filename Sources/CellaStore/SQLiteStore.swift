@@ -26,6 +26,16 @@ public final class SQLiteStore: Store {
         let seconds = Double(busyTimeout.components.seconds) + Double(busyTimeout.components.attoseconds) / 1e18
         config.busyMode = .timeout(seconds)
         config.label = "cella-store"
+        // The database holds credentials' secrets and functions' environments: owner-only.
+        // SQLite gives its -wal and -shm files the database file's mode, so making the file 0600
+        // before SQLite creates it covers all three. (An existing file is made 0600 too.)
+        if path != ":memory:" {
+            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            if fd >= 0 {
+                fchmod(fd, 0o600)
+                Glibc.close(fd)
+            }
+        }
         do {
             // DatabasePool switches the file to WAL itself and keeps it there.
             pool = try DatabasePool(path: path, configuration: config)

@@ -64,6 +64,23 @@ import Testing
         }
     }
 
+    @Test func upRefusesADataDirectorySandboxesCannotReach() throws {
+        let base = NSTemporaryDirectory() + "cella-up-dir-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        try FileManager.default.createDirectory(atPath: base + "/private/data", withIntermediateDirectories: true)
+        #expect(chmod(base, 0o755) == 0 && chmod(base + "/private", 0o700) == 0)
+        #expect(UpCommand.unsearchableParent(of: base + "/private/data") == base + "/private")
+        #expect(chmod(base + "/private", 0o711) == 0)
+        #expect(UpCommand.unsearchableParent(of: base + "/private/data") == nil)
+        #expect(UpCommand.defaultDataDirectory() == "/var/lib/cella/up")
+    }
+
+    @Test func agentNodeIdIsChecked() throws {
+        #expect(throws: (any Error).self) { try CellaCommand.parseAsRoot(["agent", "--node-id", "ip-10-0-0-1.ec2.internal"]) }
+        #expect(throws: (any Error).self) { try CellaCommand.parseAsRoot(["agent", "--node-id", ""]) }
+        _ = try CellaCommand.parseAsRoot(["agent", "--node-id", "node_7-b"])
+    }
+
     @Test func agentNodeIdFromTheHostName() {
         #expect(AgentCommand.defaultNodeId("ip-10-0-1-5.eu-west-1.compute.internal") == "ip-10-0-1-5")
         #expect(AgentCommand.defaultNodeId("worker_7") == "worker_7")

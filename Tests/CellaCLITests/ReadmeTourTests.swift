@@ -4,9 +4,9 @@ import Testing
 @testable import CellaCLI
 
 /// The README's tour, run as written: its shell blocks between `<!-- tour -->` and
-/// `<!-- /tour -->`, in order, as one `bash -euo pipefail` script, against a fresh `cella up`
-/// whose data directory is the default one under the test's HOME. The only change made to the
-/// text is the port (the tour says 9000; the test takes a free one). Then what the tour promises
+/// `<!-- /tour -->`, in order, as one `bash -euo pipefail` script, against a fresh `cella up`.
+/// The only changes made to the text: the port (the tour says 9000; the test takes a free one)
+/// and the data directory (the tour says the default, /var/lib/cella/up; the test's is its own). Then what the tour promises
 /// is checked: every invocation's answer, the refused ones, the log tail, logs and `cella top`.
 @Suite(
     .serialized, .timeLimit(.minutes(5)), .runsAsRoot, .needsPythonRuntime
@@ -47,8 +47,8 @@ struct ReadmeTourTests {
     @Test func everyCommandOfTheTourRuns() async throws {
         let harness = try CLIHarness()
         defer { harness.cleanUp() }
-        // The tour reads the key from the default data directory: ~/.local/state/cella.
-        let (endpoint, _) = try await harness.startUp(dataDir: harness.root + "/.local/state/cella")
+        let dataDir = harness.root + "/data"
+        let (endpoint, _) = try await harness.startUp(dataDir: dataDir)
         let hostPort = String(endpoint.dropFirst("http://".count))
 
         let readme = try String(contentsOfFile: Self.repository + "/README.md", encoding: .utf8)
@@ -57,7 +57,10 @@ struct ReadmeTourTests {
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: Self.repository + "/examples", toPath: work + "/examples")
         let script = work + "/tour.sh"
-        try Data(("set -euo pipefail\n" + tour.replacingOccurrences(of: "127.0.0.1:9000", with: hostPort)).utf8)
+        #expect(tour.contains(UpCommand.defaultDataDirectory() + "/operator-key"), "the tour no longer reads the default data directory's key")
+        let script_ = tour.replacingOccurrences(of: "127.0.0.1:9000", with: hostPort)
+            .replacingOccurrences(of: UpCommand.defaultDataDirectory() + "/", with: dataDir + "/")
+        try Data(("set -euo pipefail\n" + script_).utf8)
             .write(to: URL(fileURLWithPath: script))
 
         let r = harness.run("/bin/bash", [script], directory: work)
@@ -76,7 +79,7 @@ struct ReadmeTourTests {
         var row: JSONValue?
         for _ in 0..<40 {
             logs = harness.cella(["logs", "hello", "--since", "10m"]).stdout
-            let top = try harness.json(["top", "--once", "-o", "json"])
+            let top = try harness.json(["top", "--once", "-o", "json", "--window", "600"])
             row = top["functions"]?.arrayValue?.first { $0["function"] == .string("hello") }
             if logs.contains("saying hello to curl") && logs.contains("REPORT"), (row?["invocations"]?.intValue ?? 0) >= 5 { break }
             try await Task.sleep(for: .milliseconds(250))
@@ -87,7 +90,7 @@ struct ReadmeTourTests {
         #expect((row?["instances"]?.intValue ?? 0) >= 1 && (row?["memoryBytes"]?.intValue ?? 0) >= 128 << 20,
                 "top: \(String(describing: row))")
         #expect((row?["cold"]?.intValue ?? 0) + (row?["clone"]?.intValue ?? 0) >= 1, "top: \(String(describing: row))")
-        let acme = try harness.json(["top", "--once", "-o", "json", "--tenant", "acme"])
+        let acme = try harness.json(["top", "--once", "-o", "json", "--tenant", "acme", "--window", "600"])
         let acmeHello = acme["functions"]?.arrayValue?.first { $0["function"] == .string("hello") }
         #expect(acme["tenant"] == .string("acme") && acme["nodes"]?.arrayValue?.count == 1, "\(acme)")
         #expect(acmeHello != nil, "\(acme)")

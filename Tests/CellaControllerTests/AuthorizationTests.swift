@@ -70,7 +70,7 @@ import Testing
                 Route(method: .POST, path: "/2015-03-31/functions/fn/invocations", body: "{}", action: "InvokeFunction",
                       headers: [("X-Amz-Invocation-Type", "DryRun")]),
                 Route(method: .POST, path: "/v1/functions/fn/prepare", action: "UpdateFunctionCode", allowedStatus: 503),
-                Route(method: .GET, path: "/v1/top", action: "ListFunctions", crossTenant404: false),
+                Route(method: .GET, path: "/v1/top", action: "GetLogs", crossTenant404: false),
                 Route(method: .GET, path: "/v1/functions/fn/logs", action: "GetLogs"),
                 Route(method: .GET, path: "/v1/functions/fn/records", action: "GetLogs"),
                 Route(method: .GET, path: "/v1/functions/fn/dead-letters", action: "GetInvocation"),

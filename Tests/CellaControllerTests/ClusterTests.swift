@@ -169,6 +169,9 @@ struct ClusterTests {
                 // only on acceptance) and arrive once the controller is back.
                 try cluster.startController(0)
                 try await cluster.waitHealthy(0)
+                // node-0 beats to controller 0 again; controller 1, which declared it dead, takes
+                // it back from the store.
+                try await cluster.waitLive(2)
                 var records = 0
                 for _ in 0..<50 {
                     let reply = try await cluster.request(.GET, "/v1/functions/counter/records?limit=1000", controller: 1)

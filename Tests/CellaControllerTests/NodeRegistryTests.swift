@@ -40,6 +40,19 @@ import Testing
         #expect(r.list(nowMs: 15_501).first?.live == false)
     }
 
+    @Test func aFreshBeatFromTheStoreRevivesADeadNode() {
+        let other = NodeRegistry()
+        let here = NodeRegistry()
+        here.merge([other.heartbeat(id: "n1", Self.beat(), nowMs: 10_000)], nowMs: 10_000)
+        #expect(here.reap(nowMs: 14_000) == ["n1"])
+        // A stale record changes nothing; a fresh one (heard by the other controller) revives it.
+        here.merge([other.heartbeat(id: "n1", Self.beat(), nowMs: 10_500)], nowMs: 14_100)
+        #expect(here.list(nowMs: 14_100).first?.live == false)
+        here.merge([other.heartbeat(id: "n1", Self.beat(), nowMs: 14_200)], nowMs: 14_300)
+        #expect(here.list(nowMs: 14_300).first?.live == true)
+        #expect(here.candidates(key: "t/f:1", memoryBytes: 1, nowMs: 14_300).nodes == ["n1"])
+    }
+
     @Test func agentPathSegmentsArePercentEncoded() {
         #expect(AgentClient.escape("acme-1_x.y~Z9") == "acme-1_x.y~Z9")
         #expect(AgentClient.escape("$LATEST") == "%24LATEST")

@@ -94,6 +94,13 @@ struct SQLiteSettingsTests {
             #expect(busyTimeout == 10_000)
             let writerTimeout = try await store.pool.write { db in try Int.fetchOne(db, sql: "PRAGMA busy_timeout") }
             #expect(writerTimeout == 5_000)
+            try await store.migrate()
+            // Owner-only: the file holds secrets; its -wal and -shm take its mode.
+            for suffix in ["", "-wal", "-shm"] {
+                var st = stat()
+                #expect(stat(store.path + suffix, &st) == 0, "\(store.path + suffix) missing")
+                #expect(st.st_mode & 0o777 == 0o600, "\(suffix.isEmpty ? "database" : suffix) mode \(String(st.st_mode & 0o777, radix: 8))")
+            }
         }
     }
 }

@@ -5,8 +5,10 @@ import Hummingbird
 
 /// `GET /v1/top?window=SECONDS`: what `cella top` draws. Per function of the caller's tenant:
 /// invocations, errors and starts by kind over the last `window` seconds (from the metering
-/// records the agents ship after each heartbeat, so the last second is still arriving), and the
+/// records the agents ship about once a second, so the last second is still arriving), and the
 /// instances and memory the nodes' last heartbeats report. The operator also gets one row per node.
+/// Authorized as `cella:GetLogs` on every function of the tenant: the counts come from the same
+/// records `GET .../records` gives.
 enum TopAPI {
     struct FunctionRow: Encodable, Equatable {
         var function: String
@@ -89,7 +91,7 @@ enum TopAPI {
             await Responses.respond(.cella) {
                 var request = request
                 let caller = try await auth.authenticate(&request, context)
-                try await auth.authorize(caller, .listFunctions, ControllerAPI.fn(caller, "*"))
+                try await auth.authorize(caller, .getLogs, ControllerAPI.fn(caller, "*"))
                 let window: Int
                 if let text = request.uri.queryParameters["window"] {
                     guard let value = Int(text), (1...3600).contains(value) else {

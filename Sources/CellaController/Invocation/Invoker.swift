@@ -202,8 +202,10 @@ public final class Invoker: Sendable {
         if try await !agents.hasBundle(address, digest: function.codeDigest) {
             let bytes = try await bundles.bytes(function.codeDigest)
             let answer = try await agents.putBundle(address, digest: function.codeDigest, bytes: bytes)
-            guard answer.status == 201 || answer.status == 200 else {
-                throw ControllerError(.internal, "node \(node) refused the bundle: \(Self.message(answer))")
+            switch answer.status {
+            case 200, 201: break
+            case 400: throw ControllerError(.invalidRequest, "node \(node) refused the bundle: \(Self.message(answer))")
+            default: throw ControllerError(.internal, "node \(node) refused the bundle: \(Self.message(answer))")
             }
         }
         let answer = try await agents.deploy(

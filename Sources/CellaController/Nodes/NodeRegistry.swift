@@ -98,7 +98,7 @@ public final class NodeRegistry: Sendable {
     }
 
     /// Merges the nodes in the store: heartbeats other controllers heard, and operators' drains.
-    public func merge(_ records: [NodeRecord]) {
+    public func merge(_ records: [NodeRecord], nowMs: Int64 = nowMs()) {
         state.withLock { state in
             for record in records {
                 if var entry = state.nodes[record.id] {
@@ -108,6 +108,9 @@ public final class NodeRegistry: Sendable {
                         entry.record = record
                         entry.record.draining = draining
                         entry.indexRecord()
+                        // A fresh beat heard by another controller revives a node this one
+                        // had declared dead, as a beat heard here does.
+                        if entry.dead, nowMs - record.lastHeartbeatMs <= deadAfterMs { entry.dead = false }
                     }
                     state.nodes[record.id] = entry
                 } else {

@@ -61,7 +61,7 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Controller to register with and heartbeat to, e.g. http://10.0.0.1:9000.", valueName: "url"))
     var controller: String?
 
-    @Option(help: ArgumentHelp("This node's id at the controller (default: the host name).", valueName: "id"))
+    @Option(help: ArgumentHelp("This node's id at the controller, 1-64 of A-Z a-z 0-9 _ - (default: the host name's first label).", valueName: "id"))
     var nodeId: String?
 
     @Option(help: ArgumentHelp("The agent API's address as controllers reach it (default: http://HOST:PORT).", valueName: "url"))
@@ -75,6 +75,14 @@ struct AgentCommand: AsyncParsableCommand {
 
     @Flag(help: "Log JSON lines (for production) instead of text.")
     var jsonLogs = false
+
+    func validate() throws {
+        if let nodeId, nodeId.isEmpty || nodeId.utf8.count > 64 || !nodeId.utf8.allSatisfy({
+            (0x30...0x39).contains($0) || (0x41...0x5a).contains($0) || (0x61...0x7a).contains($0) || $0 == 0x2d || $0 == 0x5f
+        }) {
+            throw ValidationError("--node-id \"\(nodeId)\": 1-64 characters of A-Z, a-z, 0-9, '-' and '_' (a host name's dots are not allowed)")
+        }
+    }
 
     func run() async throws {
         DaemonLogging.bootstrap(level: logLevel, json: jsonLogs)

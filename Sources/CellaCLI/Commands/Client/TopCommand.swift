@@ -8,8 +8,8 @@ struct TopCommand: AsyncParsableCommand {
         commandName: "top",
         abstract: "Show invocations/s, errors, cold starts, instances and memory per function and node.",
         discussion: """
-            Counts cover the last --window seconds of metering records (agents ship them after \
-            each heartbeat, so the newest second is still arriving); instances and memory are the \
+            Counts cover the last --window seconds of metering records (agents ship them about \
+            once a second, so the newest second is still arriving); instances and memory are the \
             nodes' last heartbeats. Nodes are shown to the operator only. On a terminal the table \
             is redrawn every --interval seconds until Ctrl-C; with --once, -o json|yaml, or when \
             stdout is not a terminal it is printed once.

@@ -51,10 +51,20 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Host state directory for sandboxes.", valueName: "dir"))
     var stateDir = "/run/cella"
 
-    static func defaultDataDirectory() -> String {
-        let env = ProcessInfo.processInfo.environment
-        if let state = env["XDG_STATE_HOME"], !state.isEmpty { return state + "/cella" }
-        return (env["HOME"] ?? NSHomeDirectory()) + "/.local/state/cella"
+    /// `/var/lib/cella/up`: `cella up` runs as root, and root's home (0700 on Debian) is not a
+    /// place sandboxes, running as unprivileged users, can reach unpacked bundles through.
+    static func defaultDataDirectory() -> String { "/var/lib/cella/up" }
+
+    /// The first directory on the way to `path` that others cannot search, if any: sandboxes run
+    /// as unprivileged host users and reach the unpacked bundles under the data directory by path.
+    static func unsearchableParent(of path: String) -> String? {
+        var current = URL(fileURLWithPath: path).standardizedFileURL.path
+        while current != "/" && !current.isEmpty {
+            var st = stat()
+            if stat(current, &st) == 0, st.st_mode & S_IXOTH == 0 { return current }
+            current = (current as NSString).deletingLastPathComponent
+        }
+        return nil
     }
 
     func run() async throws {
@@ -67,6 +77,12 @@ struct UpCommand: AsyncParsableCommand {
         // 0711: others may pass through (the sandbox's unprivileged user reaches the unpacked bundles below)
         // but not list it; the operator key inside stays 0600.
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
+        if let blocked = Self.unsearchableParent(of: dataDir) {
+            throw ValidationError("""
+                --data-dir \(dataDir): sandboxes run as unprivileged users and must reach the bundles under it, \
+                but \(blocked) is not searchable by others; choose a directory outside it (the default is \(Self.defaultDataDirectory()))
+                """)
+        }
         let token = try Self.operatorKey(in: dataDir)
         try RuntimeBootstrap.ensure(["python3.11", "provided"], in: runtimesDir)
 

@@ -201,16 +201,6 @@ public final class Agent: Sendable {
             }
         }
         let owner = ownerIndex(for: tenant)
-        // The same code and config again (a controller preparing, or restarted): nothing to do,
-        // and its idle instances and template stay.
-        let key = DeployedFunction.key(tenant: tenant, name: request.config.name, version: version)
-        if let same = state.withLock({ state -> DeployedFunction? in
-            guard let existing = state.functions[key], existing.bundleDigest == digest.description,
-                  existing.config == request.config, existing.runtime.name == runtime.name else { return nil }
-            return existing
-        }) {
-            return same
-        }
         let function = state.withLock { state in
             state.deployments += 1
             let function = DeployedFunction(

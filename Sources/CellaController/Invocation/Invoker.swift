@@ -161,6 +161,9 @@ public final class Invoker: Sendable {
         }
         for node in candidates {
             guard let address = registry.address(of: node) else { continue }
+            // Deployed there already by this controller: deploying again would replace the
+            // version on the agent, dropping its idle instances and template.
+            if registry.isDeployed(node: node, key: function.key) { return node }
             do {
                 try await deploy(function, on: node, address: address)
                 return node

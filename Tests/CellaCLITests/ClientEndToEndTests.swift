@@ -260,16 +260,28 @@ final class CLIHarness: Sendable {
     /// SIGTERM, then the exit status (SIGKILL after 30 s).
     func stopUp() async throws -> Int32 {
         guard let process = up.withLock({ $0 }) else { return -1 }
-        kill(process.processIdentifier, SIGTERM)
-        for _ in 0..<300 where process.isRunning { try await Task.sleep(for: .milliseconds(100)) }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            Issue.record("cella up ignored SIGTERM for 30 s: \(upOutput.withLock { $0 })")
+        defer { up.withLock { $0 = nil } }
+        let pid = process.processIdentifier
+        /// The exit status once it has exited: Foundation's, or our own waitpid's when
+        /// Foundation has not noticed the exit (it once missed one here and waited for ever).
+        func exited() -> Int32? {
+            if !process.isRunning { return process.terminationStatus }
+            var status: Int32 = 0
+            guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
+            return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         }
-        process.waitUntilExit()
-        up.withLock { $0 = nil }
-        return process.terminationStatus
+        kill(pid, SIGTERM)
+        for _ in 0..<300 {
+            if let status = exited() { return status }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("cella up ignored SIGTERM for 30 s: \(upOutput.withLock { $0 })")
+        kill(pid, SIGKILL)
+        for _ in 0..<100 {
+            if let status = exited() { return status }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return -1
     }
 
     /// Runs `cella ARGS` with this harness's configuration home and no CELLA_* variables.
@@ -288,40 +300,42 @@ final class CLIHarness: Sendable {
     }
 
     /// Runs a program with `environment`, its output collected through files.
+    /// posix_spawn and waitpid on the one pid rather than Foundation's Process, whose exit
+    /// monitoring here once missed a short-lived child's exit and left `waitUntilExit` blocked
+    /// for good (the suite hung past its time limit). stdin, stdout and stderr are files.
     func run(_ executable: String, _ arguments: [String], stdin: String? = nil, directory: String? = nil) -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = environment
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let id = UUID().uuidString
-        let outPath = root + "/out-\(id)", errPath = root + "/err-\(id)"
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        let inPath = root + "/in-\(id)", outPath = root + "/out-\(id)", errPath = root + "/err-\(id)"
+        defer { for path in [inPath, outPath, errPath] { unlink(path) } }
+        guard FileManager.default.createFile(atPath: inPath, contents: Data((stdin ?? "").utf8)) else {
+            return Result(status: -1, stdout: "", stderr: "cannot create \(inPath)")
+        }
+        // `env -C DIR` changes directory before the program runs.
+        let argv = directory.map { ["/usr/bin/env", "-C", $0, executable] + arguments } ?? [executable] + arguments
+        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        var cEnv: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
-            unlink(outPath)
-            unlink(errPath)
+            cArgs.forEach { free($0) }
+            cEnv.forEach { free($0) }
         }
-        guard let out = FileHandle(forWritingAtPath: outPath), let err = FileHandle(forWritingAtPath: errPath) else {
-            return Result(status: -1, stdout: "", stderr: "cannot create \(outPath)")
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, stdin == nil ? "/dev/null" : inPath, O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, argv[0], &actions, nil, cArgs, cEnv)
+        guard spawned == 0 else { return Result(status: -1, stdout: "", stderr: "posix_spawn \(argv[0]): \(spawned)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            if errno != EINTR { return Result(status: -1, stdout: "", stderr: "waitpid: errno \(errno)") }
         }
-        defer {
-            try? out.close()
-            try? err.close()
-        }
-        process.standardOutput = out
-        process.standardError = err
-        let input = Pipe()
-        process.standardInput = stdin == nil ? FileHandle.nullDevice : input
-        do { try process.run() } catch { return Result(status: -1, stdout: "", stderr: "\(error)") }
-        if let stdin {
-            input.fileHandleForWriting.write(Data(stdin.utf8))
-            try? input.fileHandleForWriting.close()
-        }
-        process.waitUntilExit()
+        // Exit status, or 128 + signal as a shell reports it.
+        let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         let stdout = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
         let stderr = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
-        return Result(status: process.terminationStatus, stdout: stdout, stderr: stderr)
+        return Result(status: code, stdout: stdout, stderr: stderr)
     }
 
     /// `cella ARGS` that must succeed, its stdout parsed as JSON.
@@ -351,8 +365,10 @@ final class CLIHarness: Sendable {
     /// cgroup root.
     func cleanUp() {
         if let process = up.withLock({ $0 }), process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            let pid = process.processIdentifier
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            for _ in 0..<50 where process.isRunning && waitpid(pid, &status, WNOHANG) != pid { usleep(100_000) }
         }
         for hierarchy in Self.hierarchies {
             rmdir("/sys/fs/cgroup/\(hierarchy.isEmpty ? "" : hierarchy + "/")\(cgroupRoot)")

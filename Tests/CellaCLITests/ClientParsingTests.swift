@@ -42,8 +42,8 @@ import Testing
     /// Every command of the tree, as the built binary: `--help` must print its usage and exit 0
     /// (argument-parser refuses a tree with clashing names, such as two `--context` options).
     @Test func everyCommandAnswersHelp() throws {
-        let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path + "/cella"
-        try #require(FileManager.default.isExecutableFile(atPath: binary), "build the cella executable first")
+        let harness = try CLIHarness()
+        defer { harness.cleanUp() }
         func paths(_ command: any ParsableCommand.Type, _ prefix: [String]) -> [[String]] {
             let subs = command.configuration.subcommands
             return [prefix] + subs.flatMap { paths($0, prefix + [$0._commandName]) }
@@ -51,16 +51,8 @@ import Testing
         let all = paths(CellaCommand.self, [])
         #expect(all.count > 40, "\(all.count) commands")
         for path in all {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = path + ["--help"]
-            let out = Pipe()
-            process.standardOutput = out
-            process.standardError = out
-            try process.run()
-            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0 && text.contains("USAGE:"), "cella \(path.joined(separator: " ")) --help: \(text.prefix(400))")
+            let r = harness.cella(path + ["--help"])
+            #expect(r.status == 0 && r.stdout.contains("USAGE:"), "cella \(path.joined(separator: " ")) --help: \(r)")
         }
     }
 

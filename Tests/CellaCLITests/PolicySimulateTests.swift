@@ -6,17 +6,12 @@ import Testing
 @Suite struct PolicySimulateTests {
     static let cella = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path + "/cella"
 
+    /// Through the harness's posix_spawn runner (Foundation's Process once missed a child's exit).
     static func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: cella)
-        p.arguments = ["policy", "simulate"] + args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        let harness = try CLIHarness()
+        defer { harness.cleanUp() }
+        let r = harness.cella(["policy", "simulate"] + args)
+        return (r.status, r.stdout, r.stderr)
     }
 
     static func file(_ text: String) throws -> String {

@@ -10,6 +10,40 @@ import Testing
 struct ClusterTests {
     static let probe = Cluster.repository + "/Tests/Fixtures/functions/agent-probe"
 
+    /// Polls the async invocations `ids` (event `{"n": N}` → id) until every one has succeeded
+    /// with its own event, for up to 60 s; none may be dead-lettered.
+    static func expectAllSucceed(_ ids: [Int: String], _ cluster: Cluster, controller: Int = 0) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        var pending = Set(ids.keys)
+        while !pending.isEmpty, ContinuousClock.now < deadline {
+            for n in pending.sorted() {
+                let json = try await cluster.request(.GET, "/v1/invocations/\(ids[n]!)", controller: controller).json
+                if json["status"] as? String == "succeeded" {
+                    let event = (json["result"] as? [String: Any])?["event"] as? [String: Any]
+                    #expect(event?["n"] as? Int == n, "invocation \(n) returned \(json)")
+                    pending.remove(n)
+                } else {
+                    #expect(json["status"] as? String != "dead", "invocation \(n) dead-lettered: \(json)")
+                }
+            }
+            if !pending.isEmpty { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        #expect(pending.isEmpty, "never executed: \(pending.sorted())")
+    }
+
+    /// The metering records of `counter`, polled (agents ship them about once a second) until
+    /// there are at least `count` or 10 s have passed.
+    static func meteredRecords(atLeast count: Int, _ cluster: Cluster, controller: Int = 0) async throws -> Int {
+        var records = 0
+        for _ in 0..<50 {
+            let reply = try await cluster.request(.GET, "/v1/functions/counter/records?limit=1000", controller: controller)
+            records = ((try? JSONSerialization.jsonObject(with: Data(reply.body.utf8))) as? [Any])?.count ?? 0
+            if records >= count { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return records
+    }
+
     @Test func invocationsSpreadKeepLocalityAndSurviveANodeKilled() async throws {
         try await withCluster { cluster in
             var homes: [String: String] = [:]
@@ -75,32 +109,10 @@ struct ClusterTests {
             for n in 20..<30 { try await submit(n) }
 
             // Every one runs to success, none lost; each result is its own event.
-            let deadline = ContinuousClock.now + .seconds(60)
-            var pending = Set(ids.keys)
-            while !pending.isEmpty, ContinuousClock.now < deadline {
-                for n in pending.sorted() {
-                    let reply = try await cluster.request(.GET, "/v1/invocations/\(ids[n]!)")
-                    let json = reply.json
-                    if json["status"] as? String == "succeeded" {
-                        let event = (json["result"] as? [String: Any])?["event"] as? [String: Any]
-                        #expect(event?["n"] as? Int == n, "invocation \(n) returned \(json)")
-                        pending.remove(n)
-                    } else {
-                        #expect(json["status"] as? String != "dead", "invocation \(n) dead-lettered: \(json)")
-                    }
-                }
-                if !pending.isEmpty { try await Task.sleep(for: .milliseconds(200)) }
-            }
-            #expect(pending.isEmpty, "never executed: \(pending.sorted())")
+            try await Self.expectAllSucceed(ids, cluster)
             // Executions metered: at least one per invocation (at-least-once allows repeats only
             // for the ones the killed controller held).
-            var records = 0
-            for _ in 0..<50 {
-                let reply = try await cluster.request(.GET, "/v1/functions/counter/records?limit=1000")
-                records = ((try? JSONSerialization.jsonObject(with: Data(reply.body.utf8))) as? [Any])?.count ?? 0
-                if records >= 30 { break }
-                try await Task.sleep(for: .milliseconds(200))
-            }
+            let records = try await Self.meteredRecords(atLeast: 30, cluster)
             #expect(records >= 30 && records <= 50, "\(records) executions metered for 30 invocations")
         }
     }
@@ -147,22 +159,7 @@ struct ClusterTests {
                 cluster.killController(0)
                 for n in 20..<30 { try await submit(n, to: 1) }
 
-                let deadline = ContinuousClock.now + .seconds(60)
-                var pending = Set(ids.keys)
-                while !pending.isEmpty, ContinuousClock.now < deadline {
-                    for n in pending.sorted() {
-                        let json = try await cluster.request(.GET, "/v1/invocations/\(ids[n]!)", controller: 1).json
-                        if json["status"] as? String == "succeeded" {
-                            let event = (json["result"] as? [String: Any])?["event"] as? [String: Any]
-                            #expect(event?["n"] as? Int == n, "invocation \(n) returned \(json)")
-                            pending.remove(n)
-                        } else {
-                            #expect(json["status"] as? String != "dead", "invocation \(n) dead-lettered: \(json)")
-                        }
-                    }
-                    if !pending.isEmpty { try await Task.sleep(for: .milliseconds(200)) }
-                }
-                #expect(pending.isEmpty, "never executed: \(pending.sorted())")
+                try await Self.expectAllSucceed(ids, cluster, controller: 1)
                 // Metered: the 4 sync, the deduped one, the 30 (repeats only for those the killed
                 // controller held when it died). node-0 ships its records to controller 0: those
                 // it had not shipped when that controller died wait on the node (its cursor moves
@@ -172,13 +169,7 @@ struct ClusterTests {
                 // node-0 beats to controller 0 again; controller 1, which declared it dead, takes
                 // it back from the store.
                 try await cluster.waitLive(2)
-                var records = 0
-                for _ in 0..<50 {
-                    let reply = try await cluster.request(.GET, "/v1/functions/counter/records?limit=1000", controller: 1)
-                    records = ((try? JSONSerialization.jsonObject(with: Data(reply.body.utf8))) as? [Any])?.count ?? 0
-                    if records >= 35 { break }
-                    try await Task.sleep(for: .milliseconds(200))
-                }
+                let records = try await Self.meteredRecords(atLeast: 35, cluster, controller: 1)
                 #expect(records >= 35 && records <= 50, "\(records) executions metered for 35 invocations")
             }
             outcome = .success(())

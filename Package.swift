@@ -44,13 +44,25 @@ let package = Package(
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // Plain Codable values shared by the agent, the controller and the CLI.
         .target(name: "CellaModel"),
+        // Function bundles: zip and tar.gz checked entry by entry and unpacked without following
+        // links; the content-addressed store the agent keeps them in. The controller runs the same
+        // checks at upload.
+        .target(
+            name: "CellaBundles",
+            dependencies: [
+                "CellaModel",
+                "CellaSandbox",
+                "CZlib",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // The node agent: instance pool, Runtime API server, agent HTTP API, bundles, runtimes.
         .target(
             name: "CellaAgent",
             dependencies: [
                 "CellaModel",
                 "CellaSandbox",
-                "CZlib",
+                "CellaBundles",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -103,7 +115,7 @@ let package = Package(
         .target(
             name: "CellaController",
             dependencies: [
-                "CellaModel", "CellaStore", "CellaIAM", "CellaAuth",
+                "CellaModel", "CellaStore", "CellaIAM", "CellaAuth", "CellaBundles",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -178,10 +190,11 @@ let package = Package(
             name: "CellaAgentTests",
             dependencies: [
                 "CellaAgent",
-                "CZlib",
+                "CellaBundles",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
+        .testTarget(name: "CellaBundlesTests", dependencies: ["CellaBundles", "CZlib"]),
         .testTarget(
             name: "CellaAuthTests",
             dependencies: ["CellaAuth", .product(name: "Crypto", package: "swift-crypto")]

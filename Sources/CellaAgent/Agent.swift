@@ -1,3 +1,4 @@
+import CellaBundles
 import CellaModel
 import CellaSandbox
 import Foundation

@@ -1,3 +1,4 @@
+import CellaBundles
 import CellaSandbox
 
 /// How an agent runs: where it keeps things, how much of the node it may use, and its timeouts.

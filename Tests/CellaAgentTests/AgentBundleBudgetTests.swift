@@ -1,3 +1,4 @@
+@testable import CellaBundles
 import CellaModel
 import Foundation
 import Testing

@@ -1,4 +1,5 @@
 import CellaAgent
+import CellaBundles
 import CellaModel
 import Foundation
 import Testing

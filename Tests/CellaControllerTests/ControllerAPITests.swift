@@ -50,6 +50,70 @@ import Testing
         }
     }
 
+    /// Archives a node would refuse, made by Python's zipfile and tarfile, with their sha256.
+    static let hostileBundles: [String: (bytes: [UInt8], digest: String)] = {
+        let script = #"""
+import hashlib, io, json, sys, tarfile, zipfile
+def z(entries):
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", zipfile.ZIP_DEFLATED) as f:
+        for name, data in entries: f.writestr(name, data)
+    return b.getvalue()
+def t(members):
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w:gz") as f:
+        for info, data in members:
+            f.addfile(info, io.BytesIO(data) if data is not None else None)
+    return b.getvalue()
+def m(name, kind=tarfile.REGTYPE, link="", size=0):
+    i = tarfile.TarInfo(name); i.type = kind; i.linkname = link; i.size = size; return i
+out = {
+  "traversal": z([("app.py", "x"), ("../evil.py", "x")]),
+  "duplicate": z([("app.py", "a"), ("app.py", "b")]),
+  "bomb": z([("zeros.bin", b"\0" * (260 << 20))]),
+  "absolute-link": t([(m("app.py", size=1), b"x"), (m("etc", tarfile.SYMTYPE, "/etc"), None)]),
+  "link-through": t([(m("pkg", tarfile.DIRTYPE), None), (m("lib", tarfile.SYMTYPE, "pkg"), None), (m("lib/x.py", size=1), b"x")]),
+  "device": t([(m("app.py", size=1), b"x"), (m("dev/sda", tarfile.BLKTYPE), None)]),
+  "good": t([(m("pkg", tarfile.DIRTYPE), None), (m("pkg/app.py", size=5), b"hello"), (m("current", tarfile.SYMTYPE, "pkg"), None)]),
+}
+json.dump({k: [v.hex(), hashlib.sha256(v).hexdigest()] for k, v in out.items()}, sys.stdout)
+"""#
+        guard let text = try? Cluster.python(script),
+              let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: [String]] else { return [:] }
+        return object.mapValues { pair in
+            let hex = Array(pair[0].utf8)
+            let bytes = stride(from: 0, to: hex.count, by: 2).map { UInt8(String(decoding: hex[$0..<$0 + 2], as: UTF8.self), radix: 16)! }
+            return (bytes, pair[1])
+        }
+    }()
+
+    @Test func bundlesAreCheckedEntryByEntryAtUpload() async throws {
+        let bundles = Self.hostileBundles
+        try #require(bundles.count == 7, "the archives could not be made")
+        try await withController { c in
+            let refusals: [(String, String, String)] = [
+                ("traversal", "path_traversal", "../evil.py"), ("duplicate", "duplicate_entry", "app.py"),
+                ("bomb", "too_large", "zeros.bin"), ("absolute-link", "link_escape", "etc"),
+                ("link-through", "link_traversal", "lib/x.py"), ("device", "special_file", "dev/sda"),
+            ]
+            for (name, code, entry) in refusals {
+                let reply = try await c.request(.POST, "/v1/bundles", body: bundles[name]!.bytes)
+                let message = reply.json["message"] as? String ?? ""
+                #expect(reply.status == 400 && reply.header("X-Cella-Error") == "InvalidBundle", "\(name): \(reply.status) \(reply.body)")
+                #expect(message.hasPrefix("bundle refused (\(code)): entry \"\(entry)\""), "\(name): \(message)")
+                // Nothing was stored: no function can name it.
+                let create = try await c.json(.POST, "/v1/functions", [
+                    "config": ["name": "fn", "runtime": "python3.11", "handler": "app.handler"], "codeDigest": bundles[name]!.digest])
+                #expect(create.status == 400 && (create.json["message"] as? String)?.contains("upload it") == true, "\(name): \(create.body)")
+            }
+            let good = try await c.request(.POST, "/v1/bundles", body: bundles["good"]!.bytes)
+            #expect(good.status == 201, "\(good.body)")
+            #expect(good.json["digest"] as? String == bundles["good"]!.digest)
+            #expect(good.json["format"] as? String == "tar.gz" && good.json["entries"] as? Int == 3)
+            #expect(good.json["files"] as? Int == 1 && good.json["unpackedBytes"] as? Int == 5, "\(good.body)")
+        }
+    }
+
     @Test func functionsVersionsAndAliases() async throws {
         try await withController { c in
             #expect(try await Self.create(c, "fn").status == 201)

@@ -119,10 +119,12 @@ public enum ControllerAPI {
                     throw ControllerError(.tooLarge, "the bundle exceeds \(limit) bytes")
                 }
                 let bytes = Array(buffer: body)
-                try BundleCheck.validate(bytes)
+                let summary = try await BundleCheck.validate(bytes, maxArchiveBytes: limit)
                 let digest = Bytes.hexString(SHA256.hash(data: bytes))
                 try await store.putBundle(digest: digest, bytes: bytes)
-                return try Responses.json(.created, BundleView(digest: digest, sizeBytes: bytes.count))
+                return try Responses.json(.created, BundleView(
+                    digest: digest, sizeBytes: bytes.count, format: summary.format.rawValue,
+                    entries: summary.entries, files: summary.files, unpackedBytes: summary.unpackedBytes))
             }
         }
 

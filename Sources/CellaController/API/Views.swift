@@ -1,6 +1,8 @@
+import CellaBundles
 import CellaModel
 import CellaStore
 import Foundation
+import NIOPosix
 
 /// `POST /v1/functions`.
 struct CreateFunctionBody: Decodable {
@@ -72,6 +74,12 @@ struct FunctionView: Encodable {
 struct BundleView: Encodable {
     var digest: String
     var sizeBytes: Int
+    /// `zip` or `tar.gz`.
+    var format: String
+    /// What a node will unpack: archive members, regular files and their bytes.
+    var entries: Int
+    var files: Int
+    var unpackedBytes: Int64
 }
 
 struct NodeView: Encodable {
@@ -165,15 +173,20 @@ struct InvocationView: Encodable {
     }
 }
 
-/// The cheap checks a bundle passes at upload: a zip or a gzip'd tar, not empty. Its entries are
-/// checked entry by entry (traversal, links, devices, sizes) by the node that unpacks it.
+/// The checks a bundle passes at upload: every check a node makes when it unpacks it (format,
+/// archive and unpacked sizes, entry count, each entry's path, type and links, CRCs), run on the
+/// bytes in memory, off the event loops, writing nothing. A bundle refused here would have been
+/// refused by every node; the message names the entry.
 enum BundleCheck {
-    static func validate(_ bytes: [UInt8]) throws(ControllerError) {
-        guard bytes.count >= 4 else { throw ControllerError(.invalidBundle, "the bundle is \(bytes.count) bytes; expected a zip or tar.gz archive") }
-        let zip = bytes[0] == 0x50 && bytes[1] == 0x4b && (bytes[2] == 0x03 || bytes[2] == 0x05)
-        let gzip = bytes[0] == 0x1f && bytes[1] == 0x8b
-        guard zip || gzip else {
-            throw ControllerError(.invalidBundle, "the bundle is neither a zip (PK\\x03\\x04) nor a gzip'd tar (\\x1f\\x8b)")
+    static func validate(_ bytes: [UInt8], maxArchiveBytes: Int) async throws -> BundleUnpacker.Summary {
+        let limits = BundleLimits(maxArchiveBytes: Int64(maxArchiveBytes))
+        let result = try await NIOThreadPool.singleton.runIfActive { () -> Result<BundleUnpacker.Summary, BundleError> in
+            Result { () throws(BundleError) in try BundleUnpacker.check(bytes, limits: limits) }
+        }
+        switch result {
+        case .success(let summary): return summary
+        case .failure(let error):
+            throw ControllerError(.invalidBundle, "bundle refused (\(error.code.rawValue)): \(error.message)")
         }
     }
 }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import CellaAgent
+import CellaBundles
 import CellaModel
 import Foundation
 import Hummingbird

@@ -275,6 +275,21 @@ final class Cluster: @unchecked Sendable {
         ])
     }
 
+    /// What a Python script prints on standard output.
+    static func python(_ script: String) throws -> String {
+        let out = NSTemporaryDirectory() + "cella-python-\(UUID().uuidString).out"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = ["-c", script]
+        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        try p.run()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw CocoaError(.fileReadUnknown) }
+        return try String(contentsOfFile: out, encoding: .utf8)
+    }
+
     static func zip(directory: String) throws -> [UInt8] {
         let out = NSTemporaryDirectory() + "cella-bundle-\(UUID().uuidString).zip"
         defer { try? FileManager.default.removeItem(atPath: out) }

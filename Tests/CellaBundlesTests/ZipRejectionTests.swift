@@ -1,7 +1,7 @@
 import Glibc
 import Testing
 
-@testable import CellaAgent
+@testable import CellaBundles
 
 /// One archive Cella must refuse: the entries, the code, and the entry the message must name.
 struct ZipCase: CustomTestStringConvertible, Sendable {

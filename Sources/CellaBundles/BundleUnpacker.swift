@@ -30,6 +30,32 @@ public enum BundleUnpacker {
         archiveAt path: String, into directory: String, limits: BundleLimits = .default
     ) throws(BundleError) -> Summary {
         let file = try ArchiveFile(path: path)
+        let format = try detect(file, limits: limits)
+        try BundleSyscalls.check("mkdir", directory) { mkdir(directory, 0o700) }
+        do throws(BundleError) {
+            let rootFD = try BundleSyscalls.check("open", directory) {
+                open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            }
+            defer { close(rootFD) }
+            return try extract(file, format: format, into: TreeWriter(rootFD: rootFD, limits: limits), limits: limits)
+        } catch {
+            try? BundleSyscalls.removeTree(atPath: directory)
+            throw error
+        }
+    }
+
+    /// Makes every check `unpack` makes — format, sizes, entry count, paths, links, file types,
+    /// CRCs — on an archive in memory, writing nothing: what the controller runs on an upload,
+    /// so that a bundle a node would refuse is refused before any function can name it.
+    /// - Returns: what an unpack would make.
+    /// - Throws: `BundleError`, with the same code and message `unpack` would give.
+    public static func check(_ archive: [UInt8], limits: BundleLimits = .default) throws(BundleError) -> Summary {
+        let file = ArchiveFile(bytes: archive)
+        let format = try detect(file, limits: limits)
+        return try extract(file, format: format, into: .checkingOnly(limits), limits: limits)
+    }
+
+    private static func detect(_ file: ArchiveFile, limits: BundleLimits) throws(BundleError) -> BundleFormat {
         guard file.size <= limits.maxArchiveBytes else {
             throw BundleError(.tooLarge, "archive is \(file.size) bytes, over the \(limits.maxArchiveBytes)-byte limit")
         }
@@ -37,23 +63,18 @@ public enum BundleUnpacker {
         guard let format = BundleFormat.detect(head) else {
             throw BundleError(.unsupportedFormat, "archive is neither a zip nor a gzip-compressed tar (it starts with \(hex(head)))")
         }
-        try BundleSyscalls.check("mkdir", directory) { mkdir(directory, 0o700) }
-        do throws(BundleError) {
-            let rootFD = try BundleSyscalls.check("open", directory) {
-                open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            }
-            defer { close(rootFD) }
-            let writer = TreeWriter(rootFD: rootFD, limits: limits)
-            switch format {
-            case .zip: try ZipExtractor(file: file, writer: writer, limits: limits).run()
-            case .tarGzip: try TarExtractor(file: file, writer: writer, limits: limits).run()
-            }
-            let made = try writer.finish()
-            return Summary(format: format, entries: made.entries, files: made.files, unpackedBytes: made.bytes)
-        } catch {
-            try? BundleSyscalls.removeTree(atPath: directory)
-            throw error
+        return format
+    }
+
+    private static func extract(
+        _ file: ArchiveFile, format: BundleFormat, into writer: TreeWriter, limits: BundleLimits
+    ) throws(BundleError) -> Summary {
+        switch format {
+        case .zip: try ZipExtractor(file: file, writer: writer, limits: limits).run()
+        case .tarGzip: try TarExtractor(file: file, writer: writer, limits: limits).run()
         }
+        let made = try writer.finish()
+        return Summary(format: format, entries: made.entries, files: made.files, unpackedBytes: made.bytes)
     }
 
     private static func hex(_ bytes: [UInt8]) -> String {

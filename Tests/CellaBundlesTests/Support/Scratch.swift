@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import CellaAgent
+@testable import CellaBundles
 
 /// A private temporary directory per test, removed when the test ends: `out` is where archives
 /// unpack, everything beside it counts as "outside the bundle".
@@ -27,8 +27,21 @@ final class Scratch {
         return target
     }
 
+    /// Unpacks into `out`; first runs the check-only pass the controller runs at upload over the
+    /// same bytes and expects the very same outcome (summary, or error code and message).
     func unpack(_ archive: [UInt8], limits: BundleLimits = .default) throws(BundleError) -> BundleUnpacker.Summary {
-        try BundleUnpacker.unpack(archiveAt: write(archive, to: "archive"), into: out, limits: limits)
+        let checked = Result { () throws(BundleError) in try BundleUnpacker.check(archive, limits: limits) }
+        let unpacked = Result { () throws(BundleError) in
+            try BundleUnpacker.unpack(archiveAt: write(archive, to: "archive"), into: out, limits: limits)
+        }
+        switch (checked, unpacked) {
+        case (.success(let a), .success(let b)): #expect(a == b, "check-only and unpack disagree")
+        case (.failure(let a), .failure(let b)):
+            #expect(a.code == b.code && a.message == b.message, "check-only said \(a), unpack said \(b)")
+        case (.success, .failure(let b)) where b.code == .io: break  // the file system's refusal, not the archive's
+        default: Issue.record("check-only gave \(checked), unpack gave \(unpacked)")
+        }
+        return try unpacked.get()
     }
 
     /// `lstat` of a path under `out`.

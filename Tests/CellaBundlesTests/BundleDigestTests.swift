@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import CellaAgent
+@testable import CellaBundles
 
 @Suite("BundleDigest")
 struct BundleDigestTests {

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import CellaAgent
+@testable import CellaBundles
 
 struct TarCase: CustomTestStringConvertible, Sendable {
     var label: String

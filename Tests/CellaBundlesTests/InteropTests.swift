@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import CellaAgent
+@testable import CellaBundles
 
 /// Archives written by real tools (Python's zipfile and tarfile, GNU tar), not by the tests' own
 /// writers, so a misreading shared by the writers and the readers cannot hide.

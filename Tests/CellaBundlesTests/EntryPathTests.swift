@@ -1,6 +1,6 @@
 import Testing
 
-@testable import CellaAgent
+@testable import CellaBundles
 
 @Suite("Entry paths")
 struct EntryPathTests {

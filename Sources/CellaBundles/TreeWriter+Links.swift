@@ -27,6 +27,7 @@ extension TreeWriter {
         guard case .file? = nodes[target] else {
             throw .entry(.hardLinkEscape, entry.name, "hard link target \(quoted) is not a regular file extracted before it")
         }
+        guard writes else { return }
         let (targetFD, owned) = try walk(to: target.parent, from: (rootFD, 0), for: entry.name)
         defer { if owned { close(targetFD) } }
         try BundleSyscalls.check("linkat", entry: entry.name) {
@@ -48,6 +49,7 @@ extension TreeWriter {
                     : .entry(.linkEscape, entry.name, "symbolic link target \(quoted) points outside the bundle root through another link")
             }
         }
+        guard writes else { return Summary(entries: entryCount, files: fileCount, bytes: fileBytes) }
         for (entry, target) in pendingLinks {
             let parentFD = try directory(entry.path.parent, for: entry.name)
             try BundleSyscalls.check("symlinkat", entry: entry.name) { symlinkat(target, parentFD, entry.path.name) }

@@ -1,3 +1,4 @@
+import CellaModel
 import CellaSandbox
 
 /// The one error type of function bundles: a stable code to match on, a message for people that

@@ -14,6 +14,9 @@ import Glibc
 /// 0755; never setuid, setgid or sticky. Owner is whoever runs the agent (root). Modification
 /// times are the archive's, so that a bundle's `.pyc` files stay valid for their sources; a
 /// directory the archive does not list gets `TreeWriter.defaultMtime`.
+///
+/// A writer made with `checkingOnly()` writes nothing and makes every check all the same: the
+/// controller runs it over an upload, so a bundle a node would refuse is refused at upload.
 final class TreeWriter {
     enum Node {
         /// `mtime` is nil for a directory the archive only implies.
@@ -29,6 +32,8 @@ final class TreeWriter {
 
     let rootFD: Int32
     let limits: BundleLimits
+    /// False for a writer that only checks.
+    let writes: Bool
     var nodes: [EntryPath: Node] = [:]
     var rootMtime: Int64?
     var pendingLinks: [(entry: ArchiveEntry, target: String)] = []
@@ -44,7 +49,17 @@ final class TreeWriter {
     init(rootFD: Int32, limits: BundleLimits) {
         self.rootFD = rootFD
         self.limits = limits
+        writes = true
     }
+
+    private init(checkingWith limits: BundleLimits) {
+        rootFD = -1
+        self.limits = limits
+        writes = false
+    }
+
+    /// A writer that makes every check and touches no file system.
+    static func checkingOnly(_ limits: BundleLimits) -> TreeWriter { TreeWriter(checkingWith: limits) }
 
     deinit { if let cachedDirectory { close(cachedDirectory.fd) } }
 
@@ -78,6 +93,10 @@ final class TreeWriter {
                 nodes[entry.path] = .directory(mtime: entry.mtime)
                 return
             }
+            guard writes else {
+                nodes[entry.path] = .directory(mtime: entry.mtime)
+                return
+            }
             try BundleSyscalls.check("mkdirat", entry: entry.name) { mkdirat(parentFD, name, 0o755) }
             let fd = try BundleSyscalls.check("openat", entry: entry.name) {
                 openat(parentFD, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
@@ -86,6 +105,14 @@ final class TreeWriter {
             try BundleSyscalls.check("fchmod", entry: entry.name) { fchmod(fd, 0o755) }
             nodes[entry.path] = .directory(mtime: entry.mtime)
         case .file(let executable):
+            guard writes else {
+                nodes[entry.path] = .file
+                var sink = FileSink(fd: -1, entry: entry.name)
+                try contents(&sink)
+                fileCount += 1
+                fileBytes += sink.written
+                return
+            }
             let fd = try BundleSyscalls.check("openat", entry: entry.name) {
                 openat(parentFD, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
             }
@@ -151,10 +178,11 @@ final class TreeWriter {
                 case .file?:
                     throw BundleError.entry(.duplicateEntry, entry, "\(BundleError.quoted(prefix.description)) is a file in the archive, not a directory")
                 case nil:
-                    try BundleSyscalls.check("mkdirat", entry: entry) { mkdirat(fd, name, 0o755) }
+                    if writes { try BundleSyscalls.check("mkdirat", entry: entry) { mkdirat(fd, name, 0o755) } }
                     nodes[prefix] = .directory(mtime: nil)
                     created = true
                 }
+                guard writes else { continue }
                 let next = try BundleSyscalls.check("openat", entry: entry) {
                     openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
                 }
@@ -176,7 +204,7 @@ final class TreeWriter {
     }
 }
 
-/// Where a regular file's bytes go.
+/// Where a regular file's bytes go; with no descriptor (-1) they are only counted.
 struct FileSink {
     let fd: Int32
     let entry: String
@@ -188,7 +216,7 @@ struct FileSink {
     }
 
     mutating func write(_ bytes: UnsafeRawBufferPointer) throws(BundleError) {
-        try BundleSyscalls.writeAll(fd, bytes, entry: entry)
+        if fd >= 0 { try BundleSyscalls.writeAll(fd, bytes, entry: entry) }
         written += Int64(bytes.count)
     }
 }

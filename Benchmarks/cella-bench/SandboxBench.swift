@@ -19,6 +19,9 @@ struct SandboxBench: ParsableCommand {
     @Option(help: "Unmeasured warm-up runs per series.")
     var warmup = 10
 
+    @Flag(help: "Time Cella's sandbox alone (for profiling it); no peers, no ratios to them.")
+    var cellaOnly = false
+
     func run() throws {
         let launcher = try SandboxLauncher(configuration: .init(cgroupRoot: "cella-bench", stateDirectory: "/run/cella-bench"))
         launcher.removeStale()
@@ -36,6 +39,10 @@ struct SandboxBench: ParsableCommand {
             if i >= warmup { cella.values.append(elapsed) }
         }
         var series = [cella]
+        if cellaOnly {
+            report(series)
+            return
+        }
 
         if let runc = which("runc") {
             let bundle = try makeRuncBundle(runc: runc)

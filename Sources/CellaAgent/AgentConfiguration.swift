@@ -49,6 +49,10 @@ public struct AgentConfiguration: Sendable {
     /// The sandbox launcher's cgroup root and state directory.
     public var sandbox = SandboxLauncher.Configuration()
     public var bundleLimits = BundleLimits()
+    /// The node token: when set, every API call but `GET /v1/health` must carry
+    /// `Authorization: Bearer <token>` (the controller sends it; heartbeats send it back). Nil:
+    /// the API is open to whoever reaches its address (a standalone agent on loopback).
+    public var apiToken: String?
 
     public init() {}
 }

@@ -20,6 +20,8 @@ public struct AgentError: Error, Sendable, CustomStringConvertible {
         case tooLarge = "RequestTooLarge"
         /// A bundle was rejected.
         case badBundle = "InvalidBundle"
+        /// The call lacks the node token the agent was given.
+        case unauthorized = "Unauthorized"
         /// Something in the agent or the host failed.
         case `internal` = "ServiceException"
     }
@@ -38,6 +40,7 @@ public struct AgentError: Error, Sendable, CustomStringConvertible {
     public var httpStatus: Int {
         switch code {
         case .invalidRequest, .badBundle: 400
+        case .unauthorized: 401
         case .notFound, .runtimeNotFound: 404
         case .tooLarge: 413
         case .throttled: 429

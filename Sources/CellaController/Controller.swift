@@ -9,8 +9,15 @@ import ServiceLifecycle
 /// durable is in the store, so several controllers can share one PostgreSQL.
 public final class Controller: Sendable {
     public struct Configuration: Sendable {
-        /// The cluster operator's bearer token (also what agents send with their heartbeats).
+        /// The cluster operator's bearer token.
         public var operatorToken: String
+        /// The nodes' shared secret: agents send it with heartbeats and telemetry, and this
+        /// controller sends it on every call to an agent. It opens the node routes only, so a node
+        /// holds no operator credential. Nil: the operator token serves as it (agents then hold
+        /// the operator's token; deploy with a node token).
+        public var nodeToken: String?
+        /// The token agents present and expect.
+        public var effectiveNodeToken: String { nodeToken ?? operatorToken }
         /// Created on start when missing; where the operator acts without `X-Cella-Tenant`.
         public var defaultTenant = "default"
         /// Largest sync event, bytes (Lambda: 6 MB).
@@ -46,7 +53,7 @@ public final class Controller: Sendable {
         self.store = store
         self.logger = logger
         registry = NodeRegistry(deadAfterMs: configuration.nodeDeadAfterMs)
-        agents = AgentClient(http: http)
+        agents = AgentClient(http: http, token: configuration.effectiveNodeToken)
         resolver = FunctionResolver(store: store)
         quotas = Quotas(defaults: configuration.quotas, overrides: configuration.quotaOverrides)
         invoker = Invoker(registry: registry, agents: agents, store: store, quotas: quotas, logger: logger)
@@ -54,7 +61,9 @@ public final class Controller: Sendable {
         worker = AsyncWorker(
             store: store, resolver: resolver, invoker: invoker, configuration: configuration.async, logger: logger,
             canRun: { registry.hasLiveNode() })
-        authenticator = Authenticator(operatorToken: configuration.operatorToken, defaultTenant: configuration.defaultTenant, store: store)
+        authenticator = Authenticator(
+            operatorToken: configuration.operatorToken, nodeToken: configuration.nodeToken,
+            defaultTenant: configuration.defaultTenant, store: store)
     }
 
     /// Migrates the store, makes the default tenant and loads the nodes known to the store.

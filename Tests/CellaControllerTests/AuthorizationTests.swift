@@ -35,6 +35,33 @@ import Testing
         #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"\#(action)","Resource":"\#(resource)"}]}"#
     }
 
+    /// The node token opens the node routes and nothing else — not even what a principal that
+    /// happens to be named `node` may do — and the operator token no longer stands in for it.
+    @Test func theNodeTokenOpensTheNodeRoutesOnly() async throws {
+        let nodeToken = "test-node-token-0123456789"
+        try await withController(configure: { $0.nodeToken = nodeToken }) { c in
+            let node = [("Authorization", "Bearer \(nodeToken)")]
+            let beat = #"{"address":"http://127.0.0.1:1","memoryBudgetBytes":1073741824,"memoryReservedBytes":0,"inFlight":0,"warm":[],"templates":[],"bundles":[],"draining":false}"#
+            let ok = try await c.request(.POST, "/v1/nodes/n1/heartbeat", body: Array(beat.utf8), headers: node, auth: false)
+            #expect(ok.status == 200, "\(ok.body)")
+            let telemetry = try await c.request(.POST, "/v1/nodes/n1/telemetry", body: Array(#"{"records":[],"logs":[]}"#.utf8), headers: node, auth: false)
+            #expect(telemetry.status == 204, "\(telemetry.body)")
+            // A principal named like the node caller, allowed everything in the default tenant.
+            _ = try await Self.key(c, tenant: "default", principal: "node",
+                                   policy: #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#)
+            #expect(try await ControllerAPITests.create(c, "fn").status == 201)
+            for (method, path, body) in [(HTTPMethod.GET, "/v1/nodes", nil), (.GET, "/v1/tenants", nil), (.GET, "/v1/functions", nil),
+                                         (.GET, "/v1/functions/fn", nil), (.POST, "/v1/functions/fn/invoke", "{}"),
+                                         (.POST, "/2015-03-31/functions/fn/invocations", "{}"), (.GET, "/v1/principals", nil),
+                                         (.POST, "/v1/bundles", "PK"), (.GET, "/v1/top", nil)] as [(HTTPMethod, String, String?)] {
+                let reply = try await c.request(method, path, body: body.map { Array($0.utf8) }, headers: node, auth: false)
+                #expect(reply.status == 403, "\(method) \(path) with the node token: \(reply.status) \(reply.body)")
+            }
+            // The operator may still do everything, heartbeats included.
+            #expect(try await c.request(.POST, "/v1/nodes/n1/heartbeat", body: Array(beat.utf8)).status == 200)
+        }
+    }
+
     @Test func everyRouteIsAuthorized() async throws {
         try await withController { c in
             #expect(try await c.json(.POST, "/v1/tenants", ["id": "acme"]).status == 201)

@@ -65,6 +65,12 @@ struct ClusterTests {
                 homes["f\(f)"] = seen.first
             }
             #expect(Set(homes.values).count >= 2, "six functions all on one node: \(homes)")
+            // The controller reached the agents with the node token; the agents take nothing else,
+            // not even the operator's token (AuthorizationTests: the node token opens no operator route).
+            #expect(try await cluster.agentStatus(0, "/v1/stats", token: cluster.nodeToken) == 200)
+            #expect(try await cluster.agentStatus(0, "/v1/stats", token: cluster.token) == 401)
+            #expect(try await cluster.agentStatus(0, "/v1/stats", token: nil) == 401)
+            #expect(try await cluster.agentStatus(0, "/v1/health", token: nil) == 200)
 
             // Kill f0's node. Its next invocation goes elsewhere at once (the connection is
             // refused before the agent accepts anything), and the node is dead within 3 s.

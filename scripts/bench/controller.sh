@@ -41,7 +41,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 cport=$(free_port); aport=$(free_port)
 ctl=http://127.0.0.1:$cport agent=http://127.0.0.1:$aport
 export CELLA_OPERATOR_TOKEN="bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-export CELLA_CONTROLLER_TOKEN=$CELLA_OPERATOR_TOKEN
+export CELLA_NODE_TOKEN="bench-node-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export CELLA_CONTROLLER_TOKEN=$CELLA_NODE_TOKEN
 "$cella" controller --port "$cport" --store "sqlite:$tmp/cella.db" --tenant-concurrency 0 --log-level warning \
   >"$tmp/controller.log" 2>&1 &
 controller_pid=$!
@@ -68,11 +69,18 @@ wrk.method = "POST"
 wrk.body = "{}"
 wrk.headers["Authorization"] = "Bearer $CELLA_OPERATOR_TOKEN"
 LUA
+# The agent takes the node token only.
+cat >"$tmp/direct.lua" <<LUA
+wrk.method = "POST"
+wrk.body = "{}"
+wrk.headers["Authorization"] = "Bearer $CELLA_NODE_TOKEN"
+LUA
 
 echo "machine: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "cella $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources Package.swift || echo '+local changes'), wrk $(dpkg-query -W -f='${Version}' wrk)"
+script_for() { if [ "$1" = "$direct" ]; then echo "$tmp/direct.lua"; else echo "$tmp/post.lua"; fi; }
 lat_run() {  # url → "p50_us p99_us" (one connection, wrk's latency distribution)
-  wrk -t 1 -c 1 -d "${duration}s" --latency -s "$tmp/post.lua" "$1" >"$tmp/lat.out"
+  wrk -t 1 -c 1 -d "${duration}s" --latency -s "$(script_for "$1")" "$1" >"$tmp/lat.out"
   ! grep -q 'Non-2xx\|Socket errors' "$tmp/lat.out" || { cat "$tmp/lat.out" >&2; exit 1; }
   python3 - "$tmp/lat.out" <<'PY'
 import re, sys
@@ -85,7 +93,7 @@ print(f"{us(found['50']):.0f} {us(found['99']):.0f}", end="")
 PY
 }
 wrk_run() {  # url → requests/s (non-2xx counted as failure)
-  wrk -t 2 -c 64 -d "${duration}s" -s "$tmp/post.lua" "$1" >"$tmp/wrk.out"
+  wrk -t 2 -c 64 -d "${duration}s" -s "$(script_for "$1")" "$1" >"$tmp/wrk.out"
   ! grep -q 'Non-2xx' "$tmp/wrk.out" || { cat "$tmp/wrk.out" >&2; exit 1; }
   awk '/Requests\/sec/ {print int($2)}' "$tmp/wrk.out"
 }

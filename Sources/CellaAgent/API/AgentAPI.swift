@@ -25,6 +25,9 @@ public enum AgentAPI {
     /// The routes, on a router the caller serves.
     public static func router(agent: Agent, metrics: PrometheusCollectorRegistry?) -> Router<BasicRequestContext> {
         let router = Router()
+        if let token = agent.configuration.apiToken {
+            router.add(middleware: NodeTokenMiddleware(token: token))
+        }
         let json = JSONEncoder()
         json.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
 
@@ -192,5 +195,28 @@ public enum AgentAPI {
             HTTPResponse.Status(code: error.httpStatus),
             #"{"code":"\#(error.code.rawValue)","message":"\#(JSONText.escape(error.message))"}"#,
             headers: [errorHeader: error.code.rawValue])
+    }
+}
+
+/// Refuses every call without the node token (`Authorization: Bearer <token>`), compared in
+/// constant time; `GET /v1/health` stays open for load balancers and probes.
+struct NodeTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    let expected: [UInt8]
+
+    init(token: String) { expected = Array("Bearer \(token)".utf8) }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if request.method == .get && request.uri.path == "/v1/health" { return try await next(request, context) }
+        guard let presented = request.headers[.authorization], Self.equal(Array(presented.utf8), expected) else {
+            return AgentAPI.errorResponse(AgentError(.unauthorized, "this agent takes calls with its node token only: Authorization: Bearer <node token>"))
+        }
+        return try await next(request, context)
+    }
+
+    /// Constant time in the length of `expected`, whatever `presented` holds.
+    static func equal(_ presented: [UInt8], _ expected: [UInt8]) -> Bool {
+        var difference = UInt8(presented.count == expected.count ? 0 : 1)
+        for i in expected.indices { difference |= expected[i] ^ (i < presented.count ? presented[i] : 0) }
+        return difference == 0
     }
 }

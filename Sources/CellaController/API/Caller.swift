@@ -25,6 +25,8 @@ public struct Caller: Sendable, Equatable {
     public var principal: String
     /// The cluster operator: manages tenants and nodes, and acts in any tenant it names.
     public var isOperator: Bool
+    /// A node agent (the node token): heartbeats and telemetry, nothing else.
+    public var isNode = false
     /// A principal with the tenant's administrator flag: every action inside its own tenant.
     public var isTenantAdmin = false
     public var principalType: String?
@@ -48,13 +50,15 @@ public struct Caller: Sendable, Equatable {
 public final class Authenticator: Sendable {
     public static let tenantHeader = HTTPField.Name("X-Cella-Tenant")!
     let operatorToken: [UInt8]
+    let nodeToken: [UInt8]?
     let defaultTenant: String
     let store: any Store
     let policies = PolicyCache()
     let sigv4: SigV4Verifier
 
-    public init(operatorToken: String, defaultTenant: String = "default", store: any Store) {
+    public init(operatorToken: String, nodeToken: String? = nil, defaultTenant: String = "default", store: any Store) {
         self.operatorToken = Array(operatorToken.utf8)
+        self.nodeToken = nodeToken.map { Array($0.utf8) }
         self.defaultTenant = defaultTenant
         self.store = store
         sigv4 = SigV4Verifier(credentials: StoreCredentials(store: store))
@@ -79,6 +83,9 @@ public final class Authenticator: Sendable {
         if Bytes.constantTimeEqual(Array(presented.utf8), operatorToken) {
             let tenant = request.headers[Self.tenantHeader] ?? defaultTenant
             return Caller(tenant: tenant, principal: "operator", isOperator: true)
+        }
+        if let nodeToken, Bytes.constantTimeEqual(Array(presented.utf8), nodeToken) {
+            return Caller(tenant: defaultTenant, principal: "node", isOperator: false, isNode: true)
         }
         let key: APIKey
         do { key = try APIKey(parsing: presented) } catch {
@@ -133,12 +140,21 @@ public final class Authenticator: Sendable {
         guard caller.isOperator else { throw ControllerError(.accessDenied, "only the cluster operator may do this") }
     }
 
+    /// Requires a node agent (or the operator, who may do everything).
+    public func requireNode(_ caller: Caller) throws(ControllerError) {
+        guard caller.isNode || caller.isOperator else { throw ControllerError(.accessDenied, "only node agents may do this") }
+    }
+
     /// Decides `action` on `resource` for `caller`.
     /// - Throws: `accessDenied` naming the action and the resource.
     public func authorize(
         _ caller: Caller, _ action: Action, _ resource: String, context extra: [String: [String]] = [:]
     ) async throws {
         if caller.isOperator || caller.isTenantAdmin { return }
+        if caller.isNode {
+            // Whatever a principal of the same name may do: the node token opens the node routes only.
+            throw ControllerError(.accessDenied, "node agents may not perform cella:\(action.name) on \(resource)")
+        }
         let decision = try await decide(caller, action, resource, context: extra)
         guard decision.isAllowed else {
             throw ControllerError(

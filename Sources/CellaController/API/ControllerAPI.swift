@@ -38,7 +38,7 @@ public enum ControllerAPI {
         router.post("/v1/nodes/:id/heartbeat") { request, context in
             await Responses.respond(.cella) {
                 var request = request
-                try auth.requireOperator(try await auth.authenticate(&request, context))
+                try auth.requireNode(try await auth.authenticate(&request, context))
                 let id = try context.parameters.require("id")
                 try FunctionConfig.validateName(id, field: "node id")
                 let beat = try await Responses.decode(NodeHeartbeat.self, from: &request)
@@ -50,7 +50,7 @@ public enum ControllerAPI {
         router.post("/v1/nodes/:id/telemetry") { request, context in
             await Responses.respond(.cella) {
                 var request = request
-                try auth.requireOperator(try await auth.authenticate(&request, context))
+                try auth.requireNode(try await auth.authenticate(&request, context))
                 let telemetry = try await Responses.decode(NodeTelemetry.self, from: &request, limit: 32 << 20)
                 try await Telemetry.store(telemetry, in: store)
                 return Response(status: .noContent)

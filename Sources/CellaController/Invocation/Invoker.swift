@@ -131,6 +131,10 @@ public final class Invoker: Sendable {
                     throw ControllerError(
                         .tooManyRequests, "Rate Exceeded: the function's reserved concurrency is in use",
                         reason: "ReservedFunctionConcurrentInvocationLimitExceeded", retryAfterSeconds: 1)
+                case (401, _):
+                    registry.markUnavailable(node, forMs: 2000)
+                    logger.error("node refused this controller's node token", metadata: ["cella.node": "\(node)"])
+                    throw ControllerError(.internal, "node \(node) refused this controller's node token (--node-token-file must match the agent's)")
                 case (413, _):
                     throw ControllerError(.tooLarge, Self.message(answer))
                 case (400, _):

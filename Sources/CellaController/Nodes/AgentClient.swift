@@ -35,10 +35,13 @@ public struct AgentClient: Sendable {
 
     public let http: HTTPClient
     public let maxResponseBytes: Int
+    /// `Bearer <node token>`, sent on every call: agents given a token refuse calls without it.
+    let authorization: String?
 
-    public init(http: HTTPClient, maxResponseBytes: Int = 7 << 20) {
+    public init(http: HTTPClient, token: String? = nil, maxResponseBytes: Int = 7 << 20) {
         self.http = http
         self.maxResponseBytes = maxResponseBytes
+        authorization = token.map { "Bearer \($0)" }
     }
 
     /// A client tuned for the controller: many keep-alive connections per agent, short connects.
@@ -81,6 +84,7 @@ public struct AgentClient: Sendable {
         var request = HTTPClientRequest(url: address + path)
         request.method = method
         request.headers = headers
+        if let authorization { request.headers.replaceOrAdd(name: "Authorization", value: authorization) }
         if let body { request.body = .bytes(body) }
         let response: HTTPClientResponse
         do {

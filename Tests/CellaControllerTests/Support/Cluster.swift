@@ -18,6 +18,8 @@ final class Cluster: @unchecked Sendable {
     let port: Int
     let directory: String
     let token = "operator-" + UUID().uuidString
+    /// The nodes' secret, distinct from the operator's: what agents and controllers exchange.
+    let nodeToken = "node-" + UUID().uuidString
     let agentCount: Int
     /// The controllers' store: SQLite in the cluster's directory unless a URL is given.
     let store: String?
@@ -106,7 +108,7 @@ final class Cluster: @unchecked Sendable {
         p.executableURL = URL(fileURLWithPath: Self.cella)
         p.arguments = ["controller", "--host", "\(subnet).1", "--port", String(port + i), "--store", store ?? "sqlite:\(directory)/cella.db",
                        "--async-retry-base", "200", "--async-lease", "3000", "--log-level", "warning"]
-        p.environment = ["CELLA_OPERATOR_TOKEN": token, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
+        p.environment = ["CELLA_OPERATOR_TOKEN": token, "CELLA_NODE_TOKEN": nodeToken, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
         p.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try p.run()
         controllers[i] = p
@@ -122,7 +124,7 @@ final class Cluster: @unchecked Sendable {
                        "--controller", url(controller: i % controllers.count), "--node-id", "node-\(i)", "--advertise", "http://\(agentAddress(i)):9100",
                        "--data-dir", "\(directory)/agent-\(i)", "--cgroup-root", cgroupRoot(i), "--state-dir", "/run/\(cgroupRoot(i))",
                        "--runtimes-dir", try Self.runtimesDirectory(), "--memory-budget", "1024", "--log-level", "error"]
-        p.environment = ["CELLA_CONTROLLER_TOKEN": token, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
+        p.environment = ["CELLA_CONTROLLER_TOKEN": nodeToken, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
         try p.run()
         agents[i] = p
     }
@@ -257,6 +259,15 @@ final class Cluster: @unchecked Sendable {
         let response = try await Self.client.execute(request, timeout: timeout)
         let buffer = try await response.body.collect(upTo: 16 << 20)
         return Reply(status: Int(response.status.code), headers: response.headers, body: String(buffer: buffer))
+    }
+
+    /// A GET straight to agent `i`'s API with `token` (none when nil).
+    func agentStatus(_ i: Int, _ path: String, token: String?) async throws -> Int {
+        var request = HTTPClientRequest(url: "http://\(agentAddress(i)):9100" + path)
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        let response = try await Self.client.execute(request, timeout: .seconds(10))
+        _ = try await response.body.collect(upTo: 1 << 20)
+        return Int(response.status.code)
     }
 
     func json(_ method: HTTPMethod, _ path: String, _ object: Any, headers: [(String, String)] = []) async throws -> Reply {

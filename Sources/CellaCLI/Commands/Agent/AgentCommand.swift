@@ -67,7 +67,7 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The agent API's address as controllers reach it (default: http://HOST:PORT).", valueName: "url"))
     var advertise: String?
 
-    @Option(help: ArgumentHelp("File holding the token the controller expects on heartbeats (default: $CELLA_CONTROLLER_TOKEN).", valueName: "file"))
+    @Option(help: ArgumentHelp("File holding the node token (default: $CELLA_CONTROLLER_TOKEN): sent with heartbeats, and required on every call to this agent's API but GET /v1/health. Without one the API is open to whoever reaches it.", valueName: "file"))
     var controllerTokenFile: String?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
@@ -103,6 +103,16 @@ struct AgentCommand: AsyncParsableCommand {
         config.queueTimeout = .milliseconds(queueTimeout)
         config.region = region
         config.sandbox = .init(cgroupRoot: cgroupRoot, stateDirectory: stateDir)
+        let token = try controllerTokenFile.map {
+            try String(contentsOfFile: $0, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        } ?? ProcessInfo.processInfo.environment["CELLA_CONTROLLER_TOKEN"]
+        if let token, token.utf8.count < 16 {
+            throw ValidationError("the node token must be at least 16 characters (--controller-token-file or $CELLA_CONTROLLER_TOKEN)")
+        }
+        config.apiToken = token
+        if token == nil {
+            logger.warning("no node token: the agent API is open to whoever reaches \(host):\(port); give --controller-token-file")
+        }
 
         let agent: Agent
         do { agent = try Agent(configuration: config, logger: logger) } catch {
@@ -117,9 +127,6 @@ struct AgentCommand: AsyncParsableCommand {
             logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: AgentService(agent: agent)), .init(service: app)]
         if let controller {
-            let token = try controllerTokenFile.map {
-                try String(contentsOfFile: $0, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-            } ?? ProcessInfo.processInfo.environment["CELLA_CONTROLLER_TOKEN"]
             let beats = HeartbeatService(
                 agent: agent,
                 configuration: .init(

@@ -30,8 +30,11 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The store: sqlite:/path/to/cella.db or postgres://user:pass@host:5432/db.", valueName: "url"))
     var store = "sqlite:/var/lib/cella/controller/cella.db"
 
-    @Option(help: ArgumentHelp("File holding the operator token (default: $CELLA_OPERATOR_TOKEN). Agents send it with heartbeats.", valueName: "file"))
+    @Option(help: ArgumentHelp("File holding the operator token (default: $CELLA_OPERATOR_TOKEN).", valueName: "file"))
     var operatorTokenFile: String?
+
+    @Option(help: ArgumentHelp("File holding the node token (default: $CELLA_NODE_TOKEN): agents send it with heartbeats, the controller sends it to agents; it opens nothing else. Without one, the operator token serves as it.", valueName: "file"))
+    var nodeTokenFile: String?
 
     @Option(help: ArgumentHelp("Concurrent executions allowed per tenant on this controller (0: no limit).", valueName: "n"))
     var tenantConcurrency = 1000
@@ -66,7 +69,17 @@ struct ControllerCommand: AsyncParsableCommand {
         guard let token, token.utf8.count >= 16 else {
             throw ValidationError("an operator token of at least 16 characters is needed: --operator-token-file FILE or $CELLA_OPERATOR_TOKEN")
         }
+        let nodeToken = try nodeTokenFile.map {
+            try String(contentsOfFile: $0, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        } ?? ProcessInfo.processInfo.environment["CELLA_NODE_TOKEN"]
+        if let nodeToken {
+            guard nodeToken.utf8.count >= 16 else { throw ValidationError("the node token must be at least 16 characters") }
+            guard nodeToken != token else { throw ValidationError("the node token must differ from the operator token (nodes must not hold the operator's credential)") }
+        } else {
+            logger.warning("no node token: agents authenticate with the operator token, so every node holds the operator's credential; give --node-token-file")
+        }
         var config = Controller.Configuration(operatorToken: token)
+        config.nodeToken = nodeToken
         config.quotas = .init(concurrency: tenantConcurrency > 0 ? tenantConcurrency : nil, perSecond: tenantRate > 0 ? tenantRate : nil)
         config.maxSyncPayloadBytes = maxSyncPayload
         config.maxAsyncPayloadBytes = maxAsyncPayload

@@ -84,11 +84,12 @@ struct UpCommand: AsyncParsableCommand {
                 """)
         }
         let token = try Self.operatorKey(in: dataDir)
+        let nodeToken = try Self.nodeKey(in: dataDir)
         try RuntimeBootstrap.ensure(["python3.11", "provided"], in: runtimesDir)
 
         let store = try await StoreFactory.open(url: "sqlite:\(dataDir)/cella.db", logger: logger)
         let http = AgentClient.makeHTTPClient()
-        let controller = Controller(store: store, configuration: .init(operatorToken: token), http: http, logger: logger)
+        let controller = Controller(store: store, configuration: Self.controllerConfiguration(operatorToken: token, nodeToken: nodeToken), http: http, logger: logger)
         try await controller.prepare()
 
         var agentConfig = AgentConfiguration()
@@ -98,6 +99,7 @@ struct UpCommand: AsyncParsableCommand {
         agentConfig.runtimesDirectory = runtimesDir
         agentConfig.memoryBudgetBytes = UInt64(memoryBudget) << 20
         agentConfig.sandbox = .init(cgroupRoot: cgroupRoot, stateDirectory: stateDir)
+        agentConfig.apiToken = nodeToken
         let agent: Agent
         do { agent = try Agent(configuration: agentConfig, logger: logger) } catch { throw ValidationError(error.description) }
 
@@ -123,7 +125,7 @@ struct UpCommand: AsyncParsableCommand {
             logger: logger)
         let beats = HeartbeatService(
             agent: agent,
-            configuration: .init(controller: endpoint, nodeId: "local", advertise: "http://127.0.0.1:\(agentPort)", token: token),
+            configuration: .init(controller: endpoint, nodeId: "local", advertise: "http://127.0.0.1:\(agentPort)", token: nodeToken),
             client: http, logger: logger)
         // Stopped last to first: the controller stops taking requests, then the agent drains,
         // then the heartbeat tells of the drain.
@@ -139,16 +141,31 @@ struct UpCommand: AsyncParsableCommand {
         await store.close()
     }
 
+    static func controllerConfiguration(operatorToken: String, nodeToken: String) -> Controller.Configuration {
+        var configuration = Controller.Configuration(operatorToken: operatorToken)
+        configuration.nodeToken = nodeToken
+        return configuration
+    }
+
     /// The operator's key, made on the first start and kept (mode 0600) in the data directory.
     static func operatorKey(in dataDir: String) throws -> String {
-        let path = dataDir + "/operator-key"
+        try secret(dataDir + "/operator-key", prefix: "cella_op_")
+    }
+
+    /// The node token the controller and the agent share (not the admin key: it opens the node
+    /// routes only), made on the first start and kept (mode 0600) in the data directory.
+    static func nodeKey(in dataDir: String) throws -> String {
+        try secret(dataDir + "/node-key", prefix: "cella_node_")
+    }
+
+    private static func secret(_ path: String, prefix: String) throws -> String {
         if let existing = try? String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
            !existing.isEmpty {
             return existing
         }
         var bytes = [UInt8](repeating: 0, count: 24)
         guard getentropy(&bytes, bytes.count) == 0 else { throw ValidationError("getentropy failed") }
-        let key = "cella_op_" + bytes.map { String(format: "%02x", $0) }.joined()
+        let key = prefix + bytes.map { String(format: "%02x", $0) }.joined()
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw ValidationError("cannot create \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }

@@ -12,6 +12,8 @@ public struct AgentClient: Sendable {
         public var status: Int
         public var headers: HTTPHeaders
         public var body: ByteBuffer
+        /// Whether the connection may carry another request.
+        var keepAlive = true
         /// The agent's error code (`X-Cella-Error`), when it refused the call.
         public var errorCode: String? { headers.first(name: "X-Cella-Error") }
     }
@@ -37,12 +39,19 @@ public struct AgentClient: Sendable {
     public let maxResponseBytes: Int
     /// `Bearer <node token>`, sent on every call: agents given a token refuse calls without it.
     let authorization: String?
+    /// The invoke path's own connections (see `AgentConnections`); everything else goes through
+    /// `http`.
+    let connections: AgentConnections
 
     public init(http: HTTPClient, token: String? = nil, maxResponseBytes: Int = 7 << 20) {
         self.http = http
         self.maxResponseBytes = maxResponseBytes
         authorization = token.map { "Bearer \($0)" }
+        connections = AgentConnections(group: http.eventLoopGroup)
     }
+
+    /// Closes the invoke path's idle connections (the controller is stopping).
+    public func close() { connections.close() }
 
     /// A client tuned for the controller: many keep-alive connections per agent, short connects.
     public static func makeHTTPClient(eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) -> HTTPClient {
@@ -117,7 +126,15 @@ public struct AgentClient: Sendable {
         _ address: String, tenant: String, name: String, version: String, payload: ByteBuffer,
         headers: HTTPHeaders, timeout: TimeAmount
     ) async throws(CallError) -> Answer {
-        try await call(address, .POST, Self.path(tenant, name, version) + "/invoke", headers: headers, body: payload, timeout: timeout)
+        let path = Self.path(tenant, name, version) + "/invoke"
+        guard let (host, port) = AgentConnections.endpoint(address) else {
+            return try await call(address, .POST, path, headers: headers, body: payload, timeout: timeout)
+        }
+        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path, headers: headers)
+        head.headers.replaceOrAdd(name: "Host", value: "\(host):\(port)")
+        if let authorization { head.headers.replaceOrAdd(name: "Authorization", value: authorization) }
+        return try await connections.call(
+            host: host, port: port, head: head, body: payload, timeout: timeout, maxResponseBytes: maxResponseBytes)
     }
 
     public func hasBundle(_ address: String, digest: String) async throws(CallError) -> Bool {

@@ -103,10 +103,12 @@ struct ControllerCommand: AsyncParsableCommand {
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         do { try await group.run() } catch {
+            controller.agents.close()
             try? await http.shutdown()
             await opened.close()
             throw error
         }
+        controller.agents.close()
         try? await http.shutdown()
         await opened.close()
     }

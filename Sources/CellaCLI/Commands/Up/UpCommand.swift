@@ -133,10 +133,12 @@ struct UpCommand: AsyncParsableCommand {
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do { try await group.run() } catch {
+            controller.agents.close()
             try? await http.shutdown()
             await store.close()
             throw error
         }
+        controller.agents.close()
         try? await http.shutdown()
         await store.close()
     }

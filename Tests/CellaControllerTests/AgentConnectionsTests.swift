@@ -1,0 +1,140 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+import Testing
+
+@testable import CellaController
+
+/// The invoke path's own HTTP client against a small NIO server that misbehaves on request:
+/// connections are reused, a refused connection is "not accepted" (safe to send elsewhere), and
+/// a request the agent may have seen — closed on, never answered, answered too much — is
+/// "failed", never retried.
+@Suite struct AgentConnectionsTests {
+    /// What the server does with a request, chosen by its path.
+    final class Count: Sendable {
+        let value = Atomic<Int>(0)
+    }
+
+    final class Server: Sendable {
+        let channel: any Channel
+        let accepted = Count()
+        var port: Int { channel.localAddress?.port ?? 0 }
+
+        init() async throws {
+            let accepted = self.accepted
+            channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { channel in
+                    accepted.value.add(1, ordering: .relaxed)
+                    return channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                        try channel.pipeline.syncOperations.addHandler(Behaviour())
+                    }
+                }
+                .bind(host: "127.0.0.1", port: 0).get()
+        }
+
+        func stop() async { try? await channel.close() }
+    }
+
+    final class Behaviour: ChannelInboundHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+        private var path = ""
+        private var received = 0
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let head): path = head.uri; received = 0
+            case .body(let part): received += part.readableBytes
+            case .end:
+                switch path {
+                case "/close": context.close(promise: nil)
+                case "/silent": break
+                case "/big": reply(context, String(repeating: "x", count: 4096))
+                default: reply(context, "\(path) \(received)")
+                }
+            }
+        }
+
+        private func reply(_ context: ChannelHandlerContext, _ text: String) {
+            var headers = HTTPHeaders([("Content-Length", String(text.utf8.count)), ("X-Cella-Outcome", "success")])
+            headers.add(name: "Content-Type", value: "text/plain")
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: text)))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
+    }
+
+    static func call(_ connections: AgentConnections, port: Int, _ path: String, body: String = "{}",
+                     timeout: TimeAmount = .seconds(5), max: Int = 1024) async throws(AgentClient.CallError) -> AgentClient.Answer {
+        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path, headers: ["Host": "127.0.0.1:\(port)"])
+        return try await connections.call(host: "127.0.0.1", port: port, head: head, body: ByteBuffer(string: body),
+                                          timeout: timeout, maxResponseBytes: max)
+    }
+
+    static func failure(_ body: () async throws(AgentClient.CallError) -> AgentClient.Answer) async -> AgentClient.CallError? {
+        do { _ = try await body(); return nil } catch { return error }
+    }
+
+    @Test func answersComeBackWholeOnOneReusedConnection() async throws {
+        let server = try await Server()
+        let connections = AgentConnections()
+        for i in 0..<20 {
+            let answer = try await Self.call(connections, port: server.port, "/invoke/\(i)", body: String(repeating: "e", count: i))
+            #expect(answer.status == 200 && answer.headers.first(name: "X-Cella-Outcome") == "success")
+            #expect(String(buffer: answer.body) == "/invoke/\(i) \(i)")
+        }
+        #expect(server.accepted.value.load(ordering: .relaxed) == 1, "20 calls in a row should share one connection")
+        connections.close()
+        await server.stop()
+    }
+
+    @Test func aRefusedConnectionIsNotAcceptedAndEverythingElseIsFailed() async throws {
+        let server = try await Server()
+        let connections = AgentConnections()
+        let free = try await Server()
+        let freePort = free.port
+        await free.stop()
+        guard case .notAccepted? = await Self.failure({ () throws(AgentClient.CallError) in try await Self.call(connections, port: freePort, "/x") }) else {
+            Issue.record("a refused connection must be notAccepted (the request can go to another node)")
+            return
+        }
+        let port = server.port
+        guard case .failed(let closed)? = await Self.failure({ () throws(AgentClient.CallError) in try await Self.call(connections, port: port, "/close") }) else {
+            Issue.record("a connection closed after the request was sent must be failed")
+            return
+        }
+        #expect(closed.contains("closed"), "\(closed)")
+        let started = ContinuousClock.now
+        guard case .failed(let silent)? = await Self.failure({ () throws(AgentClient.CallError) in
+            try await Self.call(connections, port: port, "/silent", timeout: .milliseconds(300))
+        }) else {
+            Issue.record("an unanswered request must fail at its deadline")
+            return
+        }
+        #expect(silent.contains("deadline") && ContinuousClock.now - started < .seconds(3), "\(silent)")
+        guard case .failed(let big)? = await Self.failure({ () throws(AgentClient.CallError) in
+            try await Self.call(connections, port: port, "/big", max: 1000)
+        }) else {
+            Issue.record("an answer over the limit must fail")
+            return
+        }
+        #expect(big.contains("over 1000 bytes"), "\(big)")
+        // Failed connections are not reused: the next call still works.
+        let after = try await Self.call(connections, port: port, "/ok")
+        #expect(String(buffer: after.body) == "/ok 2")
+        connections.close()
+        await server.stop()
+    }
+
+    @Test func onlyPlainHTTPAddressesAreServed() {
+        #expect(AgentConnections.endpoint("http://10.0.0.21:9100")! == ("10.0.0.21", 9100))
+        #expect(AgentConnections.endpoint("http://[::1]:9100")! == ("::1", 9100))
+        #expect(AgentConnections.endpoint("https://10.0.0.21:9100") == nil)
+        #expect(AgentConnections.endpoint("http://agent.internal") == nil)
+        #expect(AgentConnections.endpoint("http://agent.internal:9100/prefix") == nil)
+        #expect(AgentConnections.endpoint("http://:9100") == nil)
+    }
+}

@@ -4,7 +4,7 @@ import CellaSandbox
 /// How an agent runs: where it keeps things, how much of the node it may use, and its timeouts.
 public struct AgentConfiguration: Sendable {
     /// The agent API's address. Loopback by default: the API is for the controller on this node or
-    /// behind a private network, and it has no authentication of its own yet.
+    /// behind a private network; it speaks plain HTTP and checks only the node token (`apiToken`).
     public var host = "127.0.0.1"
     public var port = 9100
     /// Bundles (archives and unpacked trees) live under `<dataDirectory>/bundles`.

@@ -72,7 +72,7 @@ public final class Agent: Sendable {
                 tmpMiB: configuration.tmpMiB, maxPayloadBytes: configuration.maxPayloadBytes,
                 region: configuration.region, templates: configuration.templates,
                 templateBudgetBytes: configuration.templateMemoryBudgetBytes, cloneTimeout: configuration.cloneTimeout,
-                preparedNetworks: configuration.preparedNetworks),
+                preparedNetworks: configuration.preparedNetworks, preparedCgroups: configuration.preparedCgroups),
             launcher: launcher, threadPool: threadPool, group: group, logs: logs, metrics: metrics, logger: logger)
     }
 
@@ -381,6 +381,9 @@ public final class Agent: Sendable {
         /// Network namespaces ready for cold starts, and how many sandboxes started in one.
         public var preparedNetworks: Int
         public var preparedNetworksUsed: Int
+        /// Empty cgroups ready for cold starts, and how many sandboxes started in one.
+        public var preparedCgroups: Int
+        public var preparedCgroupsUsed: Int
     }
 
     public func stats() async -> Stats {
@@ -391,7 +394,8 @@ public final class Agent: Sendable {
             memoryReservedBytes: memory, functions: functions,
             bundles: ((try? await bundles.list()) ?? []).map(\.digest.description).sorted(),
             templates: await pool.templateStats(), templateBudgetBytes: configuration.templateMemoryBudgetBytes,
-            preparedNetworks: await pool.preparedNetworkCount.ready, preparedNetworksUsed: await pool.preparedNetworkCount.used)
+            preparedNetworks: await pool.preparedNetworkCount.ready, preparedNetworksUsed: await pool.preparedNetworkCount.used,
+            preparedCgroups: await pool.preparedCgroupCount.ready, preparedCgroupsUsed: await pool.preparedCgroupCount.used)
     }
 
     /// The function versions (`tenant/name:version`) whose templates this node holds, for the

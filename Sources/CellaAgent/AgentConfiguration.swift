@@ -44,6 +44,9 @@ public struct AgentConfiguration: Sendable {
     /// Network namespaces, each with the Runtime API listener, kept ready so that a cold start
     /// skips making one (the part of a sandbox that can be prepared for any function).
     public var preparedNetworks = 4
+    /// Empty cgroups kept ready, so that a cold start writes its limits into one instead of
+    /// making one (a `mkdir` per hierarchy).
+    public var preparedCgroups = 4
     /// How long a template and then its clone may take to answer a clone request.
     public var cloneTimeout: Duration = .seconds(2)
     /// The sandbox launcher's cgroup root and state directory.

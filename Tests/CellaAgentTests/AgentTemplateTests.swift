@@ -219,31 +219,49 @@ extension AgentTests {
         }
     }
 
-    @Test func coldStartsTakeAPreparedNetworkAndItIsReplaced() async throws {
+    @Test func coldStartsTakeAPreparedNetworkAndCgroupAndTheyAreReplaced() async throws {
         for target in [0, 2] {
-            try await withAgent(configure: { $0.preparedNetworks = target }) { agent in
-                func stats() async throws -> (ready: Int, used: Int) {
+            try await withAgent(configure: { $0.preparedNetworks = target; $0.preparedCgroups = target }) { agent in
+                func stats() async throws -> [Int] {
                     let json = try await agent.request(.GET, "/v1/stats").json
-                    return (json["preparedNetworks"] as? Int ?? -1, json["preparedNetworksUsed"] as? Int ?? -1)
+                    return ["preparedNetworks", "preparedNetworksUsed", "preparedCgroups", "preparedCgroupsUsed"].map { json[$0] as? Int ?? -1 }
                 }
-                var ready = try await stats().ready
-                for _ in 0..<100 where ready != target {
-                    try await Task.sleep(for: .milliseconds(20))
-                    ready = try await stats().ready
-                }
-                #expect(ready == target)
-                try await agent.deploy("p", runtime: "provided", bundle: try AgentFixtures.zip(
-                    directory: AgentFixtures.functionDirectory("provided")))
-                let reply = try await agent.invoke("p", #"{"x":1}"#)
-                #expect(reply.header("X-Cella-Outcome") == "success", "\(reply.body)")
-                #expect(reply.header("X-Cella-Start") == "cold")
                 var now = try await stats()
-                for _ in 0..<100 where now.ready != target {
+                for _ in 0..<100 where now[0] != target || now[2] != target {
                     try await Task.sleep(for: .milliseconds(20))
                     now = try await stats()
                 }
-                #expect(now.used == min(target, 1), "target \(target): \(now)")
-                #expect(now.ready == target, "refilled: \(now)")
+                #expect(now[0] == target && now[2] == target, "\(now)")
+                // Made ahead, the cgroups are there before any sandbox, empty and without limits.
+                // The memory controller's directories: v1's memory hierarchy, else the v2 tree.
+                let v1 = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+                let memoryPrefix = v1 ? "/sys/fs/cgroup/memory/" : "/sys/fs/cgroup/\(agent.cgroupRoot)/"
+                let limitFile = v1 ? "/memory.limit_in_bytes" : "/memory.max"
+                let prepared = AgentFixtures.sandboxCgroups(root: agent.cgroupRoot).filter { $0.hasPrefix(memoryPrefix) }
+                #expect(prepared.count == target, "\(prepared)")
+                try await agent.deploy("p", runtime: "provided", bundle: try AgentFixtures.zip(
+                    directory: AgentFixtures.functionDirectory("provided"))) { $0.memoryMB = 256 }
+                let reply = try await agent.invoke("p", #"{"x":1}"#)
+                #expect(reply.header("X-Cella-Outcome") == "success", "\(reply.body)")
+                #expect(reply.header("X-Cella-Start") == "cold")
+                // The instance's cgroup has the version's limit, written when it was taken.
+                let busy = AgentFixtures.sandboxCgroups(root: agent.cgroupRoot).filter {
+                    $0.hasPrefix(memoryPrefix) && !((try? String(contentsOfFile: $0 + "/cgroup.procs", encoding: .utf8)) ?? "").isEmpty
+                }
+                #expect(busy.count == 1, "\(busy)")
+                if let dir = busy.first {
+                    let limit = (try? String(contentsOfFile: dir + limitFile, encoding: .utf8))?
+                        .trimmingCharacters(in: .whitespacesAndNewlines)
+                    #expect(limit == String(256 << 20), "\(dir): \(limit ?? "?")")
+                    #expect(target == 0 || prepared.contains(dir), "target \(target): the instance did not run in a prepared cgroup: \(dir)")
+                }
+                now = try await stats()
+                for _ in 0..<100 where now[0] != target || now[2] != target {
+                    try await Task.sleep(for: .milliseconds(20))
+                    now = try await stats()
+                }
+                #expect(now[1] == min(target, 1) && now[3] == min(target, 1), "target \(target): \(now)")
+                #expect(now[0] == target && now[2] == target, "refilled: \(now)")
             }
         }
     }

@@ -100,7 +100,7 @@ final class Instance: Sendable {
         resources: SandboxSpec.Resources, tmpMiB: Int, maxPayloadBytes: Int,
         launcher: SandboxLauncher, threadPool: NIOThreadPool, group: any EventLoopGroup,
         logs: LogStore, region: String, template: (control: Int32, program: [UInt8])? = nil,
-        networks: PreparedNetworks? = nil, onExit: @escaping @Sendable (Instance) -> Void
+        networks: PreparedNetworks? = nil, cgroups: PreparedCgroups? = nil, onExit: @escaping @Sendable (Instance) -> Void
     ) async throws(AgentError) -> Instance {
         let instance = Instance(id: id, function: function, logs: logs, region: region, templateProgram: template?.program)
         instance.state.withLock { $0.onExit = onExit }
@@ -132,7 +132,9 @@ final class Instance: Sendable {
                         spec.allowsTemplateClones = true
                     }
                     let sandbox: Sandbox
-                    do throws(SandboxError) { sandbox = try launcher.launch(spec) } catch {
+                    do throws(SandboxError) {
+                        sandbox = try launcher.launch(spec, cgroup: cgroups?.take(refillingOn: threadPool))
+                    } catch {
                         close(listener)
                         output.close()
                         throw error

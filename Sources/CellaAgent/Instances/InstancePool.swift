@@ -33,6 +33,8 @@ actor InstancePool {
         var cloneTimeout: Duration = .seconds(2)
         /// Network namespaces (with the Runtime API listener) kept ready for cold starts.
         var preparedNetworks = 0
+        /// Empty cgroups kept ready for cold starts.
+        var preparedCgroups = 0
     }
 
     enum Acquired: Sendable {
@@ -86,6 +88,8 @@ actor InstancePool {
     let cloneProgram: [UInt8]
     /// Network namespaces made ahead of cold starts.
     let networks: PreparedNetworks
+    /// Cgroups made ahead of cold starts.
+    let cgroups: PreparedCgroups
 
     init(settings: Settings, launcher: SandboxLauncher, threadPool: NIOThreadPool, group: any EventLoopGroup,
          logs: LogStore, metrics: AgentMetrics, logger: Logger) {
@@ -97,8 +101,10 @@ actor InstancePool {
         self.metrics = metrics
         self.logger = logger
         self.cloneProgram = launcher.cloneFilterProgram
-        self.networks = PreparedNetworks(target: settings.preparedNetworks)
+        self.networks = PreparedNetwork.pool(target: settings.preparedNetworks)
+        self.cgroups = PreparedCgroups.cgroups(target: settings.preparedCgroups, launcher: launcher, prefix: "\(bootId)-p")
         networks.refill(on: threadPool)
+        cgroups.refill(on: threadPool)
     }
 
     /// Adds or replaces a function version. Replacing drops the old version's idle instances.
@@ -249,6 +255,7 @@ actor InstancePool {
     /// Stops every instance and waits until each is gone.
     func stopAll() async {
         networks.stop()
+        cgroups.stop()
         let all = members.values.map(\.instance) + (await stopTemplates())
         for pool in functions.values {
             for waiter in pool.waiters { waiter.continuation.resume(returning: .retry) }
@@ -265,6 +272,9 @@ actor InstancePool {
 
     /// Network namespaces ready for the next cold starts.
     var preparedNetworkCount: (ready: Int, used: Int) { (networks.count, networks.used) }
+
+    /// Cgroups ready for the next cold starts.
+    var preparedCgroupCount: (ready: Int, used: Int) { (cgroups.count, cgroups.used) }
 
     func stats() -> (functions: [FunctionInstanceStats], memoryInUse: UInt64) {
         let list = functions.values.map {
@@ -290,7 +300,7 @@ actor InstancePool {
                 resources: resources(for: function), tmpMiB: settings.tmpMiB,
                 maxPayloadBytes: settings.maxPayloadBytes, launcher: launcher, threadPool: threadPool,
                 group: Self.currentEventLoop(in: group), logs: logs, region: settings.region,
-                networks: networks, onExit: { [weak self] instance in Task { await self?.exited(instance) } })
+                networks: networks, cgroups: cgroups, onExit: { [weak self] instance in Task { await self?.exited(instance) } })
         } catch {
             memoryInUse -= bytes
             functions[key]?.starting -= 1

@@ -142,6 +142,15 @@ public struct CgroupManager: Sendable {
     /// - Throws: `SandboxError.invalidSpec` when a sandbox with this id already exists (its
     ///   cgroup is left alone), `SandboxError.cgroup` when the kernel refuses a step.
     public func create(id: String, resources: SandboxSpec.Resources) throws(SandboxError) -> SandboxCgroup {
+        let cgroup = try prepare(id: id)
+        try configure(cgroup, resources: resources)
+        return cgroup
+    }
+
+    /// Creates an empty cgroup (no limits yet): one made ahead of need, which `configure` gives
+    /// its limits before any process joins it.
+    /// - Throws: as `create`.
+    public func prepare(id: String) throws(SandboxError) -> SandboxCgroup {
         let directories = rootDirectories.map { $0 + "/" + id }
         var created: [String] = []
         func rollBack() {
@@ -159,12 +168,16 @@ public struct CgroupManager: Sendable {
             }
             throw SandboxError(.cgroup, "cannot create the cgroup of sandbox \(id)", cause: SystemError(call: "mkdir", subject: dir, errno: code))
         }
-        let cgroup = SandboxCgroup(layout: layout, directories: directories)
+        return SandboxCgroup(layout: layout, directories: directories)
+    }
+
+    /// Writes a sandbox's limits into its cgroup; on failure the cgroup is removed.
+    /// - Throws: `SandboxError.cgroup` when the kernel refuses a limit.
+    public func configure(_ cgroup: SandboxCgroup, resources: SandboxSpec.Resources) throws(SandboxError) {
         do { try cgroup.apply(resources) } catch {
-            rollBack()
-            throw SandboxError(.cgroup, "cannot set the limits of sandbox \(id)", cause: error)
+            cgroup.destroy()
+            throw SandboxError(.cgroup, "cannot set the limits of cgroup \(cgroup.directories[0])", cause: error)
         }
-        return cgroup
     }
 
     /// Kills every process in every cgroup under Cella's root and removes the cgroups: what a

@@ -74,8 +74,37 @@ public final class SandboxLauncher: Sendable {
     /// Blocking (clone, pipe reads): call it from a thread that may block, not the cooperative pool.
     /// - Throws: `SandboxError` — `.invalidSpec` before anything is created; `.setupFailed` with
     ///   the child's stage and errno; `.cgroup`, `.launchFailed` for the parent's own steps. On a
-    ///   throw, nothing of the sandbox is left behind.
-    public func launch(_ spec: SandboxSpec) throws(SandboxError) -> Sandbox {
+    ///   throw, nothing of the sandbox is left behind (a prepared cgroup included).
+    /// - Parameter prepared: an empty cgroup made ahead (`CgroupManager.prepare`), given the
+    ///   spec's limits here and owned by the sandbox from then on; nil to make one named by the
+    ///   spec's id.
+    public func launch(_ spec: SandboxSpec, cgroup prepared: SandboxCgroup? = nil) throws(SandboxError) -> Sandbox {
+        let filters: [sock_fprog]
+        let plan: FilesystemPlan
+        do throws(SandboxError) {
+            (filters, plan) = try self.plan(spec)
+        } catch {
+            prepared?.destroy()
+            throw error
+        }
+        let cgroup: SandboxCgroup
+        if let prepared {
+            try cgroups.configure(prepared, resources: spec.resources)
+            cgroup = prepared
+        } else {
+            cgroup = try cgroups.create(id: spec.id, resources: spec.resources)
+        }
+        do {
+            let (pid, pidfd) = try start(spec, plan: plan, filters: filters, cgroup: cgroup)
+            return Sandbox(id: spec.id, pid: pid, pidfd: pidfd, cgroup: cgroup)
+        } catch {
+            cgroup.destroy()
+            throw error
+        }
+    }
+
+    /// Checks the spec and readies what its child needs: the seccomp filters and the mount plan.
+    private func plan(_ spec: SandboxSpec) throws(SandboxError) -> ([sock_fprog], FilesystemPlan) {
         try SpecValidator.validate(spec)
         try prepareMountpoints(spec.rootfs)
         var filters = [spec.allowsTemplateClones ? try SeccompCompiler.shared.filter(for: .template).fprog : defaultFilter.fprog]
@@ -84,16 +113,7 @@ public final class SandboxLauncher: Sendable {
         }
         if !spec.protections.seccomp { filters = [] }
         let codeFlags = spec.rootfs.code.map { cella_locked_mount_flags($0) } ?? 0
-        let plan = FilesystemPlan(spec: spec, staging: staging, codeFlags: codeFlags)
-
-        let cgroup = try cgroups.create(id: spec.id, resources: spec.resources)
-        do {
-            let (pid, pidfd) = try start(spec, plan: plan, filters: filters, cgroup: cgroup)
-            return Sandbox(id: spec.id, pid: pid, pidfd: pidfd, cgroup: cgroup)
-        } catch {
-            cgroup.destroy()
-            throw error
-        }
+        return (filters, FilesystemPlan(spec: spec, staging: staging, codeFlags: codeFlags))
     }
 
     private func start(

@@ -38,6 +38,9 @@ final class RunningAgent: Sendable {
         // Cold starts unless a test asks for templates (AgentTemplateTests): the other tests are
         // about instances started from scratch, and clones share their template's init state.
         config.templates = false
+        // No empty cgroups made ahead unless a test asks (AgentTemplateTests): the others count
+        // the cgroups under the root as the sandboxes'.
+        config.preparedCgroups = 0
         configure(&config)
         var logger = Logger(label: "cella.agent.test")
         logger.logLevel = .warning

@@ -129,7 +129,7 @@ let package = Package(
         // SigV4 verification and API keys.
         .target(
             name: "CellaAuth",
-            dependencies: ["CellaIAM", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["CellaIAM", "CellaModel", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .executableTarget(name: "cella", dependencies: ["CellaCLI"]),
         .executableTarget(
@@ -155,11 +155,11 @@ let package = Package(
             dependencies: ["CellaStore", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/cella-store-bench"
         ),
-        .testTarget(name: "CellaSandboxTests", dependencies: ["CellaSandbox"]),
-        .testTarget(name: "CellaCLITests", dependencies: ["CellaCLI"]),
+        .testTarget(name: "CellaSandboxTests", dependencies: ["CellaSandbox", "CellaTestSupport"]),
+        .testTarget(name: "CellaCLITests", dependencies: ["CellaCLI", "CellaTestSupport"]),
         .testTarget(name: "CellaIAMTests", dependencies: ["CellaIAM"]),
         .testTarget(name: "CellaModelTests", dependencies: ["CellaModel"]),
-        // Test helpers shared by test targets: a private PostgreSQL server.
+        // Test helpers shared by test targets: a private PostgreSQL server, running commands.
         .target(
             name: "CellaTestSupport",
             dependencies: [
@@ -191,13 +191,14 @@ let package = Package(
             dependencies: [
                 "CellaAgent",
                 "CellaBundles",
+                "CellaTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
-        .testTarget(name: "CellaBundlesTests", dependencies: ["CellaBundles", "CZlib"]),
+        .testTarget(name: "CellaBundlesTests", dependencies: ["CellaBundles", "CZlib", "CellaTestSupport"]),
         .testTarget(
             name: "CellaAuthTests",
-            dependencies: ["CellaAuth", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["CellaAuth", "CellaModel", .product(name: "Crypto", package: "swift-crypto")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,3 +1,4 @@
+import CellaTestSupport
 import Foundation
 import Testing
 
@@ -83,12 +84,8 @@ struct InteropTests {
     @Test("GNU tar's own output")
     func gnuTar() throws {
         let scratch = try Self.make("gnu")
-        let tar = Process()
-        tar.executableURL = URL(fileURLWithPath: "/usr/bin/tar")
-        tar.arguments = ["-czf", scratch.file("gnu.tar.gz"), "-C", scratch.file("src"), "."]
-        try tar.run()
-        tar.waitUntilExit()
-        #expect(tar.terminationStatus == 0)
+        let tar = Command.run(["/usr/bin/tar", "-czf", scratch.file("gnu.tar.gz"), "-C", scratch.file("src"), "."])
+        #expect(tar.status == 0, "\(tar)")
         _ = try BundleUnpacker.unpack(archiveAt: scratch.file("gnu.tar.gz"), into: scratch.out)
         try Self.checkTree(scratch)
     }

@@ -1,3 +1,4 @@
+import CellaTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -176,12 +177,7 @@ final class CLIHarness: Sendable {
     private let up = Mutex<Process?>(nil)
     private let upOutput = Mutex("")
 
-    struct Result: CustomStringConvertible {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-        var description: String { "status \(status)\nstdout: \(stdout.prefix(2000))\nstderr: \(stderr.prefix(2000))" }
-    }
+    typealias Result = Command.Result
 
     init() throws {
         cellaPath = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path + "/cella"
@@ -299,43 +295,9 @@ final class CLIHarness: Sendable {
         return env
     }
 
-    /// Runs a program with `environment`, its output collected through files.
-    /// posix_spawn and waitpid on the one pid rather than Foundation's Process, whose exit
-    /// monitoring here once missed a short-lived child's exit and left `waitUntilExit` blocked
-    /// for good (the suite hung past its time limit). stdin, stdout and stderr are files.
+    /// Runs a program with `environment`, in `directory` when given.
     func run(_ executable: String, _ arguments: [String], stdin: String? = nil, directory: String? = nil) -> Result {
-        let id = UUID().uuidString
-        let inPath = root + "/in-\(id)", outPath = root + "/out-\(id)", errPath = root + "/err-\(id)"
-        defer { for path in [inPath, outPath, errPath] { unlink(path) } }
-        guard FileManager.default.createFile(atPath: inPath, contents: Data((stdin ?? "").utf8)) else {
-            return Result(status: -1, stdout: "", stderr: "cannot create \(inPath)")
-        }
-        // `env -C DIR` changes directory before the program runs.
-        let argv = directory.map { ["/usr/bin/env", "-C", $0, executable] + arguments } ?? [executable] + arguments
-        let cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        let cEnv: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            cArgs.forEach { free($0) }
-            cEnv.forEach { free($0) }
-        }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, stdin == nil ? "/dev/null" : inPath, O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, argv[0], &actions, nil, cArgs, cEnv)
-        guard spawned == 0 else { return Result(status: -1, stdout: "", stderr: "posix_spawn \(argv[0]): \(spawned)") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            if errno != EINTR { return Result(status: -1, stdout: "", stderr: "waitpid: errno \(errno)") }
-        }
-        // Exit status, or 128 + signal as a shell reports it.
-        let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        let stdout = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
-        let stderr = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
-        return Result(status: code, stdout: stdout, stderr: stderr)
+        Command.run([executable] + arguments, stdin: stdin, directory: directory, environment: environment)
     }
 
     /// `cella ARGS` that must succeed, its stdout parsed as JSON.

@@ -1,3 +1,4 @@
+import CellaTestSupport
 import Foundation
 import Testing
 
@@ -20,16 +21,8 @@ import Testing
     }
 
     private func run(_ argv: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: argv[0])
-        process.arguments = Array(argv.dropFirst())
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let r = Command.run(argv)
+        return (r.status, r.stdout + r.stderr)
     }
 
     @Test func entriesInOrderWithModes() throws {

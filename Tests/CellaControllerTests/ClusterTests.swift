@@ -256,16 +256,10 @@ struct ClusterTests {
                     out["badsig"] = [e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]]
                 print(json.dumps(out))
                 """
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["python3", "-c", script, cluster.baseURL, keyId, secret]
-            let pipe = Pipe()
-            p.standardOutput = pipe
-            try p.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            #expect(p.terminationStatus == 0, "boto3 script failed")
-            let out = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(String(decoding: data, as: UTF8.self))")
+            let run = Command.run(["/usr/bin/env", "python3", "-c", script, cluster.baseURL, keyId, secret])
+            #expect(run.status == 0, "boto3 script failed: \(run.stderr.suffix(2000))")
+            let data = Data(run.stdout.utf8)
+            let out = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(run.stdout)")
             let ok = try #require(out["ok"] as? [String: Any])
             #expect(ok["status"] as? Int == 200)
             #expect(ok["version"] as? String == "$LATEST")

@@ -207,16 +207,9 @@ struct NodeTokenMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if request.method == .get && request.uri.path == "/v1/health" { return try await next(request, context) }
-        guard let presented = request.headers[.authorization], Self.equal(Array(presented.utf8), expected) else {
+        guard let presented = request.headers[.authorization], Bytes.constantTimeEqual(Array(presented.utf8), expected) else {
             return AgentAPI.errorResponse(AgentError(.unauthorized, "this agent takes calls with its node token only: Authorization: Bearer <node token>"))
         }
         return try await next(request, context)
-    }
-
-    /// Constant time in the length of `expected`, whatever `presented` holds.
-    static func equal(_ presented: [UInt8], _ expected: [UInt8]) -> Bool {
-        var difference = UInt8(presented.count == expected.count ? 0 : 1)
-        for i in expected.indices { difference |= expected[i] ^ (i < presented.count ? presented[i] : 0) }
-        return difference == 0
     }
 }

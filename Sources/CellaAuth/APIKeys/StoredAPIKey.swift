@@ -1,3 +1,5 @@
+import CellaModel
+
 /// The stored form of an API key: its id and the SHA-256 digest of its secret.
 public struct StoredAPIKey: Sendable, Hashable, Codable {
     public let keyId: String

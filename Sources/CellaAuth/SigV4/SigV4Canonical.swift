@@ -1,3 +1,4 @@
+import CellaModel
 import Crypto
 
 /// The canonical request and string to sign of SigV4, rebuilt from a request as received

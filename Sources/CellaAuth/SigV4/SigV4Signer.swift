@@ -1,3 +1,4 @@
+import CellaModel
 import Crypto
 
 /// Signs a request the way the verifier checks it, for tests and benchmarks inside the package.

@@ -1,4 +1,5 @@
 import CellaIAM
+import CellaModel
 import Crypto
 import Foundation
 

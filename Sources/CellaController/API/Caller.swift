@@ -1,5 +1,6 @@
 import CellaAuth
 import CellaIAM
+import CellaModel
 import CellaStore
 import Foundation
 import HTTPTypes

@@ -1,4 +1,5 @@
 import CellaAgent
+import CellaTestSupport
 import Foundation
 import Testing
 
@@ -61,14 +62,9 @@ enum AgentFixtures {
     }
 
     static func run(_ argv: [String], in directory: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: argv[0])
-        process.arguments = Array(argv.dropFirst())
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw Missing(description: "\(argv.joined(separator: " ")) exited with \(process.terminationStatus)")
+        let r = Command.run(argv, directory: directory)
+        guard r.status == 0 else {
+            throw Missing(description: "\(argv.joined(separator: " ")) exited with \(r.status): \(r.stderr.prefix(2000))")
         }
     }
 

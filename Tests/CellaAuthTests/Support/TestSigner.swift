@@ -1,4 +1,5 @@
 @testable import CellaAuth
+import CellaModel
 import Crypto
 import Foundation
 

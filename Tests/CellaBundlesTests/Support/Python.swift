@@ -1,3 +1,4 @@
+import CellaTestSupport
 import Foundation
 
 /// The host's python3, whose zipfile and tarfile modules write archives the way real tools do.
@@ -8,17 +9,8 @@ enum Python {
 
     /// Runs a script with arguments; its standard error is returned when it fails.
     static func run(_ script: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path ?? "/usr/bin/python3")
-        process.arguments = ["-c", script] + arguments
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        let message = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw PythonFailed(message: String(decoding: message, as: UTF8.self))
-        }
+        let r = Command.run([path ?? "/usr/bin/python3", "-c", script] + arguments)
+        guard r.status == 0 else { throw PythonFailed(message: r.stderr) }
     }
 
     struct PythonFailed: Error { var message: String }

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CellaTestSupport
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -225,18 +226,9 @@ final class Cluster: @unchecked Sendable {
 
     @discardableResult
     func sh(_ argv: String...) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = argv
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard p.terminationStatus == 0 else { throw Failure("\(argv.joined(separator: " ")): \(text)") }
-        return text
+        let r = Command.run(["/usr/bin/env"] + argv)
+        guard r.status == 0 else { throw Failure("\(argv.joined(separator: " ")): \(r.stdout)\(r.stderr)") }
+        return r.stdout + r.stderr
     }
 
     // MARK: HTTP
@@ -288,29 +280,17 @@ final class Cluster: @unchecked Sendable {
 
     /// What a Python script prints on standard output.
     static func python(_ script: String) throws -> String {
-        let out = NSTemporaryDirectory() + "cella-python-\(UUID().uuidString).out"
-        defer { try? FileManager.default.removeItem(atPath: out) }
-        _ = FileManager.default.createFile(atPath: out, contents: nil)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        p.arguments = ["-c", script]
-        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
-        try p.run()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw CocoaError(.fileReadUnknown) }
-        return try String(contentsOfFile: out, encoding: .utf8)
+        let r = Command.run(["/usr/bin/python3", "-c", script])
+        guard r.status == 0 else { throw Failure("python3: \(r)") }
+        return r.stdout
     }
 
     static func zip(directory: String) throws -> [UInt8] {
         let out = NSTemporaryDirectory() + "cella-bundle-\(UUID().uuidString).zip"
         defer { try? FileManager.default.removeItem(atPath: out) }
         let entries = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        p.arguments = ["-m", "zipfile", "-c", out] + entries
-        p.currentDirectoryURL = URL(fileURLWithPath: directory)
-        try p.run()
-        p.waitUntilExit()
+        let r = Command.run(["/usr/bin/python3", "-m", "zipfile", "-c", out] + entries, directory: directory)
+        guard r.status == 0 else { throw Failure("zipping \(directory): \(r)") }
         return Array(try Data(contentsOf: URL(fileURLWithPath: out)))
     }
 

@@ -1,3 +1,4 @@
+import CellaTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -112,13 +113,9 @@ enum TestEnvironment {
     }
 
     static func sh(_ command: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw SandboxError(.invalidSpec, "test fixture command failed (\(process.terminationStatus)): \(command)")
+        let r = Command.run(["/bin/sh", "-c", command])
+        guard r.status == 0 else {
+            throw SandboxError(.invalidSpec, "test fixture command failed (\(r.status)): \(command): \(r.stderr.prefix(2000))")
         }
     }
 

@@ -103,9 +103,7 @@ struct AgentCommand: AsyncParsableCommand {
         config.queueTimeout = .milliseconds(queueTimeout)
         config.region = region
         config.sandbox = .init(cgroupRoot: cgroupRoot, stateDirectory: stateDir)
-        let token = try controllerTokenFile.map {
-            try String(contentsOfFile: $0, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        } ?? ProcessInfo.processInfo.environment["CELLA_CONTROLLER_TOKEN"]
+        let token = try TokenSource.read(file: controllerTokenFile, environment: "CELLA_CONTROLLER_TOKEN")
         if let token, token.utf8.count < 16 {
             throw ValidationError("the node token must be at least 16 characters (--controller-token-file or $CELLA_CONTROLLER_TOKEN)")
         }

@@ -63,15 +63,11 @@ struct ControllerCommand: AsyncParsableCommand {
     func run() async throws {
         DaemonLogging.bootstrap(level: logLevel, json: jsonLogs)
         let logger = Logger(label: "cella.controller")
-        let token = try operatorTokenFile.map {
-            try String(contentsOfFile: $0, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        } ?? ProcessInfo.processInfo.environment["CELLA_OPERATOR_TOKEN"]
+        let token = try TokenSource.read(file: operatorTokenFile, environment: "CELLA_OPERATOR_TOKEN")
         guard let token, token.utf8.count >= 16 else {
             throw ValidationError("an operator token of at least 16 characters is needed: --operator-token-file FILE or $CELLA_OPERATOR_TOKEN")
         }
-        let nodeToken = try nodeTokenFile.map {
-            try String(contentsOfFile: $0, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        } ?? ProcessInfo.processInfo.environment["CELLA_NODE_TOKEN"]
+        let nodeToken = try TokenSource.read(file: nodeTokenFile, environment: "CELLA_NODE_TOKEN")
         if let nodeToken {
             guard nodeToken.utf8.count >= 16 else { throw ValidationError("the node token must be at least 16 characters") }
             guard nodeToken != token else { throw ValidationError("the node token must differ from the operator token (nodes must not hold the operator's credential)") }

@@ -89,7 +89,9 @@ struct UpCommand: AsyncParsableCommand {
 
         let store = try await StoreFactory.open(url: "sqlite:\(dataDir)/cella.db", logger: logger)
         let http = AgentClient.makeHTTPClient()
-        let controller = Controller(store: store, configuration: Self.controllerConfiguration(operatorToken: token, nodeToken: nodeToken), http: http, logger: logger)
+        var controllerConfig = Controller.Configuration(operatorToken: token)
+        controllerConfig.nodeToken = nodeToken
+        let controller = Controller(store: store, configuration: controllerConfig, http: http, logger: logger)
         try await controller.prepare()
 
         var agentConfig = AgentConfiguration()
@@ -141,12 +143,6 @@ struct UpCommand: AsyncParsableCommand {
         controller.agents.close()
         try? await http.shutdown()
         await store.close()
-    }
-
-    static func controllerConfiguration(operatorToken: String, nodeToken: String) -> Controller.Configuration {
-        var configuration = Controller.Configuration(operatorToken: operatorToken)
-        configuration.nodeToken = nodeToken
-        return configuration
     }
 
     /// The operator's key, made on the first start and kept (mode 0600) in the data directory.

@@ -1,4 +1,4 @@
-/// Small byte helpers shared by SigV4 and API keys.
+/// Small byte helpers shared by SigV4, API keys and the token checks of controllers and agents.
 package enum Bytes {
     private static let hexDigits = Array("0123456789abcdef".utf8)
 

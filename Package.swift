@@ -142,7 +142,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "cella-iam-bench",
-            dependencies: ["CellaIAM", "CellaAuth"],
+            dependencies: ["CellaIAM", "CellaAuth", "CellaModel"],
             path: "Benchmarks/cella-iam-bench"
         ),
         .executableTarget(

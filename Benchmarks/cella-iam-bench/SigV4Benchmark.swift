@@ -1,4 +1,5 @@
 import CellaAuth
+import CellaModel
 import Crypto
 import Foundation
 

@@ -178,6 +178,79 @@ extension AgentTests {
         }
     }
 
+    /// Whether the version's template holds a clone made ahead of need, polled for up to 5 s.
+    static func cloneReady(_ agent: RunningAgent, _ function: String, want: Bool = true) async throws -> Bool {
+        for _ in 0..<100 {
+            let stats = try await agent.request(.GET, "/v1/stats").json
+            let entry = (stats["templates"] as? [[String: Any]] ?? []).first { $0["function"] as? String == function }
+            if (entry?["cloneReady"] as? Bool ?? false) == want { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+
+    /// The cgroups under the agent's root (memory hierarchy) that hold a process, but the template's.
+    static func cloneCgroupsWithProcesses(_ agent: RunningAgent) -> [String] {
+        AgentFixtures.sandboxCgroups(root: agent.cgroupRoot).filter { dir in
+            dir.contains("/memory/") && dir.split(separator: "/").last?.contains("-t") == false
+                && !((try? String(contentsOfFile: dir + "/cgroup.procs", encoding: .utf8)) ?? "").isEmpty
+        }
+    }
+
+    @Test func theNextCloneIsMadeAheadAndOneThatDiedIsReplacedByAFork() async throws {
+        try await Self.withTemplates { agent in
+            try await agent.deploy("ahead", runtime: "python3.11", handler: "app.noop", bundle: try Self.bundle())
+            // Each instance exits 20 ms after answering, so every invocation needs a new one.
+            let first = try await agent.invoke("ahead", #"{"die": true}"#)
+            #expect(first.header("X-Cella-Start") == "cold", "\(first.body)")
+            #expect(try await Self.cloneReady(agent, "t1/ahead:1"), "a clone is made ahead once the first has served")
+            // It waits in a cgroup of its own, with the version's memory limit, running nothing.
+            var waiting: [String] = []
+            for _ in 0..<100 {
+                waiting = Self.cloneCgroupsWithProcesses(agent)
+                if waiting.count == 1 { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(waiting.count == 1, "\(waiting)")
+            if let dir = waiting.first {
+                let limit = try String(contentsOfFile: dir + "/memory.limit_in_bytes", encoding: .utf8)
+                #expect(UInt64(limit.trimmingCharacters(in: .whitespacesAndNewlines)) == 128 << 20)
+            }
+            let second = try await agent.invoke("ahead", #"{"die": true}"#)
+            #expect(second.header("X-Cella-Outcome") == "success", "\(second.body)")
+            #expect(second.header("X-Cella-Start") == "clone")
+
+            // A clone made ahead that died is not used: the invocation forks one and succeeds,
+            // and the template stays.
+            #expect(try await Self.cloneReady(agent, "t1/ahead:1"))
+            var killed = 0
+            for _ in 0..<100 where killed == 0 {
+                let dirs = Self.cloneCgroupsWithProcesses(agent)
+                if dirs.count == 1 {
+                    let pids = try String(contentsOfFile: dirs[0] + "/cgroup.procs", encoding: .utf8)
+                    for pid in pids.split(separator: "\n").compactMap({ pid_t($0) }) where kill(pid, SIGKILL) == 0 { killed += 1 }
+                } else {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            #expect(killed == 1, "the clone made ahead was found and killed")
+            let third = try await agent.invoke("ahead", #"{"die": true}"#)
+            #expect(third.header("X-Cella-Outcome") == "success", "\(third.body)")
+            #expect(third.header("X-Cella-Start") == "clone")
+            #expect(try await Self.templates(agent) == ["t1/ahead:1"])
+
+            // Removing the version stops the clone made ahead with its template: nothing is left.
+            #expect(try await Self.cloneReady(agent, "t1/ahead:1"))
+            #expect(try await agent.request(.DELETE, "/v1/functions/t1/ahead/1").status == 204)
+            var left = Self.cloneCgroupsWithProcesses(agent)
+            for _ in 0..<100 where !left.isEmpty {
+                try await Task.sleep(for: .milliseconds(50))
+                left = Self.cloneCgroupsWithProcesses(agent)
+            }
+            #expect(left.isEmpty, "\(left)")
+        }
+    }
+
     @Test func aCloneThatFailsFallsBackToAColdStart() async throws {
         try await Self.withTemplates { agent in
             try await agent.deploy("fragile", runtime: "python3.11", handler: "app.handler", bundle: try Self.bundle()) {

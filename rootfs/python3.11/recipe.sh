@@ -94,7 +94,7 @@ runtime_json() {
   "name": "python3.11",
   "layers": ["layer", "rootfs"],
   "bootstrap": "/var/runtime/bootstrap",
-  "templates": "cella-template-1",
+  "templates": "cella-template-2",
   "environment": {
     "PATH": "/var/lang/bin:/usr/local/bin:/usr/bin:/bin",
     "LANG": "C.UTF-8",

@@ -73,6 +73,8 @@ final class Instance: Sendable {
         var output: OutputPipe?
         var exit: SandboxExit?
         var onExit: (@Sendable (Instance) -> Void)?
+        /// A clone's Runtime API connection (a second descriptor of it), until its go line is sent.
+        var goSocket: Int32?
     }
 
     /// Lines kept for crash reports.
@@ -183,8 +185,9 @@ final class Instance: Sendable {
     }
 
     /// Forks a new instance from a parked template (docs/runtime-snapshots.md) and returns once
-    /// the clone runs in its own cgroup with its Runtime API connection served; it is ready at its
-    /// first `/next` (see `waitUntilReady`). The caller serializes requests to one template.
+    /// the clone is in its own cgroup with its Runtime API connection served, waiting for its go
+    /// line (`go`); it is ready at its first `/next` after that (see `waitUntilReady`). The caller
+    /// serializes requests to one template.
     /// - Parameters:
     ///   - request: the clone request line for the template's control socket.
     ///   - cgroup: one made ahead with the version's limits, or nil to make it here.
@@ -234,6 +237,17 @@ final class Instance: Sendable {
         case .failure(let error): throw AgentError(.internal, "cannot clone an instance of \(function.key): \(error)")
         }
         let process = started.process
+        // The go line goes out on a second descriptor of the connection, from whichever thread
+        // sends it, with no hop to the channel's event loop; the clone sends nothing before it.
+        let goSocket = fcntl(started.runtimeSocket, F_DUPFD_CLOEXEC, 0)
+        guard goSocket >= 0 else {
+            let code = errno
+            close(started.runtimeSocket)
+            process.kill()
+            _ = await process.wait()
+            output.close()
+            throw AgentError(.internal, "cannot clone an instance of \(function.key): dup: \(Errno.describe(code))")
+        }
         let channel: any Channel
         do {
             // The clone's end is the only peer this connection can ever have: which instance
@@ -249,6 +263,7 @@ final class Instance: Sendable {
                 .withConnectedSocket(started.runtimeSocket).get()
         } catch {
             close(started.runtimeSocket)
+            close(goSocket)
             process.kill()
             _ = await process.wait()
             output.close()
@@ -260,9 +275,26 @@ final class Instance: Sendable {
             state.peakMemory = peakMemory
             state.server = channel
             state.output = output
+            state.goSocket = goSocket
         }
         Task.detached { instance.exited(await process.wait()) }
         return instance
+    }
+
+    /// Lets a clone waiting in its cgroup go on: writes its go line (docs/runtime-snapshots.md),
+    /// once. Its init runs on from there (see `waitUntilReady`).
+    /// - Throws: `AgentError` `.internal` when the clone is gone or was let go already.
+    func go(_ line: [UInt8]) throws(AgentError) {
+        guard let socket = state.withLock({ state -> Int32? in
+            defer { state.goSocket = nil }
+            return state.phase == .dead ? nil : state.goSocket
+        }) else {
+            throw AgentError(.internal, "the clone \(id) is gone or already running")
+        }
+        defer { close(socket) }
+        do throws(SandboxError) { try TemplateFork.go(socket: socket, line: line) } catch {
+            throw AgentError(.internal, "cannot release the clone \(id): \(error)")
+        }
     }
 
     /// stdin of every sandbox.
@@ -520,6 +552,7 @@ final class Instance: Sendable {
 
     private func exited(_ exit: SandboxExit) {
         state.withLock { $0.output }?.close()
+        if let socket = state.withLock({ state in defer { state.goSocket = nil }; return state.goSocket }) { close(socket) }
         let (current, waiters, parked, server, recent, onExit) = state.withLock { state in
             state.phase = .dead
             state.exit = exit

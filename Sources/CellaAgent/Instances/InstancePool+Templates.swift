@@ -59,46 +59,42 @@ extension InstancePool {
             undo()
             return nil
         }
-        nextInstance += 1
-        let id = "\(bootId)-\(nextInstance)"
         let cloneBegan = ContinuousClock.now
-        let instance: Instance
-        do {
-            var environment = ["AWS_LAMBDA_LOG_STREAM_NAME": self.environment(for: function, instance: id)["AWS_LAMBDA_LOG_STREAM_NAME"] ?? id]
-            environment["AWS_LAMBDA_INITIALIZATION_TYPE"] = "snap-start"
-            instance = try await template.clone(
-                id: id, environment: environment, tmpMiB: settings.tmpMiB, shmMiB: 16,
-                resources: resources(for: function), timeout: settings.cloneTimeout,
-                maxPayloadBytes: settings.maxPayloadBytes, launcher: launcher, threadPool: threadPool,
-                group: Self.currentEventLoop(in: group), logs: logs, region: settings.region,
-                onExit: { [weak self] instance in
-                    Task {
-                        await self?.exited(instance)
-                        await template.cloneEnded()
-                    }
-                })
-        } catch {
-            logger.warning("cloning failed, starting cold", metadata: [
-                "cella.function": "\(key)", "cella.error": "\(error.message)"])
-            dropTemplate(key, reason: "failed", only: template)
-            templateRefused[key] = function.deployment
-            undo()
-            return nil
-        }
-        members[ObjectIdentifier(instance)] = (instance, bytes)
-        let outcome = await awaitInit(instance)
-        functions[key]?.starting -= 1
-        guard case .ready = outcome else {
+        var instance: Instance
+        var fresh = false
+        while true {
+            let madeAhead: Bool
+            do {
+                (instance, madeAhead) = try await template.clone(fresh: fresh)
+            } catch {
+                logger.warning("cloning failed, starting cold", metadata: [
+                    "cella.function": "\(key)", "cella.error": "\(error.message)"])
+                refuse(template)
+                undo()
+                return nil
+            }
+            // Once this clone has served, the template makes the next one ahead of need.
+            templatesToPrepare.insert(key)
+            members[ObjectIdentifier(instance)] = (instance, bytes)
+            let outcome = await awaitInit(instance)
+            if case .ready = outcome { break }
+            retire(instance)  // and its reservation with it
+            if madeAhead && !fresh {
+                // It may have died waiting (killed from outside): a clone forked now decides.
+                fresh = true
+                memoryInUse += bytes
+                continue
+            }
+            functions[key]?.starting -= 1
             if case .failed(let body) = outcome {
                 logger.warning("a clone failed before its first event, starting cold", metadata: [
                     "cella.function": "\(key)", "cella.error": "\(body.errorType): \(body.errorMessage)"])
             }
-            retire(instance)
-            dropTemplate(key, reason: "failed", only: template)
-            templateRefused[key] = function.deployment
+            refuse(template)
             wakeWaiters()
             return nil
         }
+        functions[key]?.starting -= 1
         if functions[key] != nil { functions[key]!.busy += 1 }
         templateUse[key] = .now
         let cloneMs = Instance.milliseconds(since: cloneBegan)
@@ -107,6 +103,13 @@ extension InstancePool {
         metrics.coldStart(kind: hit ? .clone : .cold)
         return .instance(instance, hit ? .clone : .cold,
                          initDurationMs: hit ? cloneMs : Instance.milliseconds(since: began))
+    }
+
+    /// A template whose clone failed: dropped, and its deployment starts cold until redeployed.
+    private func refuse(_ template: Template) {
+        let key = template.function.key
+        dropTemplate(key, reason: "failed", only: template)
+        templateRefused[key] = template.function.deployment
     }
 
     private enum Lookup { case ready(Template, wasReady: Bool), initFailed(FunctionErrorBody, Double), unavailable }
@@ -179,8 +182,7 @@ extension InstancePool {
             logger.warning("socketpair for a template failed", metadata: ["cella.errno": "\(errno)"])
             return .unavailable
         }
-        nextInstance += 1
-        let id = "\(bootId)-t\(nextInstance)"
+        let id = ids.next(tag: "t")
         var environment = environment(for: function, instance: id)
         environment["AWS_LAMBDA_INITIALIZATION_TYPE"] = "snap-start"
         let began = ContinuousClock.now
@@ -208,7 +210,12 @@ extension InstancePool {
             // Init ran within the version's limit. From now on each clone's fork charges its
             // kernel objects (page tables, namespaces) to this cgroup: room for a thousand.
             instance.raiseMemoryLimit(to: function.memoryBytes + Self.templateHeadroomBytes)
-            return .ready(Template(function: function, instance: instance, control: pair[0], bytes: bytes))
+            let settings = CloneSettings(
+                tmpMiB: settings.tmpMiB, shmMiB: 16, resources: resources(for: function), timeout: settings.cloneTimeout,
+                maxPayloadBytes: settings.maxPayloadBytes, launcher: launcher, threadPool: threadPool,
+                group: group, logs: logs, region: settings.region, ids: ids,
+                onExit: { [weak self] clone in Task { await self?.exited(clone) } })
+            return .ready(Template(function: function, instance: instance, control: pair[0], bytes: bytes, settings: settings))
         case .failed(let body):
             stoppingTemplates[ObjectIdentifier(instance)] = instance
             instance.terminate()
@@ -258,7 +265,13 @@ extension InstancePool {
         }
         stoppingTemplates[ObjectIdentifier(template.instance)] = template.instance
         // Busy clones (of a replaced or removed version) finish first; failed ones do not.
-        if reason == "failed" { Task { await template.stop() } } else { Task { await template.retire() } }
+        Task {
+            if reason == "failed" {
+                await template.stop()
+            } else if let clone = await template.retire(), clone.isAlive {
+                stoppingClones[ObjectIdentifier(clone)] = clone
+            }
+        }
         publishTemplateGauges()
     }
 
@@ -286,17 +299,20 @@ extension InstancePool {
         templates = [:]
         templateUse = [:]
         templateBytes = 0
-        let stopping = Array(stoppingTemplates.values)
+        let stopping = Array(stoppingTemplates.values) + Array(stoppingClones.values)
         stoppingTemplates = [:]
-        for template in all { await template.stopAndSettle() }
-        return all.map(\.instance) + stopping
+        stoppingClones = [:]
+        var clones: [Instance] = []
+        for template in all { clones += await template.stopAndSettle() }
+        return all.map(\.instance) + stopping + clones
     }
 
     /// The templates held, for stats and heartbeats: `tenant/name:version` and bytes.
     func templateStats() -> [TemplateStats] {
         templates.compactMap { key, slot in
             guard case .ready(let t) = slot else { return nil }
-            return TemplateStats(function: key, bytes: t.bytes, memoryMB: t.function.config.memoryMB)
+            return TemplateStats(function: key, bytes: t.bytes, memoryMB: t.function.config.memoryMB,
+                                 cloneReady: t.hasReadyClone.load(ordering: .relaxed))
         }.sorted { $0.function < $1.function }
     }
 
@@ -313,4 +329,6 @@ public struct TemplateStats: Codable, Sendable {
     public var bytes: UInt64
     /// The version's memory limit, which each clone gets.
     public var memoryMB: Int
+    /// Whether a clone made ahead of need is waiting for the next new instance.
+    public var cloneReady: Bool = false
 }

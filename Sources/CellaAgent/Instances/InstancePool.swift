@@ -69,11 +69,14 @@ actor InstancePool {
     /// Live instances and the memory each holds against the budget.
     var members: [ObjectIdentifier: (instance: Instance, bytes: UInt64)] = [:]
     var memoryInUse: UInt64 = 0
-    var nextInstance = 0
     private var nextWaiter = 0
     /// One timer for every queued invocation's deadline (not one per invocation).
     private var expiry: Task<Void, Never>?
-    let bootId = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+    let bootId: String
+    let ids: InstanceIDs
+    /// Versions whose template gave a clone since it last made one ahead: it makes the next
+    /// when that clone is released (so the making does not compete with its first invocation).
+    var templatesToPrepare: Set<String> = []
     /// Templates per function version (InstancePool+Templates.swift).
     var templates: [String: TemplateSlot] = [:]
     /// When each template last made a clone, for LRU eviction.
@@ -82,6 +85,8 @@ actor InstancePool {
     var nextTemplateBuild = 0
     /// Template sandboxes stopped but not yet gone (stopAll waits for them too).
     var stoppingTemplates: [ObjectIdentifier: Instance] = [:]
+    /// Clones made ahead whose template was dropped, not yet gone (stopAll waits for them too).
+    var stoppingClones: [ObjectIdentifier: Instance] = [:]
     /// Deployments whose clones failed: they start cold from then on (a new deploy tries again).
     var templateRefused: [String: UInt64] = [:]
     /// What each clone installs on top of its template's seccomp filter.
@@ -100,6 +105,8 @@ actor InstancePool {
         self.logs = logs
         self.metrics = metrics
         self.logger = logger
+        self.bootId = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        self.ids = InstanceIDs(boot: bootId)
         self.cloneProgram = launcher.cloneFilterProgram
         self.networks = PreparedNetwork.pool(target: settings.preparedNetworks)
         self.cgroups = PreparedCgroups.cgroups(target: settings.preparedCgroups, launcher: launcher, prefix: "\(bootId)-p")
@@ -219,6 +226,9 @@ actor InstancePool {
             return
         }
         pool.busy -= 1
+        if instance.isClone, templatesToPrepare.remove(key) != nil, case .ready(let template) = templates[key] {
+            Task { await template.prepare() }
+        }
         if instance.isAlive && pool.function.deployment == instance.function.deployment {
             if let waiter = pool.waiters.popFirst() {
                 pool.busy += 1
@@ -290,8 +300,7 @@ actor InstancePool {
         let key = function.key
         memoryInUse += bytes
         functions[key]?.starting += 1
-        nextInstance += 1
-        let id = "\(bootId)-\(nextInstance)"
+        let id = ids.next()
         let began = ContinuousClock.now
         let instance: Instance
         do {
@@ -413,6 +422,7 @@ actor InstancePool {
     /// An instance's sandbox ended (killed, crashed, or its runtime exited while idle).
     func exited(_ instance: Instance) {
         let key = instance.function.key
+        stoppingClones[ObjectIdentifier(instance)] = nil
         functions[key]?.idle.removeAll { $0.instance === instance }
         forget(instance)
     }
@@ -439,7 +449,6 @@ actor InstancePool {
     func environment(for function: DeployedFunction, instance: String) -> [String: String] {
         var env = function.runtime.environment
         for (key, value) in function.config.environment { env[key] = value }
-        let day = Self.dayFormatter.string(from: Date())
         let platform: [String: String] = [
             "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001",
             "_HANDLER": function.config.handler ?? "",
@@ -449,7 +458,7 @@ actor InstancePool {
             "AWS_LAMBDA_FUNCTION_VERSION": function.version,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": String(function.config.memoryMB),
             "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/\(function.config.name)",
-            "AWS_LAMBDA_LOG_STREAM_NAME": "\(day)/[\(function.version)]\(instance)",
+            "AWS_LAMBDA_LOG_STREAM_NAME": Self.logStreamName(function: function, instance: instance),
             "AWS_REGION": settings.region,
             "AWS_DEFAULT_REGION": settings.region,
             "AWS_EXECUTION_ENV": "AWS_Lambda_\(function.runtime.name)",
@@ -462,13 +471,14 @@ actor InstancePool {
         return env
     }
 
-    private static let dayFormatter: DateFormatter = {
-        let f = DateFormatter()
-        f.dateFormat = "yyyy/MM/dd"
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.locale = Locale(identifier: "en_US_POSIX")
-        return f
-    }()
+    /// `yyyy/MM/dd/[version]instance` (Lambda's log stream names), the day in UTC.
+    nonisolated static func logStreamName(function: DeployedFunction, instance: String) -> String {
+        var now = time(nil)
+        var day = tm()
+        gmtime_r(&now, &day)
+        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(day.tm_year + 1900)/\(two(day.tm_mon + 1))/\(two(day.tm_mday))/[\(function.version)]\(instance)"
+    }
 }
 
 /// Instances of one function version on the node, by state.

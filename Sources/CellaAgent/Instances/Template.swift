@@ -1,14 +1,50 @@
+import CellaModel
 import CellaSandbox
 import Foundation
 import NIOCore
 import NIOPosix
+import Synchronization
+
+/// Instance ids: `<boot>-<n>` (templates `<boot>-t<n>`), unique on the node, from any task.
+final class InstanceIDs: Sendable {
+    let boot: String
+    private let counter = Atomic<Int>(0)
+
+    init(boot: String) { self.boot = boot }
+
+    func next(tag: String = "") -> String {
+        "\(boot)-\(tag)\(counter.add(1, ordering: .relaxed).newValue)"
+    }
+}
+
+/// What every clone of one template gets: the version's limits and the agent's plumbing.
+struct CloneSettings: Sendable {
+    var tmpMiB: Int
+    var shmMiB: Int
+    var resources: SandboxSpec.Resources
+    var timeout: Duration
+    var maxPayloadBytes: Int
+    var launcher: SandboxLauncher
+    var threadPool: NIOThreadPool
+    var group: any EventLoopGroup
+    var logs: LogStore
+    var region: String
+    var ids: InstanceIDs
+    /// Called when a clone's sandbox ends (after the template has counted it).
+    var onExit: @Sendable (Instance) -> Void
+}
 
 /// A function version's template (docs/runtime-snapshots.md): an instance whose runtime finished
 /// its init and parked, and which forks a new instance (a clone) on each request the agent writes
 /// on its control socket. Clone requests to one template run one at a time, in arrival order.
+///
+/// Between invocations it keeps one clone made ahead of need: forked, in its own cgroup with the
+/// version's limits, its Runtime API connection served, waiting for its go line. An invocation
+/// that needs a new instance takes it and sends the go line; only when there is none (the first
+/// clone, or a burst) does it wait for a fork.
 actor Template {
     /// The protocol version a runtime names in `runtime.json` (`"templates"`).
-    static let protocolVersion = "cella-template-1"
+    static let protocolVersion = "cella-template-2"
 
     let function: DeployedFunction
     /// The parked sandbox. Its death ends every clone (they live in its pid namespace).
@@ -17,8 +53,11 @@ actor Template {
     private let control: Int32
     /// Memory the template holds (its cgroup's charge after park), against the template budget.
     let bytes: UInt64
+    private let settings: CloneSettings
     private(set) var lastUsed = ContinuousClock.now
-    private(set) var clones = 0
+    /// Clones taken for invocations and still alive (not the one made ahead).
+    private var taken: Set<ObjectIdentifier> = []
+    var clones: Int { taken.count }
     private var busy = false
     private var queue: [CheckedContinuation<Void, Never>] = []
     private var closed = false
@@ -27,25 +66,91 @@ actor Template {
     private var spareCgroup: SandboxCgroup?
     private var makingCgroup = false
     private var cgroupSerial = 0
+    /// The clone made ahead of need, waiting for its go line.
+    private var ready: Instance? {
+        didSet { hasReadyClone.store(ready != nil, ordering: .relaxed) }
+    }
+    /// Whether a clone made ahead is waiting (for stats, read from outside the actor).
+    nonisolated let hasReadyClone = Atomic<Bool>(false)
+    private var preparing = false
+    private var prepareWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Clones made ahead and stopped unused, for `stopAndSettle` to hand over.
+    private var stopped: [Instance] = []
 
-    init(function: DeployedFunction, instance: Instance, control: Int32, bytes: UInt64) {
+    init(function: DeployedFunction, instance: Instance, control: Int32, bytes: UInt64, settings: CloneSettings) {
         self.function = function
         self.instance = instance
         self.control = control
         self.bytes = bytes
+        self.settings = settings
     }
 
-    /// Forks one clone. Waits for the requests before it.
-    /// - Parameters:
-    ///   - environment: variables that differ per clone (its log stream).
+    /// A clone for one invocation, let go with its identity: the one made ahead if there is one
+    /// (unless `fresh`), else a fork now (after the requests before it).
+    /// - Returns: the clone and whether it was made ahead.
     /// - Throws: `AgentError` `.internal` when the template or the clone fails; the template is
     ///   then of no further use and the caller drops it.
-    func clone(
-        id: String, environment: [String: String], tmpMiB: Int, shmMiB: Int, resources: SandboxSpec.Resources,
-        timeout: Duration, maxPayloadBytes: Int, launcher: SandboxLauncher, threadPool: NIOThreadPool,
-        group: any EventLoopGroup, logs: LogStore, region: String,
-        onExit: @escaping @Sendable (Instance) -> Void
-    ) async throws(AgentError) -> Instance {
+    func clone(fresh: Bool = false) async throws(AgentError) -> (Instance, madeAhead: Bool) {
+        guard !closed, instance.isAlive else {
+            throw AgentError(.internal, "the template of \(function.key) is gone")
+        }
+        lastUsed = .now
+        while !fresh {
+            if let clone = ready {
+                ready = nil
+                guard clone.isAlive else { continue }
+                // Counted from here: its end is a taken clone's end, whether it runs or not.
+                taken.insert(ObjectIdentifier(clone))
+                do throws(AgentError) {
+                    try release(clone)
+                    return (clone, true)
+                } catch {
+                    continue  // it died meanwhile: fork one for this invocation
+                }
+            }
+            // The one being made is nearer than a new fork.
+            guard preparing else { break }
+            await withCheckedContinuation { prepareWaiters.append($0) }
+        }
+        let clone = try await fork()
+        taken.insert(ObjectIdentifier(clone))
+        try release(clone)
+        return (clone, false)
+    }
+
+    /// Makes the clone kept ahead of need, unless there is one (or one is being made). Errors
+    /// are not reported: the next invocation forks, and its failure drops the template.
+    func prepare() async {
+        guard ready == nil, !preparing, !closed, instance.isAlive else { return }
+        preparing = true
+        defer {
+            preparing = false
+            for waiter in prepareWaiters { waiter.resume() }
+            prepareWaiters = []
+        }
+        guard let clone = try? await fork() else { return }
+        if closed || ready != nil {
+            clone.terminate()
+            stopped.append(clone)
+        } else {
+            ready = clone
+        }
+    }
+
+    /// Sends a clone its go line: its log stream and how it started.
+    private func release(_ clone: Instance) throws(AgentError) {
+        let stream = InstancePool.logStreamName(function: function, instance: clone.id)
+        let line = Self.goLine(environment: [
+            "AWS_LAMBDA_LOG_STREAM_NAME": stream, "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start",
+        ])
+        do throws(AgentError) { try clone.go(line) } catch {
+            clone.terminate()
+            throw error
+        }
+    }
+
+    /// Forks one clone, in its cgroup, waiting for its go line. Waits for the requests before it.
+    private func fork() async throws(AgentError) -> Instance {
         while busy { await withCheckedContinuation { queue.append($0) } }
         busy = true
         defer {
@@ -55,30 +160,34 @@ actor Template {
         guard !closed, instance.isAlive else {
             throw AgentError(.internal, "the template of \(function.key) is gone")
         }
-        lastUsed = .now
-        let request = Self.request(environment: environment, tmpMiB: tmpMiB, shmMiB: shmMiB)
-        let ms = timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
+        let s = settings
+        let ms = s.timeout.components.seconds * 1000 + s.timeout.components.attoseconds / 1_000_000_000_000_000
         let cgroup = spareCgroup
         spareCgroup = nil
         let clone = try await Instance.clone(
-            id: id, function: function, control: control, request: request, resources: resources,
-            cgroup: cgroup, timeoutMs: Int32(clamping: ms), maxPayloadBytes: maxPayloadBytes,
-            launcher: launcher, threadPool: threadPool, group: group, logs: logs, region: region,
-            onExit: onExit)
-        clones += 1
-        prepareCgroup(resources: resources, launcher: launcher, threadPool: threadPool)
+            id: s.ids.next(), function: function, control: control,
+            request: Self.request(tmpMiB: s.tmpMiB, shmMiB: s.shmMiB), resources: s.resources,
+            cgroup: cgroup, timeoutMs: Int32(clamping: ms), maxPayloadBytes: s.maxPayloadBytes,
+            launcher: s.launcher, threadPool: s.threadPool, group: s.group, logs: s.logs, region: s.region,
+            onExit: { clone in
+                // Holds the template until its last clone has ended: that end may be what stops it.
+                s.onExit(clone)
+                Task { await self.cloneEnded(clone) }
+            })
+        prepareCgroup()
         return clone
     }
 
     /// Makes the next clone's cgroup on the thread pool (a memory cgroup's `mkdir` is not cheap).
-    private func prepareCgroup(resources: SandboxSpec.Resources, launcher: SandboxLauncher, threadPool: NIOThreadPool) {
+    private func prepareCgroup() {
         guard spareCgroup == nil, !makingCgroup, !closed else { return }
         makingCgroup = true
         cgroupSerial += 1
         // Not "-t": that names the template's own sandbox.
         let name = instance.id.replacingOccurrences(of: "-t", with: "-k") + "x\(cgroupSerial)"
+        let (launcher, resources) = (settings.launcher, settings.resources)
         Task {
-            let made = try? await threadPool.runIfActive { try? launcher.cgroups.create(id: name, resources: resources) }
+            let made = try? await settings.threadPool.runIfActive { try? launcher.cgroups.create(id: name, resources: resources) }
             self.installSpare(made ?? nil)
         }
     }
@@ -88,26 +197,35 @@ actor Template {
         if closed || spareCgroup != nil { cgroup?.destroy() } else { spareCgroup = cgroup }
     }
 
-    /// A clone of this template ended.
-    func cloneEnded() {
-        clones -= 1
-        if stopWhenUnused && clones <= 0 { stop() }
+    /// A clone of this template ended: one taken for invocations, or the one made ahead.
+    private func cloneEnded(_ clone: Instance) {
+        if ready === clone { ready = nil }
+        guard taken.remove(ObjectIdentifier(clone)) != nil else { return }
+        if stopWhenUnused && taken.isEmpty { stop() }
     }
 
     /// Stops the template once its last clone has ended (now if it has none): its clones live in
     /// its pid namespace, and a busy one must finish its invocation (a replaced version's busy
     /// instances do).
-    func retire() {
+    /// - Returns: the clone made ahead that it stopped, if any, for the caller to wait for.
+    func retire() -> Instance? {
+        let clone = ready
+        ready = nil
+        clone?.terminate()
         if clones <= 0 { stop() } else { stopWhenUnused = true }
+        return clone
     }
 
-    /// Stops the template and waits until no cgroup is being made for it (so that none is left
-    /// behind when the agent stops).
-    func stopAndSettle() async {
+    /// Stops the template and waits until no cgroup or clone is being made for it (so that none
+    /// is left behind when the agent stops).
+    /// - Returns: the clones made ahead that it stopped, for the caller to wait for.
+    func stopAndSettle() async -> [Instance] {
         stop()
-        for _ in 0..<200 where makingCgroup {
+        for _ in 0..<200 where makingCgroup || preparing {
             try? await Task.sleep(for: .milliseconds(5))
         }
+        defer { stopped = [] }
+        return stopped
     }
 
     /// Stops the template (its clones die with it) and closes the control socket, once.
@@ -116,14 +234,29 @@ actor Template {
         closed = true
         spareCgroup?.destroy()
         spareCgroup = nil
+        if let clone = ready {
+            ready = nil
+            clone.terminate()
+            stopped.append(clone)
+        }
         instance.terminate()
         Glibc.close(control)
     }
 
-    /// `clone {"tmpMiB": N, "shmMiB": N, "environment": {...}}\n` (docs/runtime-snapshots.md).
-    static func request(environment: [String: String], tmpMiB: Int, shmMiB: Int) -> [UInt8] {
-        let object: [String: Any] = ["tmpMiB": tmpMiB, "shmMiB": shmMiB, "environment": environment]
-        let json = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return Array("clone ".utf8) + Array(json) + [UInt8(ascii: "\n")]
+    /// `clone {"tmpMiB": N, "shmMiB": N}\n` (docs/runtime-snapshots.md).
+    static func request(tmpMiB: Int, shmMiB: Int) -> [UInt8] {
+        Array(#"clone {"tmpMiB":\#(tmpMiB),"shmMiB":\#(shmMiB)}"#.utf8) + [UInt8(ascii: "\n")]
+    }
+
+    /// `go {"environment": {...}}\n`: lets a clone in its cgroup go on, with the variables that
+    /// are its own.
+    static func goLine(environment: [String: String]) -> [UInt8] {
+        var text = #"go {"environment":{"#
+        for (index, key) in environment.keys.sorted().enumerated() {
+            if index > 0 { text += "," }
+            text += "\"\(JSONText.escape(key))\":\"\(JSONText.escape(environment[key]!))\""
+        }
+        text += "}}\n"
+        return Array(text.utf8)
     }
 }

@@ -11,7 +11,7 @@ public struct Runtime: Sendable, Equatable {
     public var bootstrap: String
     /// Variables the runtime needs (PATH, LANG); the platform's own come on top.
     public var environment: [String: String]
-    /// The template protocol the runtime's bootstrap speaks (`cella-template-1`,
+    /// The template protocol the runtime's bootstrap speaks (`cella-template-2`,
     /// docs/runtime-snapshots.md), or nil: its instances are then always started cold.
     public var templates: String? = nil
 }

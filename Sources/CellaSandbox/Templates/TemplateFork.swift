@@ -3,10 +3,12 @@ import Glibc
 
 /// The agent's side of making one clone of a parked template (docs/runtime-snapshots.md): hands
 /// the template a fresh Runtime API socket and an output pipe, learns the clone's pid from the
-/// kernel, moves it into its own cgroup and only then lets it go on.
+/// kernel and moves it into its own cgroup. The clone then waits for its go line (`go`), which
+/// may come at once or, for a clone made ahead of need, when an invocation wants it.
 public enum TemplateFork {
-    /// A started clone: its process and the agent's end of its Runtime API connection (an
-    /// AF_UNIX stream socket, blocking, close-on-exec), which the caller now owns.
+    /// A forked clone, in its cgroup, waiting for its go line: its process and the agent's end of
+    /// its Runtime API connection (an AF_UNIX stream socket, blocking, close-on-exec), which the
+    /// caller now owns.
     public struct Started: Sendable {
         public let process: ForkedProcess
         public let runtimeSocket: Int32
@@ -68,20 +70,37 @@ public enum TemplateFork {
             _ = cella_pidfd_send_signal(pidfd, SIGKILL)
             throw SandboxError(.cgroup, "cannot move the clone into its cgroup", cause: error)
         }
-        var go = UInt8(ascii: "G")
-        guard Glibc.write(agentEnd, &go, 1) == 1 else {
-            let code = errno
-            _ = cella_pidfd_send_signal(pidfd, SIGKILL)
-            throw SandboxError(.launchFailed, "cannot release the clone: \(Errno.describe(code))", errno: code)
-        }
         handedOver = true
         return Started(process: process, runtimeSocket: agentEnd)
     }
 
+    /// Writes a go line on `socket` (any descriptor of the clone's Runtime API connection); the
+    /// clone reads nothing else before it, so a short line goes out whole or not at all.
+    /// - Throws: `SandboxError` `.launchFailed` when the clone is gone.
+    public static func go(socket: Int32, line: [UInt8]) throws(SandboxError) {
+        var sent = 0
+        while sent < line.count {
+            let n = line.withUnsafeBytes { send(socket, $0.baseAddress! + sent, line.count - sent, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && errno == EAGAIN {
+                var pfd = pollfd(fd: socket, events: Int16(POLLOUT), revents: 0)
+                _ = poll(&pfd, 1, 1000)
+                continue
+            }
+            guard n > 0 else {
+                let code = errno
+                throw SandboxError(.launchFailed, "cannot release the clone: \(Errno.describe(code))", errno: code)
+            }
+            sent += n
+        }
+    }
+
     /// Reads one line (without its newline) from a blocking socket, waiting at most `timeoutMs`
-    /// in all; the template writes exactly one line per request.
+    /// in all. The template writes exactly one line per request and nothing until the next
+    /// request, so whatever arrives is read at once, not byte by byte.
     private static func readLine(_ fd: Int32, timeoutMs: Int32) throws(SandboxError) -> String {
         var line: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 512)
         let deadline = Self.nowMs() + Int64(timeoutMs)
         while line.count < 4096 {
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
@@ -89,12 +108,17 @@ public enum TemplateFork {
             let p = poll(&pfd, 1, left)
             if p < 0 && errno == EINTR { continue }
             guard p > 0 else { throw SandboxError(.launchFailed, "the template did not answer within \(timeoutMs) ms") }
-            var byte: UInt8 = 0
-            let n = recv(fd, &byte, 1, 0)
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n < 0 && errno == EINTR { continue }
-            guard n == 1 else { throw SandboxError(.launchFailed, "the template closed its control socket") }
-            if byte == UInt8(ascii: "\n") { break }
-            line.append(byte)
+            guard n > 0 else { throw SandboxError(.launchFailed, "the template closed its control socket") }
+            line += buffer[..<n]
+            if let end = line.firstIndex(of: UInt8(ascii: "\n")) {
+                guard end == line.count - 1 else {
+                    throw SandboxError(.launchFailed, "the template answered more than one line")
+                }
+                line.removeLast()
+                break
+            }
         }
         return String(decoding: line, as: UTF8.self)
     }

@@ -643,10 +643,11 @@ def register_after_clone(func, *args, **kwargs):
     after_clone_hooks.append((func, args, kwargs))
 
 
-def serve_clone(api, handler, sock):
-    """A template's clone serves on the connection the agent handed it; never returns."""
+def serve_clone(api, handler, sock, received=b""):
+    """A template's clone serves on the connection the agent handed it (`received`: bytes of it
+    already read); never returns."""
     api.sock = sock
-    api.buf = bytearray()
+    api.buf = bytearray(received)
     api.fixed = True
     try:
         serve(api, handler)

@@ -9,13 +9,15 @@ A clone is made with one raw clone(2) into new user, mount, pid, network, IPC an
 (os.fork cannot ask for namespaces, and a second fork would be needed for the pid namespace).
 The child then, before any user code runs again:
   1. says "R" on its new Runtime API socket (the kernel attaches its pid and a pidfd); the agent
-     moves it into its own cgroup and then says "G", which the child waits for in step 4;
+     moves it into its own cgroup, and later sends its go line, which the child waits for in step 4;
   2. maps its ids (inside uid/gid 1000 -> the template's), mounts its own /tmp and /dev/shm,
      brings up loopback, takes its own stdout/stderr;
   3. drops every capability it holds in its namespace, and installs the agent's seccomp program
      on top of the template's filter (seccomp filters stack; the stricter answer wins);
-  4. waits for "G", reseeds random, takes its identity (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start,
-     its log stream), runs the function's after-clone hooks, and serves.
+  4. waits for "go {json}\n" (it is in its own cgroup by then; the agent may send it much later,
+     for a clone made ahead of need), reseeds random, takes its identity from it
+     (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start, its log stream), runs the function's
+     after-clone hooks, and serves.
 """
 
 import _signal
@@ -77,6 +79,7 @@ class _Template:
         self.select = select
         self.spare = None  # (pid, socket): a clone forked and set up ahead of the next request
         self.sizes = None  # (tmpMiB, shmMiB) of the last request, which a spare is made for
+        self.last_request = None  # its bytes: the same request again needs no parsing
         with open("/proc/sys/kernel/cap_last_cap") as f:
             self.last_cap = int(f.read())
 
@@ -108,16 +111,18 @@ class _Template:
             try:
                 if not data.startswith(b"clone ") or len(fds) != 2:
                     raise ValueError(f"unknown request {data[:40]!r} with {len(fds)} fds")
-                request = cella_runtime._loads(data[6:].strip())
-                sizes = (int(request.get("tmpMiB", 64)), int(request.get("shmMiB", 16)))
-                if sizes != self.sizes:
-                    self._drop_spare()
-                    self.sizes = sizes
-                pid = self._hand_to_spare(data, fds)
+                if data != self.last_request:
+                    request = cella_runtime._loads(data[6:].strip())
+                    sizes = (int(request.get("tmpMiB", 64)), int(request.get("shmMiB", 16)))
+                    if sizes != self.sizes:
+                        self._drop_spare()
+                        self.sizes = sizes
+                    self.last_request = data
+                pid = self._hand_to_spare(fds)
                 if pid is None:
                     pid = self._clone()
                     if pid == 0:
-                        self._become_clone(None, fds, request)  # never returns
+                        self._become_clone(None, fds)  # never returns
                 reply = b"ok %d\n" % pid
             except Exception as exc:  # the agent falls back to a cold start
                 reply = b"error " + repr(exc).encode("ascii", "replace").replace(b"\n", b" ") + b"\n"
@@ -136,12 +141,13 @@ class _Template:
             return
         if pid == 0:
             ours.detach()
-            self._become_clone(theirs, None, None)  # never returns
+            self._become_clone(theirs, None)  # never returns
         theirs.close()
         self.spare = (pid, ours)
 
-    def _hand_to_spare(self, data, fds):
-        """Gives the request to the spare; returns its pid, or None if there is none alive."""
+    def _hand_to_spare(self, fds):
+        """Gives the request's descriptors to the spare; returns its pid, or None if there is
+        none alive."""
         if self.spare is None:
             return None
         pid, sock = self.spare
@@ -153,7 +159,7 @@ class _Template:
             except BlockingIOError:
                 pass  # alive and waiting
             packed = b"".join(fd.to_bytes(4, sys.byteorder) for fd in fds)
-            sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, packed)])
+            sock.sendmsg([b"c"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, packed)])
             return pid
         except OSError:
             return None
@@ -182,10 +188,10 @@ class _Template:
             raise OSError(err, "clone: " + os.strerror(err))
         return pid
 
-    def _become_clone(self, spare, fds, request):
+    def _become_clone(self, spare, fds):
         """The child's side: a spare (`spare` is its socket to the template) sets up and waits for
-        a request; a clone forked for a request (`fds`, `request`) reports at once, sets up and
-        goes on. Both end in `_finish` and serve."""
+        a request's descriptors; a clone forked for a request (`fds`) reports at once and sets up.
+        Both then wait for their go line in `_finish`, and serve."""
         try:
             self.control.detach()  # the template's; a clone must not hold it (closed below)
             self._drop_spare_in_child()
@@ -193,7 +199,7 @@ class _Template:
                 self._prepare(keep=(spare.fileno(),))
                 while True:
                     try:
-                        data, ancillary, _, _ = spare.recvmsg(65536, _socket.CMSG_SPACE(4 * 4))
+                        data, ancillary, _, _ = spare.recvmsg(16, _socket.CMSG_SPACE(4 * 4))
                         break
                     except InterruptedError:
                         continue
@@ -201,7 +207,6 @@ class _Template:
                 if not data or len(fds) != 2:
                     os._exit(0)  # dropped by the template
                 spare.close()
-                request = cella_runtime._loads(data[6:].strip())
                 sock = _socket.socket(fileno=fds[0])
                 sock.sendall(b"R")  # the kernel attaches our pid: the agent moves us now
             else:
@@ -209,7 +214,7 @@ class _Template:
                 # Report first: the agent moves us into our cgroup while we set up.
                 sock.sendall(b"R")
                 self._prepare(keep=tuple(fds))
-            self._finish(sock, fds[1], request)
+            leftover = self._finish(sock, fds[1])
         except BaseException:
             try:
                 import traceback
@@ -218,7 +223,7 @@ class _Template:
                 sys.stderr.flush()
             finally:
                 os._exit(70)
-        cella_runtime.serve_clone(self.api, self.handler, sock)
+        cella_runtime.serve_clone(self.api, self.handler, sock, leftover)
 
     def _drop_spare_in_child(self):
         if self.spare is not None:
@@ -269,26 +274,37 @@ class _Template:
         self._check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(self.fprog), 0, 0),
                     "seccomp")
 
-    def _finish(self, sock, output_fd, request):
-        """The request's part: its output, the agent's word, its identity, the hooks."""
+    def _finish(self, sock, output_fd):
+        """The part that waits for the agent: its output, its go line, its identity, the hooks.
+        Returns what arrived after the go line (nothing, as the agent sends nothing more until
+        the first /next)."""
         os.dup2(output_fd, 1)
         os.dup2(output_fd, 2)
         os.close(output_fd)
-        # In our own cgroup before any user code: wait for the agent's word.
-        if sock.recv(1) != b"G":
+        # In our own cgroup before any user code: wait for the agent's go line.
+        buf = b""
+        while (end := buf.find(b"\n")) < 0:
+            chunk = sock.recv(65536)
+            if not chunk or len(buf) > (1 << 20):
+                os._exit(71)
+            buf += chunk
+        if not buf.startswith(b"go "):
             os._exit(71)
+        request = cella_runtime._loads(buf[3:end])
         # Fresh randomness and identity. random's at-fork hook has reseeded it already (from
-        # os.urandom); do it again, here, for a spare forked long before its request.
+        # os.urandom); do it again, here, for a clone forked long before it was let go.
         if "random" in sys.modules:
             sys.modules["random"].seed()
         os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"] = "snap-start"
-        for key, value in request.get("environment", {}).items():
+        environment = request.get("environment", {})
+        for key, value in environment.items():
             os.environ[key] = value
-        stream = request.get("environment", {}).get("AWS_LAMBDA_LOG_STREAM_NAME")
+        stream = environment.get("AWS_LAMBDA_LOG_STREAM_NAME")
         if stream:
             cella_runtime.LambdaContext.log_stream_name = stream
         for func, args, kwargs in cella_runtime.after_clone_hooks:
             func(*args, **kwargs)
+        return buf[end + 1:]
 
     def _loopback_up(self):
         s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)

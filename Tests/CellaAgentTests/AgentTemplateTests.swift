@@ -199,7 +199,7 @@ extension AgentTests {
 
     @Test func theNextCloneIsMadeAheadAndOneThatDiedIsReplacedByAFork() async throws {
         try await Self.withTemplates { agent in
-            try await agent.deploy("ahead", runtime: "python3.11", handler: "app.noop", bundle: try Self.bundle())
+            try await agent.deploy("ahead", runtime: "python3.11", handler: "app.handler", bundle: try Self.bundle())
             // Each instance exits 20 ms after answering, so every invocation needs a new one.
             let first = try await agent.invoke("ahead", #"{"die": true}"#)
             #expect(first.header("X-Cella-Start") == "cold", "\(first.body)")
@@ -219,6 +219,17 @@ extension AgentTests {
             let second = try await agent.invoke("ahead", #"{"die": true}"#)
             #expect(second.header("X-Cella-Outcome") == "success", "\(second.body)")
             #expect(second.header("X-Cella-Start") == "clone")
+            // It took its identity from its go line, ran the after-clone hook once, and its
+            // rehearsal of the invoke path (before the go line) left nothing behind.
+            let body = second.json
+            #expect(body["init_type"] as? String == "snap-start")
+            #expect(body["restored"] as? Int == 1)
+            #expect(body["request_id"] as? String == second.header("X-Cella-Request-Id"))
+            #expect(body["log_stream"] as? String != first.json["log_stream"] as? String)
+            #expect((body["log_stream"] as? String)?.contains("/[1]") == true, "\(body["log_stream"] ?? "-")")
+            #expect(body["trace_id"] is NSNull, "\(body["trace_id"] ?? "-")")
+            #expect((body["fds"] as? [Int])?.count == 5, "stdio, the Runtime API socket, the listing's own: \(body["fds"] ?? "-")")
+            #expect((body["tmp"] as? [String]) == [])
 
             // A clone made ahead that died is not used: the invocation forks one and succeeds,
             // and the template stays.

@@ -77,7 +77,12 @@ actor Template {
     /// Clones made ahead and stopped unused, for `stopAndSettle` to hand over.
     private var stopped: [Instance] = []
 
+    /// Names of the cgroups made ahead: the template's id with `-k` for `-t` (which names the
+    /// template's own sandbox).
+    private let cgroupPrefix: String
+
     init(function: DeployedFunction, instance: Instance, control: Int32, bytes: UInt64, settings: CloneSettings) {
+        self.cgroupPrefix = instance.id.replacingOccurrences(of: "-t", with: "-k")
         self.function = function
         self.instance = instance
         self.control = control
@@ -128,7 +133,7 @@ actor Template {
             for waiter in prepareWaiters { waiter.resume() }
             prepareWaiters = []
         }
-        guard let clone = try? await fork() else { return }
+        guard let clone = try? await fork(ahead: true) else { return }
         if closed || ready != nil {
             clone.terminate()
             stopped.append(clone)
@@ -150,7 +155,8 @@ actor Template {
     }
 
     /// Forks one clone, in its cgroup, waiting for its go line. Waits for the requests before it.
-    private func fork() async throws(AgentError) -> Instance {
+    /// - Parameter ahead: made ahead of need (the runtime may use the wait for its own warm-up).
+    private func fork(ahead: Bool = false) async throws(AgentError) -> Instance {
         while busy { await withCheckedContinuation { queue.append($0) } }
         busy = true
         defer {
@@ -166,7 +172,7 @@ actor Template {
         spareCgroup = nil
         let clone = try await Instance.clone(
             id: s.ids.next(), function: function, control: control,
-            request: Self.request(tmpMiB: s.tmpMiB, shmMiB: s.shmMiB), resources: s.resources,
+            request: Self.request(tmpMiB: s.tmpMiB, shmMiB: s.shmMiB, ahead: ahead), resources: s.resources,
             cgroup: cgroup, timeoutMs: Int32(clamping: ms), maxPayloadBytes: s.maxPayloadBytes,
             launcher: s.launcher, threadPool: s.threadPool, group: s.group, logs: s.logs, region: s.region,
             onExit: { clone in
@@ -183,8 +189,7 @@ actor Template {
         guard spareCgroup == nil, !makingCgroup, !closed else { return }
         makingCgroup = true
         cgroupSerial += 1
-        // Not "-t": that names the template's own sandbox.
-        let name = instance.id.replacingOccurrences(of: "-t", with: "-k") + "x\(cgroupSerial)"
+        let name = cgroupPrefix + "x\(cgroupSerial)"
         let (launcher, resources) = (settings.launcher, settings.resources)
         Task {
             let made = try? await settings.threadPool.runIfActive { try? launcher.cgroups.create(id: name, resources: resources) }
@@ -243,9 +248,9 @@ actor Template {
         Glibc.close(control)
     }
 
-    /// `clone {"tmpMiB": N, "shmMiB": N}\n` (docs/runtime-snapshots.md).
-    static func request(tmpMiB: Int, shmMiB: Int) -> [UInt8] {
-        Array(#"clone {"tmpMiB":\#(tmpMiB),"shmMiB":\#(shmMiB)}"#.utf8) + [UInt8(ascii: "\n")]
+    /// `clone {"tmpMiB": N, "shmMiB": N, "ahead": B}\n` (docs/runtime-snapshots.md).
+    static func request(tmpMiB: Int, shmMiB: Int, ahead: Bool) -> [UInt8] {
+        Array(#"clone {"tmpMiB":\#(tmpMiB),"shmMiB":\#(shmMiB),"ahead":\#(ahead)}"#.utf8) + [UInt8(ascii: "\n")]
     }
 
     /// `go {"environment": {...}}\n`: lets a clone in its cgroup go on, with the variables that

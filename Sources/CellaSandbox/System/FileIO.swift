@@ -14,15 +14,17 @@ package enum FileIO {
         if count < 0 { throw SystemError(call: "write", subject: path, errno: errno) }
     }
 
-    /// Reads a small file (up to `limit` bytes) as UTF-8 text.
+    /// Reads a small file (up to `limit` bytes) as UTF-8 text. The buffer starts at 4 KiB and
+    /// grows only for a file that fills it (kernel files are read at every sandbox's exit).
     package static func read(_ path: String, limit: Int = 64 * 1024) throws(SystemError) -> String {
         let fd = try retrying("open", path) { open(path, O_RDONLY | O_CLOEXEC) }
         defer { close(fd) }
-        var bytes = [UInt8](repeating: 0, count: limit)
+        var bytes = [UInt8](repeating: 0, count: min(limit, 4096))
         var total = 0
         while total < limit {
+            if total == bytes.count { bytes += [UInt8](repeating: 0, count: min(bytes.count, limit - total)) }
             let n = bytes.withUnsafeMutableBytes { buf in
-                Glibc.read(fd, buf.baseAddress! + total, limit - total)
+                Glibc.read(fd, buf.baseAddress! + total, buf.count - total)
             }
             if n < 0 {
                 if errno == EINTR { continue }

@@ -80,6 +80,7 @@ class _Template:
         self.spare = None  # (pid, socket): a clone forked and set up ahead of the next request
         self.sizes = None  # (tmpMiB, shmMiB) of the last request, which a spare is made for
         self.last_request = None  # its bytes: the same request again needs no parsing
+        self.ahead = False  # whether it asked for a clone made ahead of need
         with open("/proc/sys/kernel/cap_last_cap") as f:
             self.last_cap = int(f.read())
 
@@ -117,12 +118,13 @@ class _Template:
                     if sizes != self.sizes:
                         self._drop_spare()
                         self.sizes = sizes
+                    self.ahead = bool(request.get("ahead", False))
                     self.last_request = data
-                pid = self._hand_to_spare(fds)
+                pid = self._hand_to_spare(fds, self.ahead)
                 if pid is None:
                     pid = self._clone()
                     if pid == 0:
-                        self._become_clone(None, fds)  # never returns
+                        self._become_clone(None, fds, self.ahead)  # never returns
                 reply = b"ok %d\n" % pid
             except Exception as exc:  # the agent falls back to a cold start
                 reply = b"error " + repr(exc).encode("ascii", "replace").replace(b"\n", b" ") + b"\n"
@@ -141,11 +143,11 @@ class _Template:
             return
         if pid == 0:
             ours.detach()
-            self._become_clone(theirs, None)  # never returns
+            self._become_clone(theirs, None, False)  # never returns
         theirs.close()
         self.spare = (pid, ours)
 
-    def _hand_to_spare(self, fds):
+    def _hand_to_spare(self, fds, ahead):
         """Gives the request's descriptors to the spare; returns its pid, or None if there is
         none alive."""
         if self.spare is None:
@@ -159,7 +161,7 @@ class _Template:
             except BlockingIOError:
                 pass  # alive and waiting
             packed = b"".join(fd.to_bytes(4, sys.byteorder) for fd in fds)
-            sock.sendmsg([b"c"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, packed)])
+            sock.sendmsg([b"a" if ahead else b"c"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, packed)])
             return pid
         except OSError:
             return None
@@ -188,7 +190,7 @@ class _Template:
             raise OSError(err, "clone: " + os.strerror(err))
         return pid
 
-    def _become_clone(self, spare, fds):
+    def _become_clone(self, spare, fds, ahead):
         """The child's side: a spare (`spare` is its socket to the template) sets up and waits for
         a request's descriptors; a clone forked for a request (`fds`) reports at once and sets up.
         Both then wait for their go line in `_finish`, and serve."""
@@ -206,6 +208,7 @@ class _Template:
                 fds = _fds(ancillary)
                 if not data or len(fds) != 2:
                     os._exit(0)  # dropped by the template
+                ahead = data == b"a"
                 spare.close()
                 sock = _socket.socket(fileno=fds[0])
                 sock.sendall(b"R")  # the kernel attaches our pid: the agent moves us now
@@ -214,7 +217,7 @@ class _Template:
                 # Report first: the agent moves us into our cgroup while we set up.
                 sock.sendall(b"R")
                 self._prepare(keep=tuple(fds))
-            leftover = self._finish(sock, fds[1])
+            leftover = self._finish(sock, fds[1], ahead)
         except BaseException:
             try:
                 import traceback
@@ -274,13 +277,19 @@ class _Template:
         self._check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(self.fprog), 0, 0),
                     "seccomp")
 
-    def _finish(self, sock, output_fd):
+    def _finish(self, sock, output_fd, ahead):
         """The part that waits for the agent: its output, its go line, its identity, the hooks.
+        A clone made ahead of need rehearses the runtime's invoke path first (no user code).
         Returns what arrived after the go line (nothing, as the agent sends nothing more until
         the first /next)."""
         os.dup2(output_fd, 1)
         os.dup2(output_fd, 2)
         os.close(output_fd)
+        if ahead:
+            try:
+                cella_runtime.rehearse()
+            except Exception:  # only ever a head start: the clone is whole without it
+                pass
         # In our own cgroup before any user code: wait for the agent's go line.
         buf = b""
         while (end := buf.find(b"\n")) < 0:

@@ -18,14 +18,15 @@ package enum Bytes {
         String(decoding: hex(bytes), as: UTF8.self)
     }
 
-    /// Compares in time that depends only on the lengths: every byte is read, the differences
-    /// are OR-ed, and nothing branches on the contents (a short-circuiting `==` would tell an
-    /// attacker how many leading bytes of a guessed signature are right).
-    package static func constantTimeEqual(_ lhs: some Collection<UInt8>, _ rhs: some Collection<UInt8>) -> Bool {
-        guard lhs.count == rhs.count else { return false }
-        var difference: UInt8 = 0
-        for (left, right) in zip(lhs, rhs) {
-            difference |= left ^ right
+    /// Compares `presented` with `expected` in time that depends only on `expected`'s length:
+    /// every byte of it is read, the differences are OR-ed, and nothing branches on the contents
+    /// or returns early on a length mismatch (a short-circuiting `==` would tell an attacker how
+    /// many leading bytes of a guess are right, an early return how long the secret is).
+    package static func constantTimeEqual(_ presented: some Collection<UInt8>, _ expected: some Collection<UInt8>) -> Bool {
+        let given = Array(presented)
+        var difference = UInt8(given.count == expected.count ? 0 : 1)
+        for (index, byte) in expected.enumerated() {
+            difference |= byte ^ (index < given.count ? given[index] : 0)
         }
         return difference == 0
     }

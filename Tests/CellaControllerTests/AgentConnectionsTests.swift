@@ -117,7 +117,11 @@ import Testing
             return
         }
         let port = server.port
-        guard case .failed(let closed)? = await Self.failure({ () throws(AgentClient.CallError) in try await Self.call(connections, port: port, "/close") }) else {
+        // Deadlines far beyond what each case needs: on a loaded CI machine (the whole suite runs
+        // at once on two cores) a 5 s deadline once fired before the close was read.
+        guard case .failed(let closed)? = await Self.failure({ () throws(AgentClient.CallError) in
+            try await Self.call(connections, port: port, "/close", timeout: .seconds(60))
+        }) else {
             Issue.record("a connection closed after the request was sent must be failed")
             return
         }
@@ -129,9 +133,9 @@ import Testing
             Issue.record("an unanswered request must fail at its deadline")
             return
         }
-        #expect(silent.contains("deadline") && ContinuousClock.now - started < .seconds(3), "\(silent)")
+        #expect(silent.contains("deadline") && ContinuousClock.now - started < .seconds(30), "\(silent)")
         guard case .failed(let big)? = await Self.failure({ () throws(AgentClient.CallError) in
-            try await Self.call(connections, port: port, "/big", max: 1000)
+            try await Self.call(connections, port: port, "/big", timeout: .seconds(60), max: 1000)
         }) else {
             Issue.record("an answer over the limit must fail")
             return

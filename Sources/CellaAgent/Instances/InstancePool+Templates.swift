@@ -65,7 +65,7 @@ extension InstancePool {
         while true {
             let madeAhead: Bool
             do {
-                (instance, madeAhead) = try await template.clone(fresh: fresh)
+                (instance, madeAhead) = try await template.clone(fresh: fresh, loop: Self.currentEventLoop(in: group))
             } catch {
                 logger.warning("cloning failed, starting cold", metadata: [
                     "cella.function": "\(key)", "cella.error": "\(error.message)"])
@@ -213,7 +213,7 @@ extension InstancePool {
             let settings = CloneSettings(
                 tmpMiB: settings.tmpMiB, shmMiB: 16, resources: resources(for: function), timeout: settings.cloneTimeout,
                 maxPayloadBytes: settings.maxPayloadBytes, launcher: launcher, threadPool: threadPool,
-                group: group, logs: logs, region: settings.region, ids: ids,
+                group: group, logs: logs, region: settings.region, ids: ids, live: liveClones,
                 onExit: { [weak self] clone in Task { await self?.exited(clone) } })
             return .ready(Template(function: function, instance: instance, control: pair[0], bytes: bytes, settings: settings))
         case .failed(let body):
@@ -265,13 +265,7 @@ extension InstancePool {
         }
         stoppingTemplates[ObjectIdentifier(template.instance)] = template.instance
         // Busy clones (of a replaced or removed version) finish first; failed ones do not.
-        Task {
-            if reason == "failed" {
-                await template.stop()
-            } else if let clone = await template.retire(), clone.isAlive {
-                stoppingClones[ObjectIdentifier(clone)] = clone
-            }
-        }
+        if reason == "failed" { Task { await template.stop() } } else { Task { await template.retire() } }
         publishTemplateGauges()
     }
 
@@ -299,12 +293,11 @@ extension InstancePool {
         templates = [:]
         templateUse = [:]
         templateBytes = 0
-        let stopping = Array(stoppingTemplates.values) + Array(stoppingClones.values)
+        let stopping = Array(stoppingTemplates.values)
         stoppingTemplates = [:]
-        stoppingClones = [:]
-        var clones: [Instance] = []
-        for template in all { clones += await template.stopAndSettle() }
-        return all.map(\.instance) + stopping + clones
+        for template in all { await template.stopAndSettle() }
+        // Every clone, made ahead or taken, of these templates and of those dropped before.
+        return all.map(\.instance) + stopping + liveClones.all
     }
 
     /// The templates held, for stats and heartbeats: `tenant/name:version` and bytes.

@@ -85,8 +85,8 @@ actor InstancePool {
     var nextTemplateBuild = 0
     /// Template sandboxes stopped but not yet gone (stopAll waits for them too).
     var stoppingTemplates: [ObjectIdentifier: Instance] = [:]
-    /// Clones made ahead whose template was dropped, not yet gone (stopAll waits for them too).
-    var stoppingClones: [ObjectIdentifier: Instance] = [:]
+    /// Every clone alive, made ahead or taken (stopAll waits for them too).
+    let liveClones = LiveClones()
     /// Deployments whose clones failed: they start cold from then on (a new deploy tries again).
     var templateRefused: [String: UInt64] = [:]
     /// What each clone installs on top of its template's seccomp filter.
@@ -266,7 +266,8 @@ actor InstancePool {
     func stopAll() async {
         networks.stop()
         cgroups.stop()
-        let all = members.values.map(\.instance) + (await stopTemplates())
+        var seen = Set<ObjectIdentifier>()
+        let all = (members.values.map(\.instance) + (await stopTemplates())).filter { seen.insert(ObjectIdentifier($0)).inserted }
         for pool in functions.values {
             for waiter in pool.waiters { waiter.continuation.resume(returning: .retry) }
         }
@@ -422,7 +423,6 @@ actor InstancePool {
     /// An instance's sandbox ended (killed, crashed, or its runtime exited while idle).
     func exited(_ instance: Instance) {
         let key = instance.function.key
-        stoppingClones[ObjectIdentifier(instance)] = nil
         functions[key]?.idle.removeAll { $0.instance === instance }
         forget(instance)
     }

@@ -17,6 +17,26 @@ final class InstanceIDs: Sendable {
     }
 }
 
+/// Every clone alive on the node, made ahead or taken, so that the agent's stop can wait for each
+/// (a clone made ahead belongs to no function's instances until an invocation takes it).
+final class LiveClones: Sendable {
+    private let clones = Mutex<[ObjectIdentifier: Instance]>([:])
+
+    init() {}
+
+    func add(_ clone: Instance) {
+        clones.withLock { $0[ObjectIdentifier(clone)] = clone }
+        // It may have ended before it was added: its exit's remove came first.
+        if !clone.isAlive { remove(clone) }
+    }
+
+    func remove(_ clone: Instance) {
+        _ = clones.withLock { $0.removeValue(forKey: ObjectIdentifier(clone)) }
+    }
+
+    var all: [Instance] { clones.withLock { Array($0.values) } }
+}
+
 /// What every clone of one template gets: the version's limits and the agent's plumbing.
 struct CloneSettings: Sendable {
     var tmpMiB: Int
@@ -30,7 +50,8 @@ struct CloneSettings: Sendable {
     var logs: LogStore
     var region: String
     var ids: InstanceIDs
-    /// Called when a clone's sandbox ends (after the template has counted it).
+    var live: LiveClones
+    /// Called when a clone's sandbox ends.
     var onExit: @Sendable (Instance) -> Void
 }
 
@@ -74,8 +95,8 @@ actor Template {
     nonisolated let hasReadyClone = Atomic<Bool>(false)
     private var preparing = false
     private var prepareWaiters: [CheckedContinuation<Void, Never>] = []
-    /// Clones made ahead and stopped unused, for `stopAndSettle` to hand over.
-    private var stopped: [Instance] = []
+    /// The control socket was closed (after `stop`, once no fork was using it).
+    private var controlClosed = false
 
     /// Names of the cgroups made ahead: the template's id with `-k` for `-t` (which names the
     /// template's own sandbox).
@@ -95,7 +116,8 @@ actor Template {
     /// - Returns: the clone and whether it was made ahead.
     /// - Throws: `AgentError` `.internal` when the template or the clone fails; the template is
     ///   then of no further use and the caller drops it.
-    func clone(fresh: Bool = false) async throws(AgentError) -> (Instance, madeAhead: Bool) {
+    /// - Parameter loop: the event loop to serve a clone forked now on (the invocation's).
+    func clone(fresh: Bool = false, loop: (any EventLoop)? = nil) async throws(AgentError) -> (Instance, madeAhead: Bool) {
         guard !closed, instance.isAlive else {
             throw AgentError(.internal, "the template of \(function.key) is gone")
         }
@@ -117,26 +139,30 @@ actor Template {
             guard preparing else { break }
             await withCheckedContinuation { prepareWaiters.append($0) }
         }
-        let clone = try await fork()
+        let clone = try await fork(loop: loop)
         taken.insert(ObjectIdentifier(clone))
         try release(clone)
         return (clone, false)
     }
 
-    /// Makes the clone kept ahead of need, unless there is one (or one is being made). Errors
-    /// are not reported: the next invocation forks, and its failure drops the template.
+    /// Makes the clone kept ahead of need, unless there is one (or one is being made), or the
+    /// template is on its way out. A fork that fails stops the template (its control socket may
+    /// be out of step): the pool drops it when it exits, and the next need builds a new one.
     func prepare() async {
-        guard ready == nil, !preparing, !closed, instance.isAlive else { return }
+        guard ready == nil, !preparing, !closed, !stopWhenUnused, instance.isAlive else { return }
         preparing = true
         defer {
             preparing = false
             for waiter in prepareWaiters { waiter.resume() }
             prepareWaiters = []
         }
-        guard let clone = try? await fork(ahead: true) else { return }
-        if closed || ready != nil {
+        let clone: Instance
+        do throws(AgentError) { clone = try await fork(ahead: true) } catch {
+            stop()
+            return
+        }
+        if closed || stopWhenUnused || ready != nil || !clone.isAlive {
             clone.terminate()
-            stopped.append(clone)
         } else {
             ready = clone
         }
@@ -155,12 +181,16 @@ actor Template {
     }
 
     /// Forks one clone, in its cgroup, waiting for its go line. Waits for the requests before it.
-    /// - Parameter ahead: made ahead of need (the runtime may use the wait for its own warm-up).
-    private func fork(ahead: Bool = false) async throws(AgentError) -> Instance {
+    /// - Parameters:
+    ///   - ahead: made ahead of need (the runtime may use the wait for its own warm-up).
+    ///   - loop: the event loop to serve it on; any of the group's when nil.
+    private func fork(ahead: Bool = false, loop: (any EventLoop)? = nil) async throws(AgentError) -> Instance {
         while busy { await withCheckedContinuation { queue.append($0) } }
         busy = true
         defer {
             busy = false
+            // A stop during the fork left the socket open for it: closed now that it is done.
+            if closed { closeControl() }
             if !queue.isEmpty { queue.removeFirst().resume() }
         }
         guard !closed, instance.isAlive else {
@@ -174,12 +204,14 @@ actor Template {
             id: s.ids.next(), function: function, control: control,
             request: Self.request(tmpMiB: s.tmpMiB, shmMiB: s.shmMiB, ahead: ahead), resources: s.resources,
             cgroup: cgroup, timeoutMs: Int32(clamping: ms), maxPayloadBytes: s.maxPayloadBytes,
-            launcher: s.launcher, threadPool: s.threadPool, group: s.group, logs: s.logs, region: s.region,
+            launcher: s.launcher, threadPool: s.threadPool, group: loop ?? s.group, logs: s.logs, region: s.region,
             onExit: { clone in
-                // Holds the template until its last clone has ended: that end may be what stops it.
+                s.live.remove(clone)
                 s.onExit(clone)
+                // Holds the template until its last clone has ended: that end may be what stops it.
                 Task { await self.cloneEnded(clone) }
             })
+        s.live.add(clone)
         prepareCgroup()
         return clone
     }
@@ -212,39 +244,38 @@ actor Template {
     /// Stops the template once its last clone has ended (now if it has none): its clones live in
     /// its pid namespace, and a busy one must finish its invocation (a replaced version's busy
     /// instances do).
-    /// - Returns: the clone made ahead that it stopped, if any, for the caller to wait for.
-    func retire() -> Instance? {
-        let clone = ready
+    func retire() {
+        ready?.terminate()
         ready = nil
-        clone?.terminate()
         if clones <= 0 { stop() } else { stopWhenUnused = true }
-        return clone
     }
 
     /// Stops the template and waits until no cgroup or clone is being made for it (so that none
-    /// is left behind when the agent stops).
-    /// - Returns: the clones made ahead that it stopped, for the caller to wait for.
-    func stopAndSettle() async -> [Instance] {
+    /// is left behind when the agent stops; the clones themselves are in `LiveClones`).
+    func stopAndSettle() async {
         stop()
         for _ in 0..<200 where makingCgroup || preparing {
             try? await Task.sleep(for: .milliseconds(5))
         }
-        defer { stopped = [] }
-        return stopped
     }
 
-    /// Stops the template (its clones die with it) and closes the control socket, once.
+    /// Stops the template (its clones die with it) and closes the control socket, once: at once
+    /// when no fork is using it, else when that fork ends (a fork in flight on the thread pool
+    /// must not find its descriptor number reused); `shutdown` ends that fork's wait meanwhile.
     func stop() {
         guard !closed else { return }
         closed = true
         spareCgroup?.destroy()
         spareCgroup = nil
-        if let clone = ready {
-            ready = nil
-            clone.terminate()
-            stopped.append(clone)
-        }
+        ready?.terminate()
+        ready = nil
         instance.terminate()
+        if busy { Glibc.shutdown(control, Int32(SHUT_RDWR)) } else { closeControl() }
+    }
+
+    private func closeControl() {
+        guard !controlClosed else { return }
+        controlClosed = true
         Glibc.close(control)
     }
 

@@ -87,7 +87,7 @@ public final class SigV4Verifier: Sendable {
         let key = keyCache.signingKey(secret: credential.secretAccessKey, date: authorization.scopeDate,
                                       region: authorization.region, service: authorization.service)
         let expected = Bytes.hex(HMAC<SHA256>.authenticationCode(for: stringToSign, using: key))
-        guard Bytes.constantTimeEqual(expected, authorization.signature) else {
+        guard Bytes.constantTimeEqual(authorization.signature, expected) else {
             throw AuthError(.signatureMismatch, """
                 The request signature we calculated does not match the signature you provided. \
                 Check your AWS Secret Access Key and signing method. Consult the service documentation for details.

@@ -94,7 +94,7 @@ public final class Authenticator: Sendable {
         }
         // API keys are stored as the hex of their digest (see IdentityAPI).
         guard let credential = try await store.credential(id: key.keyId), credential.kind == .apiKey,
-              Bytes.constantTimeEqual(Array(Bytes.hexString(key.stored.digest).utf8), Array(credential.secret.utf8))
+              Bytes.constantTimeEqual(Array(credential.secret.utf8), Array(Bytes.hexString(key.stored.digest).utf8))
         else { throw ControllerError(.unauthorized, "the credential is not valid") }
         return try await caller(for: credential)
     }

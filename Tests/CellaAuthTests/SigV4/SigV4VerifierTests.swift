@@ -105,6 +105,9 @@ import Testing
         #expect(Bytes.constantTimeEqual([1, 2, 3], [1, 2, 3]))
         #expect(!Bytes.constantTimeEqual([1, 2, 3], [1, 2, 4]))
         #expect(!Bytes.constantTimeEqual([1, 2, 3], [1, 2]))
+        // Lengths differ where the shorter side is padded with zeros while comparing.
+        #expect(!Bytes.constantTimeEqual([1, 2], [1, 2, 0]))
+        #expect(!Bytes.constantTimeEqual([1, 2, 0], [1, 2]))
         #expect(Bytes.constantTimeEqual([UInt8](), []))
     }
 

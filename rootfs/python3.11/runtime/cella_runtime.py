@@ -652,6 +652,10 @@ def rehearse():
     ours, theirs = _socket.socketpair()
     global _request_id
     trace = os.environ.get("_X_AMZN_TRACE_ID")
+    # handle() flushes sys.stdout and sys.stderr: the interpreter's own streams here, in case
+    # the function replaced them at init (its objects' code must not run before the go line).
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
     try:
         body = b'{"rehearsal": [1, 2.5, "x", null, true]}'
         theirs.sendall(
@@ -665,6 +669,7 @@ def rehearse():
         headers, event = api.next()
         handle(api, lambda event, context: {"ok": True}, headers, event)
     finally:
+        sys.stdout, sys.stderr = streams
         ours.close()
         theirs.close()
         _request_id = ""

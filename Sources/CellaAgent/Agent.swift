@@ -288,6 +288,9 @@ public final class Agent: Sendable {
         guard payload.readableBytes <= configuration.maxPayloadBytes else {
             throw AgentError(.tooLarge, "the event is \(payload.readableBytes) bytes; the limit is \(configuration.maxPayloadBytes)")
         }
+        // The event loop the request came in on (when it runs on one): a clone made ahead for the
+        // next invocation of this version is served there.
+        let requestLoop = MultiThreadedEventLoopGroup.currentEventLoop
         let requestId = options.requestId ?? Self.newRequestId()
         let startMs = Instance.nowMs()
         let began = ContinuousClock.now
@@ -317,7 +320,7 @@ public final class Agent: Sendable {
             let (result, lines) = await instance.invoke(pending, timeout: .seconds(Int64(function.config.timeoutSeconds)))
             let durationMs = Instance.milliseconds(since: handed)
             let peak = instance.peakMemoryBytes
-            await pool.release(instance)
+            await pool.release(instance, requestLoop: requestLoop)
             tail.lines = lines
             let outcome: InvocationOutcome
             let errorType: String?

@@ -219,7 +219,8 @@ actor InstancePool {
 
     /// Returns an instance after its invocation. A healthy one goes to the next waiter or becomes
     /// idle; one that died or was killed is forgotten.
-    func release(_ instance: Instance) {
+    /// - Parameter requestLoop: the event loop the invocation came in on, if known.
+    func release(_ instance: Instance, requestLoop: (any EventLoop)? = nil) {
         let key = instance.function.key
         guard var pool = functions[key] else {
             retire(instance)
@@ -227,7 +228,8 @@ actor InstancePool {
         }
         pool.busy -= 1
         if instance.isClone, templatesToPrepare.remove(key) != nil, case .ready(let template) = templates[key] {
-            Task { await template.prepare() }
+            let loop = requestLoop ?? Self.currentEventLoop(in: group)
+            Task { await template.prepare(loop: loop) }
         }
         if instance.isAlive && pool.function.deployment == instance.function.deployment {
             if let waiter = pool.waiters.popFirst() {

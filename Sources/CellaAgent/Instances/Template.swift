@@ -148,7 +148,9 @@ actor Template {
     /// Makes the clone kept ahead of need, unless there is one (or one is being made), or the
     /// template is on its way out. A fork that fails stops the template (its control socket may
     /// be out of step): the pool drops it when it exits, and the next need builds a new one.
-    func prepare() async {
+    /// - Parameter loop: the event loop to serve it on: the one the version's invocations came
+    ///   in on, so that the next one hands over its event and gets its answer without a hop.
+    func prepare(loop: (any EventLoop)? = nil) async {
         guard ready == nil, !preparing, !closed, !stopWhenUnused, instance.isAlive else { return }
         preparing = true
         defer {
@@ -157,7 +159,7 @@ actor Template {
             prepareWaiters = []
         }
         let clone: Instance
-        do throws(AgentError) { clone = try await fork(ahead: true) } catch {
+        do throws(AgentError) { clone = try await fork(ahead: true, loop: loop) } catch {
             stop()
             return
         }

@@ -25,6 +25,11 @@ struct SandboxBench: ParsableCommand {
     func run() throws {
         let launcher = try SandboxLauncher(configuration: .init(cgroupRoot: "cella-bench", stateDirectory: "/run/cella-bench"))
         launcher.removeStale()
+        // Every sandbox removed its own cgroup and mountpoint; the roots they shared go last.
+        defer {
+            for directory in launcher.cgroups.rootDirectories { rmdir(directory) }
+            try? FileManager.default.removeItem(atPath: "/run/cella-bench")
+        }
         var cella = Samples(name: "cella sandbox (all protections)")
         var counter = 0
         for i in 0..<(warmup + runs) {

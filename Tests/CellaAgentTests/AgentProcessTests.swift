@@ -43,6 +43,9 @@ extension AgentTests {
         let data = NSTemporaryDirectory() + root
         defer {
             try? FileManager.default.removeItem(atPath: data)
+            // Its state directory holds only the empty staging mountpoint (sandboxes mount in
+            // their own mount namespaces).
+            try? FileManager.default.removeItem(atPath: "/run/\(root)")
             AgentFixtures.removeCgroupRoot(root)
         }
         func startAgent() throws -> Process {

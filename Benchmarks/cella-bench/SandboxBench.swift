@@ -3,7 +3,9 @@ import CellaSandbox
 import Foundation
 
 /// Sandbox start → exec → exit of a static `true`, everything on, against runc and bwrap running
-/// the same rootfs, and a plain posix_spawn of the same binary as the floor.
+/// the same rootfs, and a plain posix_spawn of the same binary as the floor. A second Cella series
+/// times what is left on the critical path when the sandbox was made ahead and held before its
+/// exec (the agent's prepared sandboxes): release → exec → exit → cleanup.
 struct SandboxBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sandbox",
@@ -43,7 +45,20 @@ struct SandboxBench: ParsableCommand {
             guard exit.shellStatus == 0 else { throw ValidationError("sandbox run \(i) exited \(exit.shellStatus)") }
             if i >= warmup { cella.values.append(elapsed) }
         }
-        var series = [cella]
+        var held = Samples(name: "cella prepared: release→exit")
+        for i in 0..<(warmup + runs) {
+            counter += 1
+            let spec = SandboxSpec(id: "bench-\(counter)", command: ["/bin/true"], rootfs: .init(layers: [rootfs]),
+                                   stdio: .fds(stdin: 0, stdout: 1, stderr: 2))
+            let sandbox = try launcher.launch(spec, held: true)
+            let start = now()
+            try sandbox.release()
+            let exit = sandbox.waitBlocking()
+            let elapsed = now() - start
+            guard exit.shellStatus == 0 else { throw ValidationError("held sandbox run \(i) exited \(exit.shellStatus)") }
+            if i >= warmup { held.values.append(elapsed) }
+        }
+        var series = [cella, held]
         if cellaOnly {
             report(series)
             return

@@ -39,9 +39,6 @@
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
 #ifndef SYS_pidfd_send_signal
 #define SYS_pidfd_send_signal 424
 #endif
@@ -164,6 +161,26 @@ static long child_loopback_up(void) {
     return r;
 }
 
+// Closes every fd from `floor` up but `keep_a` and `keep_b` (-1: none).
+static long child_close_above(int floor, int keep_a, int keep_b) {
+    int keep[2] = {keep_a, keep_b};
+    if (keep[1] >= 0 && (keep[0] < 0 || keep[1] < keep[0])) {
+        int t = keep[0];
+        keep[0] = keep[1];
+        keep[1] = t;
+    }
+    unsigned int from = (unsigned int)floor;
+    for (int i = 0; i < 2; i++) {
+        if (keep[i] < floor) continue;
+        if ((unsigned int)keep[i] > from) {
+            long r = SYS3(SYS_close_range, from, (unsigned int)keep[i] - 1, 0);
+            if (r < 0) return r;
+        }
+        from = (unsigned int)keep[i] + 1;
+    }
+    return SYS3(SYS_close_range, from, ~0U, 0);
+}
+
 static size_t child_strlen(const char *s) {
     size_t n = 0;
     while (s[n]) n++;
@@ -206,6 +223,7 @@ static int child_main(void *arg) {
     // The parent's ends of the pipes: holding them would keep our read from ever seeing EOF.
     SYS1(SYS_close, cfg->sync_write_fd);
     SYS1(SYS_close, cfg->error_read_fd);
+    if (cfg->hold_write_fd >= 0) SYS1(SYS_close, cfg->hold_write_fd);
 
     // A new session, or a kill(0, ...) inside would reach the parent's process group.
     if ((r = SYS0(SYS_setsid)) < 0) child_fail(cfg, err_fd, CELLA_STAGE_SETSID, -1, r);
@@ -248,13 +266,19 @@ static int child_main(void *arg) {
             child_fail(cfg, err_fd, CELLA_STAGE_RLIMIT, i, r);
     }
 
-    // File descriptors: stdio and extras land on 0..floor-1; everything above is close-on-exec.
+    // File descriptors: stdio and extras land on 0..floor-1; everything above is closed below.
     // Sources are first copied above the floor so that no dup3 overwrites a source still needed.
     int floor = 3 + cfg->extra_fd_count;
     if (err_fd < floor) {
         if ((r = SYS3(SYS_fcntl, err_fd, F_DUPFD_CLOEXEC, floor)) < 0)
             child_fail(cfg, err_fd, CELLA_STAGE_STDIO, -1, r);
         err_fd = (int)r;
+    }
+    int hold_fd = cfg->hold_read_fd;
+    if (hold_fd >= 0 && hold_fd < floor) {
+        if ((r = SYS3(SYS_fcntl, hold_fd, F_DUPFD_CLOEXEC, floor)) < 0)
+            child_fail(cfg, err_fd, CELLA_STAGE_STDIO, -1, r);
+        hold_fd = (int)r;
     }
     int moved[3 + 64];
     if (cfg->extra_fd_count > 64) child_fail(cfg, err_fd, CELLA_STAGE_STDIO, -1, -EMFILE);
@@ -267,7 +291,10 @@ static int child_main(void *arg) {
     for (int i = 0; i < floor; i++)
         if ((r = SYS3(SYS_dup3, moved[i], i, 0)) < 0)
             child_fail(cfg, err_fd, CELLA_STAGE_STDIO, i, r);
-    if ((r = SYS3(SYS_close_range, floor, ~0U, CLOSE_RANGE_CLOEXEC)) < 0)
+    // Every other inherited fd is closed now, not at exec: a held child waits long before its
+    // exec, and must not keep the parent's sockets or another launch's pipes open meanwhile. The
+    // error and hold fds (close-on-exec) are the only ones kept above the floor.
+    if ((r = child_close_above(floor, err_fd, hold_fd)) < 0)
         child_fail(cfg, err_fd, CELLA_STAGE_CLOSE_FDS, -1, r);
 
     // Privileges. The bounding set needs CAP_SETPCAP, so it goes before the uid change.
@@ -315,6 +342,18 @@ static int child_main(void *arg) {
     for (int i = 0; i < cfg->filter_count; i++)
         if ((r = SYS3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &cfg->filters[i])) < 0)
             child_fail(cfg, err_fd, CELLA_STAGE_SECCOMP, i, r);
+
+    // Held: everything but the exec is done. The parent fills in envp, then writes one byte.
+    if (hold_fd >= 0) {
+        cella_child_error held = {CELLA_STAGE_HELD, -1, 0};
+        if ((r = SYS3(SYS_write, err_fd, &held, sizeof(held))) != (long)sizeof(held))
+            child_fail(cfg, err_fd, CELLA_STAGE_HELD, -1, r < 0 ? r : -EPIPE);
+        char release = 0;
+        do r = SYS3(SYS_read, hold_fd, &release, 1);
+        while (r == -EINTR);
+        if (r != 1) for (;;) SYS1(SYS_exit_group, 127);
+        SYS1(SYS_close, hold_fd);
+    }
 
     r = child_exec(cfg);
     child_fail(cfg, err_fd, CELLA_STAGE_EXEC, -1, r);

@@ -72,7 +72,8 @@ public final class Agent: Sendable {
                 tmpMiB: configuration.tmpMiB, maxPayloadBytes: configuration.maxPayloadBytes,
                 region: configuration.region, templates: configuration.templates,
                 templateBudgetBytes: configuration.templateMemoryBudgetBytes, cloneTimeout: configuration.cloneTimeout,
-                preparedNetworks: configuration.preparedNetworks, preparedCgroups: configuration.preparedCgroups),
+                preparedNetworks: configuration.preparedNetworks, preparedCgroups: configuration.preparedCgroups,
+                preparedSandboxes: configuration.preparedSandboxes),
             launcher: launcher, threadPool: threadPool, group: group, logs: logs, metrics: metrics, logger: logger)
     }
 
@@ -387,6 +388,10 @@ public final class Agent: Sendable {
         /// Empty cgroups ready for cold starts, and how many sandboxes started in one.
         public var preparedCgroups: Int
         public var preparedCgroupsUsed: Int
+        /// Sandboxes held before their runtime's exec for versions that start cold, and how many
+        /// cold starts took one.
+        public var preparedSandboxes: Int
+        public var preparedSandboxesUsed: Int
     }
 
     public func stats() async -> Stats {
@@ -398,7 +403,8 @@ public final class Agent: Sendable {
             bundles: ((try? await bundles.list()) ?? []).map(\.digest.description).sorted(),
             templates: await pool.templateStats(), templateBudgetBytes: configuration.templateMemoryBudgetBytes,
             preparedNetworks: await pool.preparedNetworkCount.ready, preparedNetworksUsed: await pool.preparedNetworkCount.used,
-            preparedCgroups: await pool.preparedCgroupCount.ready, preparedCgroupsUsed: await pool.preparedCgroupCount.used)
+            preparedCgroups: await pool.preparedCgroupCount.ready, preparedCgroupsUsed: await pool.preparedCgroupCount.used,
+            preparedSandboxes: await pool.preparedSandboxCount.ready, preparedSandboxesUsed: await pool.preparedSandboxCount.used)
     }
 
     /// The function versions (`tenant/name:version`) whose templates this node holds, for the

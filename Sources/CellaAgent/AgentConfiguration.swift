@@ -47,6 +47,10 @@ public struct AgentConfiguration: Sendable {
     /// Empty cgroups kept ready, so that a cold start writes its limits into one instead of
     /// making one (a `mkdir` per hierarchy).
     public var preparedCgroups = 4
+    /// Sandboxes made ahead for versions that start cold (no template): after such a version's
+    /// cold start, the next instance's sandbox is set up and held before its runtime's exec, so
+    /// the next cold start skips sandbox setup. At most this many on the node, one per version.
+    public var preparedSandboxes = 4
     /// How long a template and then its clone may take to answer a clone request.
     public var cloneTimeout: Duration = .seconds(2)
     /// The sandbox launcher's cgroup root and state directory.

@@ -13,12 +13,39 @@ public final class Sandbox: Sendable {
     public let cgroup: SandboxCgroup
     private let pidfd: Int32
     private let state = Mutex<SandboxExit?>(nil)
+    /// A held launch (made ahead of need) until its program runs or it dies.
+    private let hold: Mutex<HeldLaunch?>
 
-    init(id: String, pid: pid_t, pidfd: Int32, cgroup: SandboxCgroup) {
+    init(id: String, pid: pid_t, pidfd: Int32, cgroup: SandboxCgroup, held: HeldLaunch? = nil) {
         self.id = id
         self.pid = pid
         self.pidfd = pidfd
         self.cgroup = cgroup
+        self.hold = Mutex(held)
+    }
+
+    /// Launched held and not released yet: everything is in place but the program.
+    public var isHeld: Bool { hold.withLock { $0.map { !$0.released } ?? false } }
+
+    /// Lets a held sandbox exec its program, with `environment` on top of its spec's (for what is
+    /// known only now, such as the instance's identity). Blocking until the exec, like `launch`.
+    /// - Throws: `SandboxError` `.launchFailed` when it was not launched held, was released
+    ///   already or has ended; `.setupFailed` (stage `execve ...`) when the exec fails, after
+    ///   which the sandbox is killed (waiting cleans it up).
+    public func release(environment: [String: String] = [:]) throws(SandboxError) {
+        guard let launch = hold.withLock({ hold -> HeldLaunch? in
+            guard let hold, !hold.released else { return nil }
+            hold.released = true
+            return hold
+        }), exit == nil else {
+            throw SandboxError(.launchFailed, "sandbox \(id) is not held (never was, released already, or ended)")
+        }
+        if let error = launch.release(environment) {
+            kill()
+            throw error
+        }
+        // The program runs: the child no longer reads the launch's memory or stack.
+        hold.withLock { $0 = nil }
     }
 
     /// Sends `signal` to the sandbox's first process. Note that pid 1 of a namespace only receives
@@ -78,6 +105,8 @@ public final class Sandbox: Sendable {
             // in the cgroup (a process that escaped the pid namespace cannot exist) is killed.
             if !cgroup.processes().isEmpty { cgroup.killAll() }
             cgroup.destroy()
+            // Reaped: a held child's stack and memory are free again.
+            hold.withLock { $0 = nil }
             Reaper.shared.forget(pidfd)
             close(pidfd)
             let result = SandboxExit(termination: termination, usage: usage)

@@ -350,15 +350,99 @@ extension AgentTests {
         }
     }
 
+    @Test func aVersionThatStartsColdGetsItsNextSandboxMadeAheadAndHeldBeforeExec() async throws {
+        // Templates are off in these agents, so the Python probe starts cold like a runtime
+        // without the protocol would.
+        try await withAgent(configure: { $0.preparedSandboxes = 2 }) { agent in
+            func prepared() async throws -> [Int] {
+                let json = try await agent.request(.GET, "/v1/stats").json
+                return ["preparedSandboxes", "preparedSandboxesUsed"].map { json[$0] as? Int ?? -1 }
+            }
+            func settle(_ expected: [Int]) async throws {
+                var now = try await prepared()
+                for _ in 0..<250 where now != expected {
+                    try await Task.sleep(for: .milliseconds(20))
+                    now = try await prepared()
+                }
+                #expect(now == expected, "prepared sandboxes (ready, used)")
+            }
+            /// Sandbox processes that have not exec'd their runtime: still this test process's image.
+            func unexecuted() -> [String] {
+                let own = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? "?"
+                return AgentFixtures.sandboxCgroups(root: agent.cgroupRoot).filter { $0.contains("/pids/") }.flatMap { dir in
+                    ((try? String(contentsOfFile: dir + "/cgroup.procs", encoding: .utf8)) ?? "").split(separator: "\n")
+                        .filter { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\($0)/exe")) == own }
+                        .map(String.init)
+                }
+            }
+            let bundle = try AgentFixtures.zip(directory: AgentFixtures.functionDirectory("agent-probe"))
+            try await agent.deploy("h", runtime: "python3.11", handler: "app.handler", bundle: bundle)
+            try await settle([0, 0])
+            let first = try await agent.invoke("h")
+            #expect(first.header("X-Cella-Start") == "cold", "\(first.body)")
+            // Once that instance is released, the next one's sandbox is made and held.
+            try await settle([1, 0])
+            let held = unexecuted()
+            #expect(held.count == 1, "one held sandbox process: \(held)")
+            if let pid = held.first {
+                let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+                #expect(status.contains("Seccomp:\t2") && status.contains("NoNewPrivs:\t1"), "confined before its exec: \(status)")
+            }
+            // With the first instance busy, the next invocation needs a new one: it takes the held one.
+            async let busy = agent.invoke("h", #"{"sleep": 1}"#)
+            try await Task.sleep(for: .milliseconds(300))
+            let second = try await agent.invoke("h")
+            #expect(second.header("X-Cella-Outcome") == "success", "\(second.body)")
+            #expect(second.header("X-Cella-Start") == "cold")
+            #expect(second.json["instance"] as? String != first.json["instance"] as? String)
+            #expect(second.json["uid"] as? Int == 1000)
+            let slept = try await busy
+            #expect(slept.json["instance"] as? String == first.json["instance"] as? String, "\(slept.body)")
+            // And the next is made when that one is released.
+            try await settle([1, 1])
+            #expect(unexecuted().count == 1)
+            // A new deployment of the version drops it; a removed version keeps none.
+            try await agent.deploy("h", runtime: "python3.11", handler: "app.handler", bundle: bundle)
+            try await settle([0, 1])
+            #expect(unexecuted().isEmpty)
+            #expect(try await agent.invoke("h").header("X-Cella-Start") == "cold")
+            try await settle([1, 1])
+            #expect(try await agent.request(.DELETE, "/v1/functions/t1/h/1").status == 204)
+            try await settle([0, 1])
+            #expect(unexecuted().isEmpty)
+        }
+    }
+
     @Test func runtimesWithoutTheProtocolStartColdAsBefore() async throws {
         let dir = try AgentFixtures.awslambdaricDirectory()
-        try await Self.withTemplates { agent in
+        try await Self.withTemplates(configure: { $0.preparedSandboxes = 1 }) { agent in
             try await agent.deploy("ric", runtime: "python3.11", handler: "app.handler", bundle: try AgentFixtures.zip(directory: dir))
             let reply = try await agent.invoke("ric", #"{"from":"awslambdaric"}"#)
             #expect(reply.header("X-Cella-Outcome") == "success", "\(reply.body)")
             #expect(reply.header("X-Cella-Start") == "cold")
             #expect(try await agent.invoke("ric").header("X-Cella-Start") == "warm")
             #expect(try await Self.templates(agent).isEmpty)
+            // It gets a prepared sandbox instead: two invocations at once need a second instance,
+            // whose cold start takes the held sandbox and runs awslambdaric in it.
+            func prepared() async throws -> [Int] {
+                let json = try await agent.request(.GET, "/v1/stats").json
+                return ["preparedSandboxes", "preparedSandboxesUsed"].map { json[$0] as? Int ?? -1 }
+            }
+            var now = try await prepared()
+            for _ in 0..<250 where now != [1, 0] {
+                try await Task.sleep(for: .milliseconds(20))
+                now = try await prepared()
+            }
+            #expect(now == [1, 0], "a held sandbox after the first cold start")
+            var second: RunningAgent.Reply?
+            for _ in 0..<10 where second == nil {
+                async let a = agent.invoke("ric", #"{"n":1}"#)
+                async let b = agent.invoke("ric", #"{"n":2}"#)
+                second = try await [a, b].first { $0.header("X-Cella-Start") == "cold" }
+            }
+            #expect(second?.header("X-Cella-Outcome") == "success", "\(second?.body ?? "no second instance started")")
+            #expect(second?.json["runtime"] as? String == "awslambdaric")
+            #expect(try await prepared()[1] == 1, "the second instance started in the held sandbox")
         }
     }
 }

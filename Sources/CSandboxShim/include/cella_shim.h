@@ -77,9 +77,12 @@ typedef enum {
     CELLA_STAGE_SIGNALS,
     CELLA_STAGE_SECCOMP,
     CELLA_STAGE_EXEC,
+    /// Not a failure: a held child (hold_read_fd >= 0) is set up and waits for its release.
+    CELLA_STAGE_HELD,
 } cella_stage;
 
-/// What a child writes to the error pipe when a stage fails. EOF without this means exec succeeded.
+/// What a child writes to the error pipe when a stage fails (or, error 0, when it is held). EOF
+/// without a failure record means exec succeeded.
 typedef struct {
     int32_t stage;  ///< a cella_stage
     int32_t step;   ///< index of the failing step (CELLA_STAGE_FS_STEP, CELLA_STAGE_RLIMIT, ...), else -1
@@ -118,7 +121,10 @@ typedef struct {
     const char *path;        ///< program; without '/', searched in search_path
     const char *search_path; ///< "dir1:dir2:..." for a path without '/'
     char *const *argv;
-    char *const *envp;
+    char *const *envp;       ///< read only after the hold, when there is one
+    int32_t hold_read_fd;    ///< >= 0: once seccomp is on, report CELLA_STAGE_HELD and block on one
+                             ///< byte from here before exec (EOF: the parent gave up; exit quietly)
+    int32_t hold_write_fd;   ///< the parent's end, which the child closes; -1 without a hold
 } cella_child_config;
 
 /// Starts the sandbox's first process: clone(CLONE_VM | namespaces | CLONE_PIDFD) on `stack`, with

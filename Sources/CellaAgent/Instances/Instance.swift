@@ -44,7 +44,8 @@ final class Instance: Sendable {
     let isClone: Bool
     private let logs: LogStore
     private let region: String
-    private let started = ContinuousClock.now
+    /// When the instance was started (for a held one: released); its init is timed from here.
+    private let started = Mutex(ContinuousClock.now)
     private let state = Mutex(State())
     /// For a template: the seccomp program its park is answered with, which each clone installs.
     private let templateProgram: [UInt8]?
@@ -96,13 +97,16 @@ final class Instance: Sendable {
     /// runtime's init runs on (see `waitUntilReady`).
     /// - Parameter template: makes the instance a template: the control socket's end that becomes
     ///   its fd 3 (`CELLA_TEMPLATE_FD`), and the seccomp program its clones install.
+    /// - Parameter held: make the sandbox ahead of need, stopped before its runtime's exec;
+    ///   `releaseHeld` starts the runtime.
     /// - Throws: `AgentError` `.internal` when the sandbox cannot be made.
     static func start(
         id: String, function: DeployedFunction, environment: [String: String],
         resources: SandboxSpec.Resources, tmpMiB: Int, maxPayloadBytes: Int,
         launcher: SandboxLauncher, threadPool: NIOThreadPool, group: any EventLoopGroup,
         logs: LogStore, region: String, template: (control: Int32, program: [UInt8])? = nil,
-        networks: PreparedNetworks? = nil, cgroups: PreparedCgroups? = nil, onExit: @escaping @Sendable (Instance) -> Void
+        networks: PreparedNetworks? = nil, cgroups: PreparedCgroups? = nil, held: Bool = false,
+        onExit: @escaping @Sendable (Instance) -> Void
     ) async throws(AgentError) -> Instance {
         let instance = Instance(id: id, function: function, logs: logs, region: region, templateProgram: template?.program)
         instance.state.withLock { $0.onExit = onExit }
@@ -135,7 +139,7 @@ final class Instance: Sendable {
                     }
                     let sandbox: Sandbox
                     do throws(SandboxError) {
-                        sandbox = try launcher.launch(spec, cgroup: cgroups?.take(refillingOn: threadPool))
+                        sandbox = try launcher.launch(spec, cgroup: cgroups?.take(refillingOn: threadPool), held: held)
                     } catch {
                         close(listener)
                         output.close()
@@ -297,6 +301,28 @@ final class Instance: Sendable {
         }
     }
 
+    /// Starts the runtime of an instance started held, with `environment` on top of the one it was
+    /// made with; its init is timed from now.
+    /// - Throws: `AgentError` `.internal` when it was not held or its runtime cannot be exec'd
+    ///   (the sandbox is killed then).
+    func releaseHeld(environment: [String: String], threadPool: NIOThreadPool) async throws(AgentError) {
+        guard let sandbox = state.withLock({ $0.phase == .initializing ? $0.process : nil }) as? Sandbox, sandbox.isHeld else {
+            throw AgentError(.internal, "the instance \(id) is not held")
+        }
+        started.withLock { $0 = .now }
+        let released: Result<Void, SandboxError>
+        do {
+            // Blocking until the exec: on the thread pool, like the launch.
+            released = try await threadPool.runIfActive { Result { () throws(SandboxError) in try sandbox.release(environment: environment) } }
+        } catch {
+            sandbox.kill()
+            throw AgentError(.internal, "cannot release the prepared instance \(id): \(error)")
+        }
+        if case .failure(let error) = released {
+            throw AgentError(.internal, "cannot release the prepared instance \(id): \(error)")
+        }
+    }
+
     /// stdin of every sandbox.
     static let devNull: Int32 = open("/dev/null", O_RDWR | O_CLOEXEC)
 
@@ -396,7 +422,7 @@ final class Instance: Sendable {
             case .parked: return .reject("a parked template serves no invocations")
             case .initializing:
                 state.phase = .ready
-                let outcome = InitOutcome.ready(durationMs: Self.milliseconds(since: started))
+                let outcome = InitOutcome.ready(durationMs: Self.milliseconds(since: started.withLock { $0 }))
                 state.initOutcome = outcome
                 ready = outcome
                 waiters = state.initWaiters
@@ -431,7 +457,7 @@ final class Instance: Sendable {
         let outcome: InitOutcome? = state.withLock { state in
             guard state.phase == .initializing else { return nil }
             state.phase = .parked
-            let outcome = InitOutcome.parked(durationMs: Self.milliseconds(since: started))
+            let outcome = InitOutcome.parked(durationMs: Self.milliseconds(since: started.withLock { $0 }))
             state.initOutcome = outcome
             waiters = state.initWaiters
             state.initWaiters = []

@@ -35,6 +35,9 @@ actor InstancePool {
         var preparedNetworks = 0
         /// Empty cgroups kept ready for cold starts.
         var preparedCgroups = 0
+        /// Versions that start cold (no template) for which the next instance's sandbox is made
+        /// ahead, held before its runtime's exec (InstancePool+Held.swift); at most this many.
+        var preparedSandboxes = 0
     }
 
     enum Acquired: Sendable {
@@ -95,6 +98,14 @@ actor InstancePool {
     let networks: PreparedNetworks
     /// Cgroups made ahead of cold starts.
     let cgroups: PreparedCgroups
+    /// Per version, an instance whose sandbox is made and held before its runtime's exec.
+    var held: [String: (instance: Instance, since: ContinuousClock.Instant)] = [:]
+    /// Versions that started cold since they last had one held: made when that instance is released.
+    var heldToPrepare: Set<String> = []
+    /// Held instances being made (stopAll waits for them).
+    var heldMaking: [String: Task<Void, Never>] = [:]
+    /// Cold starts that took a held instance.
+    var heldUsed = 0
 
     init(settings: Settings, launcher: SandboxLauncher, threadPool: NIOThreadPool, group: any EventLoopGroup,
          logs: LogStore, metrics: AgentMetrics, logger: Logger) {
@@ -117,6 +128,7 @@ actor InstancePool {
     /// Adds or replaces a function version. Replacing drops the old version's idle instances.
     func register(_ function: DeployedFunction) {
         dropTemplate(function.key, reason: "replaced")
+        dropHeld(function.key)
         if var existing = functions[function.key] {
             for entry in existing.idle { retire(entry.instance) }
             existing.idle = []
@@ -130,6 +142,7 @@ actor InstancePool {
     /// Removes a function version: idle instances stop now, busy ones when they finish.
     func unregister(_ key: String) {
         dropTemplate(key, reason: "replaced")
+        dropHeld(key)
         guard let pool = functions.removeValue(forKey: key) else { return }
         for entry in pool.idle { retire(entry.instance) }
         for waiter in pool.waiters { waiter.continuation.resume(returning: .retry) }
@@ -231,6 +244,7 @@ actor InstancePool {
             let loop = requestLoop ?? Self.currentEventLoop(in: group)
             Task { await template.prepare(loop: loop) }
         }
+        if !instance.isClone, heldToPrepare.remove(key) != nil { makeHeld(key) }
         if instance.isAlive && pool.function.deployment == instance.function.deployment {
             if let waiter = pool.waiters.popFirst() {
                 pool.busy += 1
@@ -250,6 +264,7 @@ actor InstancePool {
     func reapIdle() {
         let cutoff = ContinuousClock.now - settings.idleTimeout
         reapTemplates(cutoff: cutoff)
+        reapHeld(cutoff: cutoff)
         for (key, var pool) in functions {
             let (stale, fresh) = (pool.idle.filter { $0.since < cutoff }, pool.idle.filter { $0.since >= cutoff })
             guard !stale.isEmpty else { continue }
@@ -269,13 +284,18 @@ actor InstancePool {
         networks.stop()
         cgroups.stop()
         var seen = Set<ObjectIdentifier>()
-        let all = (members.values.map(\.instance) + (await stopTemplates())).filter { seen.insert(ObjectIdentifier($0)).inserted }
+        let all = (members.values.map(\.instance) + (await stopTemplates()) + stopHeld())
+            .filter { seen.insert(ObjectIdentifier($0)).inserted }
+        // Taken with the held ones, with no suspension before the functions go below.
+        let making = Array(heldMaking.values)
         for pool in functions.values {
             for waiter in pool.waiters { waiter.continuation.resume(returning: .retry) }
         }
         functions = [:]
         await withTaskGroup(of: Void.self) { group in
             for instance in all { group.addTask { await instance.stop() } }
+            // One being made when the functions went finds none to be held for and stops itself.
+            for task in making { group.addTask { await task.value } }
         }
         members = [:]
         memoryInUse = 0
@@ -288,6 +308,9 @@ actor InstancePool {
 
     /// Cgroups ready for the next cold starts.
     var preparedCgroupCount: (ready: Int, used: Int) { (cgroups.count, cgroups.used) }
+
+    /// Held sandboxes ready for the next cold starts, and how many cold starts took one.
+    var preparedSandboxCount: (ready: Int, used: Int) { (held.count, heldUsed) }
 
     func stats() -> (functions: [FunctionInstanceStats], memoryInUse: UInt64) {
         let list = functions.values.map {
@@ -303,21 +326,28 @@ actor InstancePool {
         let key = function.key
         memoryInUse += bytes
         functions[key]?.starting += 1
-        let id = ids.next()
         let began = ContinuousClock.now
         let instance: Instance
-        do {
-            instance = try await Instance.start(
-                id: id, function: function, environment: environment(for: function, instance: id),
-                resources: resources(for: function), tmpMiB: settings.tmpMiB,
-                maxPayloadBytes: settings.maxPayloadBytes, launcher: launcher, threadPool: threadPool,
-                group: Self.currentEventLoop(in: group), logs: logs, region: settings.region,
-                networks: networks, cgroups: cgroups, onExit: { [weak self] instance in Task { await self?.exited(instance) } })
-        } catch {
-            memoryInUse -= bytes
-            functions[key]?.starting -= 1
-            wakeWaiters()
-            throw error
+        if let prepared = await releaseHeld(function) {
+            instance = prepared
+        } else {
+            let id = ids.next()
+            do {
+                instance = try await Instance.start(
+                    id: id, function: function, environment: environment(for: function, instance: id),
+                    resources: resources(for: function), tmpMiB: settings.tmpMiB,
+                    maxPayloadBytes: settings.maxPayloadBytes, launcher: launcher, threadPool: threadPool,
+                    group: Self.currentEventLoop(in: group), logs: logs, region: settings.region,
+                    networks: networks, cgroups: cgroups, onExit: { [weak self] instance in Task { await self?.exited(instance) } })
+            } catch {
+                memoryInUse -= bytes
+                functions[key]?.starting -= 1
+                wakeWaiters()
+                throw error
+            }
+        }
+        if settings.preparedSandboxes > 0 && !(settings.templates && function.supportsTemplates) {
+            heldToPrepare.insert(key)
         }
         members[ObjectIdentifier(instance)] = (instance, bytes)
         metrics.spawned(seconds: Instance.milliseconds(since: began) / 1000)
@@ -425,6 +455,7 @@ actor InstancePool {
     /// An instance's sandbox ended (killed, crashed, or its runtime exited while idle).
     func exited(_ instance: Instance) {
         let key = instance.function.key
+        if held[key]?.instance === instance { held[key] = nil }
         functions[key]?.idle.removeAll { $0.instance === instance }
         forget(instance)
     }

@@ -22,6 +22,14 @@ final class CArena {
         return UnsafePointer(p)
     }
 
+    /// One value in C memory, which the parent may still change before it releases a held child.
+    func value<T>(_ value: T) -> UnsafeMutablePointer<T> {
+        let p = UnsafeMutablePointer<T>.allocate(capacity: 1)
+        p.initialize(to: value)
+        blocks.append(UnsafeMutableRawPointer(p))
+        return p
+    }
+
     /// A NULL-terminated `char *const *`, as execve wants.
     func stringVector(_ strings: [String]) -> UnsafePointer<UnsafeMutablePointer<CChar>?> {
         let vector: [UnsafeMutablePointer<CChar>?] = strings.map { UnsafeMutablePointer(mutating: string($0)) } + [nil]

@@ -75,10 +75,13 @@ public final class SandboxLauncher: Sendable {
     /// - Throws: `SandboxError` — `.invalidSpec` before anything is created; `.setupFailed` with
     ///   the child's stage and errno; `.cgroup`, `.launchFailed` for the parent's own steps. On a
     ///   throw, nothing of the sandbox is left behind (a prepared cgroup included).
-    /// - Parameter prepared: an empty cgroup made ahead (`CgroupManager.prepare`), given the
-    ///   spec's limits here and owned by the sandbox from then on; nil to make one named by the
-    ///   spec's id.
-    public func launch(_ spec: SandboxSpec, cgroup prepared: SandboxCgroup? = nil) throws(SandboxError) -> Sandbox {
+    /// - Parameters:
+    ///   - prepared: an empty cgroup made ahead (`CgroupManager.prepare`), given the spec's limits
+    ///     here and owned by the sandbox from then on; nil to make one named by the spec's id.
+    ///   - held: stop the child just before `execve`, with everything else in place (namespaces,
+    ///     cgroup, mounts, rlimits, privileges dropped, seccomp on), and return then;
+    ///     `Sandbox.release(environment:)` execs the program. A sandbox made ahead of need.
+    public func launch(_ spec: SandboxSpec, cgroup prepared: SandboxCgroup? = nil, held: Bool = false) throws(SandboxError) -> Sandbox {
         let filters: [sock_fprog]
         let plan: FilesystemPlan
         do throws(SandboxError) {
@@ -95,8 +98,8 @@ public final class SandboxLauncher: Sendable {
             cgroup = try cgroups.create(id: spec.id, resources: spec.resources)
         }
         do {
-            let (pid, pidfd) = try start(spec, plan: plan, filters: filters, cgroup: cgroup)
-            return Sandbox(id: spec.id, pid: pid, pidfd: pidfd, cgroup: cgroup)
+            let (pid, pidfd, hold) = try start(spec, plan: plan, filters: filters, cgroup: cgroup, held: held)
+            return Sandbox(id: spec.id, pid: pid, pidfd: pidfd, cgroup: cgroup, held: hold)
         } catch {
             cgroup.destroy()
             throw error
@@ -117,27 +120,28 @@ public final class SandboxLauncher: Sendable {
     }
 
     private func start(
-        _ spec: SandboxSpec, plan: FilesystemPlan, filters: [sock_fprog], cgroup: SandboxCgroup
-    ) throws(SandboxError) -> (pid_t, Int32) {
+        _ spec: SandboxSpec, plan: FilesystemPlan, filters: [sock_fprog], cgroup: SandboxCgroup, held: Bool
+    ) throws(SandboxError) -> (pid_t, Int32, HeldLaunch?) {
         var syncPipe: [Int32] = [-1, -1]
         var errorPipe: [Int32] = [-1, -1]
+        var holdPipe: [Int32] = [-1, -1]
         var code = cella_pipe_cloexec(&syncPipe)
         guard code == 0 else { throw SandboxError(.launchFailed, "pipe2: \(Errno.describe(code))", errno: code) }
         code = cella_pipe_cloexec(&errorPipe)
+        if code == 0 && held { code = cella_pipe_cloexec(&holdPipe) }
         guard code == 0 else {
-            close(syncPipe[0]); close(syncPipe[1])
+            for fd in syncPipe + errorPipe where fd >= 0 { close(fd) }
             throw SandboxError(.launchFailed, "pipe2: \(Errno.describe(code))", errno: code)
         }
         var parentSync = syncPipe[1]
-        let parentError = errorPipe[0]
+        var parentError = errorPipe[0]
+        var parentHold = holdPipe[1]
         defer {
-            if parentSync >= 0 { close(parentSync) }
-            close(parentError)
+            for fd in [parentSync, parentError, parentHold] where fd >= 0 { close(fd) }
         }
 
         let arena = CArena()
         let user = spec.protections.runAsNamespaceRoot ? SandboxSpec.User(uid: 0, gid: 0) : spec.user
-        let environment = spec.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         let stdio: (Int32, Int32, Int32)
         switch spec.stdio {
         case .inherit: stdio = (0, 1, 2)
@@ -149,6 +153,8 @@ public final class SandboxLauncher: Sendable {
         config.sync_write_fd = syncPipe[1]
         config.error_read_fd = errorPipe[0]
         config.error_write_fd = errorPipe[1]
+        config.hold_read_fd = holdPipe[0]
+        config.hold_write_fd = holdPipe[1]
         config.stdio = stdio
         config.extra_fd_count = Int32(spec.extraFiles.count)
         config.extra_fds = arena.array(spec.extraFiles)
@@ -177,21 +183,26 @@ public final class SandboxLauncher: Sendable {
         config.path = arena.string(spec.command[0])
         config.search_path = arena.string(spec.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
         config.argv = arena.stringVector(spec.command)
-        config.envp = arena.stringVector(environment)
+        // A held child reads its environment only when released; until then it stays NULL.
+        if !held { config.envp = HeldLaunch.environmentVector(spec.environment, in: arena) }
+        // In C memory, not on this stack: a held child reads it after this function has returned.
+        let cfg = arena.value(config)
 
         var flags = CELLA_CLONE_NEWUSER | CELLA_CLONE_NEWNS | CELLA_CLONE_NEWPID | CELLA_CLONE_NEWUTS
             | CELLA_CLONE_NEWIPC
         if spec.protections.networkNamespace && prepared == nil { flags |= CELLA_CLONE_NEWNET }
 
         let stack = ChildStack.shared.take()
-        defer { ChildStack.shared.give(stack) }
+        // The stack goes back to the pool once the child has exec'd or died, unless a held child
+        // still runs on it (then the held launch gives it back).
+        var stackInUse = false
+        defer { if !stackInUse { ChildStack.shared.give(stack) } }
         var pidfd: Int32 = -1
-        let pid = withUnsafePointer(to: &config) { cfg in
-            cella_sandbox_clone(cfg, Int32(flags), stack.base, stack.size, &pidfd)
-        }
+        let pid = cella_sandbox_clone(cfg, Int32(flags), stack.base, stack.size, &pidfd)
         // Our copies of the child's ends: the child holds its own.
         close(syncPipe[0])
         close(errorPipe[1])
+        if holdPipe[0] >= 0 { close(holdPipe[0]) }
         guard pid > 0 else {
             throw SandboxError(.launchFailed, "clone: \(Errno.describe(-pid))", errno: -pid)
         }
@@ -221,25 +232,32 @@ public final class SandboxLauncher: Sendable {
         close(parentSync)
         parentSync = -1
 
-        // EOF: exec succeeded (the pipe was close-on-exec). A record: the stage that failed.
-        var report = cella_child_error()
-        let n = withUnsafeMutableBytes(of: &report) { buf in
-            var total = 0
-            while total < buf.count {
-                let r = read(parentError, buf.baseAddress! + total, buf.count - total)
-                if r < 0 && errno == EINTR { continue }
-                if r <= 0 { break }
-                total += r
-            }
-            return total
-        }
+        // EOF: exec succeeded (the pipe was close-on-exec). A record: the stage that failed, or
+        // that a held child is ready.
+        let report = HeldLaunch.readReport(parentError)
         withExtendedLifetime(arena) {}
         withExtendedLifetime(prepared) {}
-        if n == 0 { return (pid, pidfd) }
-        let stage = describe(stage: report.stage, step: report.step, plan: plan, spec: spec)
-        throw abort(SandboxError(
-            .setupFailed, "sandbox setup failed: \(stage): \(Errno.describe(report.error))",
-            stage: stage, errno: report.error))
+        let explain = { (report: cella_child_error) -> String in
+            self.describe(stage: report.stage, step: report.step, plan: plan, spec: spec)
+        }
+        switch report {
+        case nil where !held:
+            return (pid, pidfd, nil)
+        case let report? where held && report.stage == Int32(CELLA_STAGE_HELD.rawValue) && report.error == 0:
+            stackInUse = true
+            let hold = HeldLaunch(
+                arena: arena, config: cfg, stack: stack, holdWrite: parentHold, errorRead: parentError,
+                environment: spec.environment, explain: explain)
+            (parentHold, parentError) = (-1, -1)
+            return (pid, pidfd, hold)
+        case nil:
+            throw abort(SandboxError(.setupFailed, "sandbox setup failed: the child exited before it was held", stage: "hold"))
+        case let report?:
+            let stage = explain(report)
+            throw abort(SandboxError(
+                .setupFailed, "sandbox setup failed: \(stage): \(Errno.describe(report.error))",
+                stage: stage, errno: report.error))
+        }
     }
 
     private func describe(stage: Int32, step: Int32, plan: FilesystemPlan, spec: SandboxSpec) -> String {
@@ -268,6 +286,7 @@ public final class SandboxLauncher: Sendable {
         case CELLA_STAGE_SIGNALS: return "reset signals"
         case CELLA_STAGE_SECCOMP: return "install seccomp filter \(step)"
         case CELLA_STAGE_EXEC: return "execve \(spec.command[0])"
+        case CELLA_STAGE_HELD: return "report the hold"
         default: return "stage \(stage)"
         }
     }

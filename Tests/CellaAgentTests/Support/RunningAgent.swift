@@ -41,6 +41,8 @@ final class RunningAgent: Sendable {
         // No empty cgroups made ahead unless a test asks (AgentTemplateTests): the others count
         // the cgroups under the root as the sandboxes'.
         config.preparedCgroups = 0
+        // Nor sandboxes held ahead: their cgroups and processes would count as instances' too.
+        config.preparedSandboxes = 0
         configure(&config)
         var logger = Logger(label: "cella.agent.test")
         logger.logLevel = .warning

@@ -43,6 +43,9 @@ struct AgentCommand: AsyncParsableCommand {
     @Flag(help: "Start every instance cold: no templates, even for runtimes that support them.")
     var noTemplates = false
 
+    @Option(help: ArgumentHelp("Sandboxes made ahead for versions that start cold (no template), held before their runtime's exec; at most this many on the node, one per version. 0: none.", valueName: "n"))
+    var preparedSandboxes = 4
+
     @Option(help: ArgumentHelp("Stop instances idle for this many seconds.", valueName: "s"))
     var idleTimeout: Int = 300
 
@@ -77,6 +80,9 @@ struct AgentCommand: AsyncParsableCommand {
     var jsonLogs = false
 
     func validate() throws {
+        if preparedSandboxes < 0 {
+            throw ValidationError("--prepared-sandboxes \(preparedSandboxes): must be 0 (none) or more")
+        }
         if let nodeId, nodeId.isEmpty || nodeId.utf8.count > 64 || !nodeId.utf8.allSatisfy({
             (0x30...0x39).contains($0) || (0x41...0x5a).contains($0) || (0x61...0x7a).contains($0) || $0 == 0x2d || $0 == 0x5f
         }) {
@@ -99,6 +105,7 @@ struct AgentCommand: AsyncParsableCommand {
         config.idleTimeout = .seconds(idleTimeout)
         config.templates = !noTemplates
         config.templateMemoryBudgetBytes = UInt64(templateBudget) << 20
+        config.preparedSandboxes = preparedSandboxes
         config.bundleDiskBudgetBytes = UInt64(max(1, bundleBudget)) << 20
         config.queueTimeout = .milliseconds(queueTimeout)
         config.region = region

@@ -9,10 +9,12 @@ import Testing
 /// uses or one just stored, and an evicted bundle comes back by being sent again.
 extension AgentTests {
 @Suite struct AgentBundleBudgetTests {
+    /// A bundle of one `app.py`; the same text gives the same bytes (a fixed entry time, not the
+    /// clock's, which would make two builds of one text differ across a zip time tick).
     static func bundle(_ text: String) throws -> [UInt8] {
         try AgentFixtures.craftedZip("""
             with zipfile.ZipFile(sys.argv[1], "w") as z:
-                z.writestr("app.py", '''\(text)''')
+                z.writestr(zipfile.ZipInfo("app.py", date_time=(2020, 1, 1, 0, 0, 0)), '''\(text)''')
             """)
     }
 

@@ -226,6 +226,8 @@ enum Cleanup {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // pg_ctl start leaves the server running with whatever it inherits (SpawnActions).
+        SpawnActions.closeInherited(&actions)
         var pid: pid_t = 0
         guard posix_spawn(&pid, argv[0], &actions, nil, cArgs, environ) == 0 else { return -1 }
         var status: Int32 = 0

@@ -74,17 +74,27 @@ public enum TemplateFork {
         return Started(process: process, runtimeSocket: agentEnd)
     }
 
+    /// How long `go` waits for room in a clone's socket before it gives up on the clone.
+    static let goTimeoutMs = 2_000
+
     /// Writes a go line on `socket` (any descriptor of the clone's Runtime API connection); the
     /// clone reads nothing else before it, so a short line goes out whole or not at all.
-    /// - Throws: `SandboxError` `.launchFailed` when the clone is gone.
+    /// - Throws: `SandboxError` `.launchFailed` when the clone is gone, or its socket has had no
+    ///   room for `goTimeoutMs`.
     public static func go(socket: Int32, line: [UInt8]) throws(SandboxError) {
         var sent = 0
+        let deadline = Self.nowMs() + Int64(goTimeoutMs)
         while sent < line.count {
             let n = line.withUnsafeBytes { send(socket, $0.baseAddress! + sent, line.count - sent, Int32(MSG_NOSIGNAL)) }
             if n < 0 && errno == EINTR { continue }
             if n < 0 && errno == EAGAIN {
+                // A clone that never reads its socket (stopped, or wedged) must not hold us here.
+                let left = deadline - Self.nowMs()
+                guard left > 0 else {
+                    throw SandboxError(.launchFailed, "cannot release the clone: its socket stayed full for \(goTimeoutMs) ms", errno: EAGAIN)
+                }
                 var pfd = pollfd(fd: socket, events: Int16(POLLOUT), revents: 0)
-                _ = poll(&pfd, 1, 1000)
+                _ = poll(&pfd, 1, Int32(min(left, 1000)))
                 continue
             }
             guard n > 0 else {

@@ -392,6 +392,8 @@ public final class Agent: Sendable {
         /// cold starts took one.
         public var preparedSandboxes: Int
         public var preparedSandboxesUsed: Int
+        /// The function versions (`tenant/name:version`) those held sandboxes are for.
+        public var preparedSandboxFunctions: [String]
     }
 
     public func stats() async -> Stats {
@@ -404,7 +406,8 @@ public final class Agent: Sendable {
             templates: await pool.templateStats(), templateBudgetBytes: configuration.templateMemoryBudgetBytes,
             preparedNetworks: await pool.preparedNetworkCount.ready, preparedNetworksUsed: await pool.preparedNetworkCount.used,
             preparedCgroups: await pool.preparedCgroupCount.ready, preparedCgroupsUsed: await pool.preparedCgroupCount.used,
-            preparedSandboxes: await pool.preparedSandboxCount.ready, preparedSandboxesUsed: await pool.preparedSandboxCount.used)
+            preparedSandboxes: await pool.preparedSandboxCount.ready, preparedSandboxesUsed: await pool.preparedSandboxCount.used,
+            preparedSandboxFunctions: await pool.preparedSandboxFunctions)
     }
 
     /// The function versions (`tenant/name:version`) whose templates this node holds, for the

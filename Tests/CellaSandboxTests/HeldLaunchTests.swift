@@ -71,6 +71,9 @@ extension SandboxTests {
                 $0.stdio = .fds(stdin: 0, stdout: 2, stderr: 2)
             }, held: true)
             sandbox.kill()
+            // Dead but not reaped yet: the release fails (no SIGPIPE takes the process down).
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(throws: SandboxError.self) { try sandbox.release() }
             #expect(await sandbox.wait().termination == .signaled(SIGKILL))
             #expect(sandbox.cgroup.directories.allSatisfy { !FileIO.exists($0) }, "cgroup removed")
             do {
@@ -79,6 +82,25 @@ extension SandboxTests {
             } catch {
                 #expect(error.code == .launchFailed, "\(error)")
             }
+        }
+
+        @Test("a held program is searched for in the released PATH, and gets its extra fds")
+        func releasedPathAndExtraFiles() throws {
+            let launcher = try TestEnvironment.launcher.get()
+            var out: [Int32] = [-1, -1], extra: [Int32] = [-1, -1]
+            #expect(pipe(&out) == 0 && pipe(&extra) == 0)
+            defer { close(out[0]); close(extra[0]); close(extra[1]) }
+            // Named without a '/', and not on the PATH the spec had.
+            let sandbox = try launcher.launch(try TestEnvironment.spec(["probe", "fds"]) {
+                $0.environment["PATH"] = "/nowhere"
+                $0.extraFiles = [extra[1]]
+                $0.stdio = .fds(stdin: 0, stdout: out[1], stderr: out[1])
+            }, held: true)
+            close(out[1])
+            defer { sandbox.kill(); _ = sandbox.waitBlocking() }
+            try sandbox.release(environment: ["PATH": "/bin"])
+            #expect(available(out[0], milliseconds: 5_000) == "ok 0,1,2,3\n")
+            #expect(sandbox.waitBlocking().termination == .exited(0))
         }
 
         @Test("a held program that cannot be exec'd fails at its release with the exec stage and errno")

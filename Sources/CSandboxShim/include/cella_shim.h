@@ -123,7 +123,7 @@ typedef struct {
     char *const *argv;
     char *const *envp;       ///< read only after the hold, when there is one
     int32_t hold_read_fd;    ///< >= 0: once seccomp is on, report CELLA_STAGE_HELD and block on one
-                             ///< byte from here before exec (EOF: the parent gave up; exit quietly)
+                             ///< byte from here (a socket) before exec (EOF: the parent gave up; exit)
     int32_t hold_write_fd;   ///< the parent's end, which the child closes; -1 without a hold
 } cella_child_config;
 

@@ -312,6 +312,9 @@ actor InstancePool {
     /// Held sandboxes ready for the next cold starts, and how many cold starts took one.
     var preparedSandboxCount: (ready: Int, used: Int) { (held.count, heldUsed) }
 
+    /// The versions that have a held sandbox.
+    var preparedSandboxFunctions: [String] { held.keys.sorted() }
+
     func stats() -> (functions: [FunctionInstanceStats], memoryInUse: UInt64) {
         let list = functions.values.map {
             FunctionInstanceStats(function: $0.function.key, idle: $0.idle.count, busy: $0.busy, starting: $0.starting,

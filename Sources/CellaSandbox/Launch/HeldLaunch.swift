@@ -2,8 +2,8 @@ import CSandboxShim
 import Glibc
 
 /// A child stopped just before `execve` (`SandboxLauncher.launch(_:cgroup:held:)`): what it still
-/// reads through shared memory (its config, the strings, its stack) and the pipes to release it
-/// by. It must stay alive until the child has exec'd or died; the owning `Sandbox` drops it then.
+/// reads through shared memory (its config, the strings, its stack), its error pipe and the
+/// socket to release it by. It must stay alive until the child has exec'd or died; the owning `Sandbox` drops it then.
 final class HeldLaunch: @unchecked Sendable {
     private let arena: CArena
     private let config: UnsafeMutablePointer<cella_child_config>
@@ -38,8 +38,10 @@ final class HeldLaunch: @unchecked Sendable {
         var environment = environment
         for (key, value) in extra { environment[key] = value }
         config.pointee.envp = Self.environmentVector(environment, in: arena)
+        // A program named without a '/' is searched for in the PATH it will run with.
+        config.pointee.search_path = arena.string(environment["PATH"] ?? SandboxLauncher.defaultSearchPath)
         var one: UInt8 = 1
-        guard write(holdWrite, &one, 1) == 1 else {
+        guard send(holdWrite, &one, 1, Int32(MSG_NOSIGNAL)) == 1 else {
             let code = errno
             return SandboxError(.launchFailed, "cannot release the held sandbox: \(Errno.describe(code))", errno: code)
         }

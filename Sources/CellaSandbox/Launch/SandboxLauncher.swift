@@ -21,6 +21,8 @@ public final class SandboxLauncher: Sendable {
 
     public let configuration: Configuration
     public let cgroups: CgroupManager
+    /// Where a program named without a '/' is searched for when the environment has no PATH.
+    static let defaultSearchPath = "/usr/local/bin:/usr/bin:/bin"
     let staging: String
     let defaultFilter: SeccompFilter
     let lastCapability: Int32
@@ -128,10 +130,14 @@ public final class SandboxLauncher: Sendable {
         var code = cella_pipe_cloexec(&syncPipe)
         guard code == 0 else { throw SandboxError(.launchFailed, "pipe2: \(Errno.describe(code))", errno: code) }
         code = cella_pipe_cloexec(&errorPipe)
-        if code == 0 && held { code = cella_pipe_cloexec(&holdPipe) }
+        // The hold channel is a socket pair, not a pipe: the release is sent with MSG_NOSIGNAL, so
+        // releasing a held child that has died fails with EPIPE instead of raising SIGPIPE.
+        if code == 0 && held && socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &holdPipe) != 0 {
+            code = errno
+        }
         guard code == 0 else {
             for fd in syncPipe + errorPipe where fd >= 0 { close(fd) }
-            throw SandboxError(.launchFailed, "pipe2: \(Errno.describe(code))", errno: code)
+            throw SandboxError(.launchFailed, "pipe2/socketpair: \(Errno.describe(code))", errno: code)
         }
         var parentSync = syncPipe[1]
         var parentError = errorPipe[0]
@@ -181,7 +187,7 @@ public final class SandboxLauncher: Sendable {
         config.filter_count = Int32(filters.count)
         config.filters = fprogs
         config.path = arena.string(spec.command[0])
-        config.search_path = arena.string(spec.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
+        config.search_path = arena.string(spec.environment["PATH"] ?? Self.defaultSearchPath)
         config.argv = arena.stringVector(spec.command)
         // A held child reads its environment only when released; until then it stays NULL.
         if !held { config.envp = HeldLaunch.environmentVector(spec.environment, in: arena) }

@@ -343,7 +343,8 @@ static int child_main(void *arg) {
         if ((r = SYS3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &cfg->filters[i])) < 0)
             child_fail(cfg, err_fd, CELLA_STAGE_SECCOMP, i, r);
 
-    // Held: everything but the exec is done. The parent fills in envp, then writes one byte.
+    // Held: everything but the exec is done. The parent fills in envp and the search path, then
+    // sends one byte.
     if (hold_fd >= 0) {
         cella_child_error held = {CELLA_STAGE_HELD, -1, 0};
         if ((r = SYS3(SYS_write, err_fd, &held, sizeof(held))) != (long)sizeof(held))

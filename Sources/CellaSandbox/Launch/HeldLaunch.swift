@@ -3,7 +3,8 @@ import Glibc
 
 /// A child stopped just before `execve` (`SandboxLauncher.launch(_:cgroup:held:)`): what it still
 /// reads through shared memory (its config, the strings, its stack), its error pipe and the
-/// socket to release it by. It must stay alive until the child has exec'd or died; the owning `Sandbox` drops it then.
+/// socket to release it by. It must stay alive until the child has exec'd or died; the owning
+/// `Sandbox` drops it then.
 final class HeldLaunch: @unchecked Sendable {
     private let arena: CArena
     private let config: UnsafeMutablePointer<cella_child_config>

@@ -51,7 +51,7 @@ extension SandboxTests {
                     "host uids: \(fields["Uid"] ?? "")")
             #expect(sandbox.cgroup.processes() == [sandbox.pid])
             // While it waits it keeps none of the parent's fds (a stray one without close-on-exec
-            // included): stdio, its error pipe and its hold pipe only.
+            // included): stdio, its error pipe and its hold socket only.
             let heldFDs = try FileIO.list("/proc/\(sandbox.pid)/fd").count
             #expect(heldFDs == 5, "fds of the held child: \(heldFDs)")
             #expect(available(out[0], milliseconds: 200) == "", "the program must not run before its release")

@@ -7,9 +7,10 @@ import Foundation
 /// root filesystem, privileges dropped, seccomp on — and held just before its runtime's exec.
 /// The next cold start of that version only releases it, so it skips sandbox setup.
 ///
-/// A held sandbox holds no memory of its own (the child still shares the agent's address space
-/// until its exec), so it is not counted against the memory budget; the number held is capped by
-/// `Settings.preparedSandboxes`, one per version, the one held longest going first.
+/// A held sandbox has no user memory of its own (the child still shares the agent's address
+/// space until its exec), so it is not counted against the memory budget; what it does hold (a
+/// task, namespaces, mounts, cgroups) is capped by `Settings.preparedSandboxes`, one per version,
+/// the one held longest going first.
 extension InstancePool {
     /// Starts making a held instance of `key` unless it has one or one is being made.
     func makeHeld(_ key: String) {

@@ -126,13 +126,13 @@ public final class SandboxLauncher: Sendable {
     ) throws(SandboxError) -> (pid_t, Int32, HeldLaunch?) {
         var syncPipe: [Int32] = [-1, -1]
         var errorPipe: [Int32] = [-1, -1]
-        var holdPipe: [Int32] = [-1, -1]
+        var holdSocket: [Int32] = [-1, -1]
         var code = cella_pipe_cloexec(&syncPipe)
         guard code == 0 else { throw SandboxError(.launchFailed, "pipe2: \(Errno.describe(code))", errno: code) }
         code = cella_pipe_cloexec(&errorPipe)
         // The hold channel is a socket pair, not a pipe: the release is sent with MSG_NOSIGNAL, so
         // releasing a held child that has died fails with EPIPE instead of raising SIGPIPE.
-        if code == 0 && held && socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &holdPipe) != 0 {
+        if code == 0 && held && socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &holdSocket) != 0 {
             code = errno
         }
         guard code == 0 else {
@@ -141,7 +141,7 @@ public final class SandboxLauncher: Sendable {
         }
         var parentSync = syncPipe[1]
         var parentError = errorPipe[0]
-        var parentHold = holdPipe[1]
+        var parentHold = holdSocket[1]
         defer {
             for fd in [parentSync, parentError, parentHold] where fd >= 0 { close(fd) }
         }
@@ -159,8 +159,8 @@ public final class SandboxLauncher: Sendable {
         config.sync_write_fd = syncPipe[1]
         config.error_read_fd = errorPipe[0]
         config.error_write_fd = errorPipe[1]
-        config.hold_read_fd = holdPipe[0]
-        config.hold_write_fd = holdPipe[1]
+        config.hold_read_fd = holdSocket[0]
+        config.hold_write_fd = holdSocket[1]
         config.stdio = stdio
         config.extra_fd_count = Int32(spec.extraFiles.count)
         config.extra_fds = arena.array(spec.extraFiles)
@@ -208,7 +208,7 @@ public final class SandboxLauncher: Sendable {
         // Our copies of the child's ends: the child holds its own.
         close(syncPipe[0])
         close(errorPipe[1])
-        if holdPipe[0] >= 0 { close(holdPipe[0]) }
+        if holdSocket[0] >= 0 { close(holdSocket[0]) }
         guard pid > 0 else {
             throw SandboxError(.launchFailed, "clone: \(Errno.describe(-pid))", errno: -pid)
         }

@@ -23,9 +23,9 @@ import Testing
         let accepted = Count()
         var port: Int { channel.localAddress?.port ?? 0 }
 
-        init(group: any EventLoopGroup) async throws {
+        init() async throws {
             let accepted = self.accepted
-            channel = try await ServerBootstrap(group: group)
+            channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { channel in
                     accepted.value.add(1, ordering: .relaxed)
@@ -93,18 +93,6 @@ import Testing
         do { _ = try await body(); return nil } catch { return error }
     }
 
-    /// The server and the client on event loops of their own: on the shared singleton group, a
-    /// loop kept busy by another test of the parallel suite once held the server's close back
-    /// past a 60 s deadline.
-    static func withOwnLoops(_ body: (any EventLoopGroup) async throws -> Void) async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        do { try await body(group) } catch {
-            try? await group.shutdownGracefully()
-            throw error
-        }
-        try await group.shutdownGracefully()
-    }
-
     @Test func programsTheTestsSpawnInheritNoDescriptorOfTheTestProcess() throws {
         // Like an accepted NIO socket: open in this process and not close-on-exec.
         let stray = open("/dev/null", O_RDONLY)
@@ -116,12 +104,8 @@ import Testing
     }
 
     @Test func answersComeBackWholeOnOneReusedConnection() async throws {
-        try await Self.withOwnLoops { group in try await Self.reuse(group) }
-    }
-
-    static func reuse(_ group: any EventLoopGroup) async throws {
-        let server = try await Server(group: group)
-        let connections = AgentConnections(group: group)
+        let server = try await Server()
+        let connections = AgentConnections()
         for i in 0..<20 {
             let answer = try await Self.call(connections, port: server.port, "/invoke/\(i)", body: String(repeating: "e", count: i))
             #expect(answer.status == 200 && answer.headers.first(name: "X-Cella-Outcome") == "success")
@@ -133,12 +117,8 @@ import Testing
     }
 
     @Test func aRefusedConnectionIsNotAcceptedAndEverythingElseIsFailed() async throws {
-        try await Self.withOwnLoops { group in try await Self.refusedAndFailed(group) }
-    }
-
-    static func refusedAndFailed(_ group: any EventLoopGroup) async throws {
-        let server = try await Server(group: group)
-        let connections = AgentConnections(group: group)
+        let server = try await Server()
+        let connections = AgentConnections()
         // A port bound but not listening, held until the end: connecting is refused, and no
         // other test can take the port meanwhile (a closed listener's port could be reused).
         let (holder, freePort) = try Self.boundNotListening()

@@ -21,15 +21,9 @@ extension InstancePool {
     private func prepareHeld(_ key: String) async {
         defer { heldMaking[key] = nil }
         guard let function = functions[key]?.function else { return }
-        let id = ids.next()
         let instance: Instance
         do {
-            instance = try await Instance.start(
-                id: id, function: function, environment: environment(for: function, instance: id),
-                resources: resources(for: function), tmpMiB: settings.tmpMiB,
-                maxPayloadBytes: settings.maxPayloadBytes, launcher: launcher, threadPool: threadPool,
-                group: group.next(), logs: logs, region: settings.region, networks: networks, cgroups: cgroups,
-                held: true, onExit: { [weak self] instance in Task { await self?.exited(instance) } })
+            instance = try await startSandboxed(function, on: group.next(), held: true)
         } catch {
             logger.warning("cannot prepare a sandbox", metadata: ["cella.function": "\(key)", "cella.error": "\(error)"])
             return

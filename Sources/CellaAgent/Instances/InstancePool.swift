@@ -196,8 +196,7 @@ actor InstancePool {
     /// A new instance: cloned from the version's template where its runtime supports templates
     /// (building the template first if there is none), else, or when cloning fails, cold.
     private func start(_ function: DeployedFunction, bytes: UInt64) async throws(AgentError) -> Acquired {
-        if settings.templates && function.supportsTemplates,
-           let acquired = await startFromTemplate(function, bytes: bytes) {
+        if clonesFromTemplate(function), let acquired = await startFromTemplate(function, bytes: bytes) {
             return acquired
         }
         return try await coldStart(function, bytes: bytes)
@@ -334,14 +333,8 @@ actor InstancePool {
         if let prepared = await releaseHeld(function) {
             instance = prepared
         } else {
-            let id = ids.next()
             do {
-                instance = try await Instance.start(
-                    id: id, function: function, environment: environment(for: function, instance: id),
-                    resources: resources(for: function), tmpMiB: settings.tmpMiB,
-                    maxPayloadBytes: settings.maxPayloadBytes, launcher: launcher, threadPool: threadPool,
-                    group: Self.currentEventLoop(in: group), logs: logs, region: settings.region,
-                    networks: networks, cgroups: cgroups, onExit: { [weak self] instance in Task { await self?.exited(instance) } })
+                instance = try await startSandboxed(function, on: Self.currentEventLoop(in: group))
             } catch {
                 memoryInUse -= bytes
                 functions[key]?.starting -= 1
@@ -349,7 +342,7 @@ actor InstancePool {
                 throw error
             }
         }
-        if settings.preparedSandboxes > 0 && !(settings.templates && function.supportsTemplates) {
+        if settings.preparedSandboxes > 0 && !clonesFromTemplate(function) {
             heldToPrepare.insert(key)
         }
         members[ObjectIdentifier(instance)] = (instance, bytes)
@@ -371,6 +364,23 @@ actor InstancePool {
             wakeWaiters()
             return .initFailed(body, initDurationMs: Instance.milliseconds(since: began))
         }
+    }
+
+    /// Whether new instances of `function` are cloned from its template (else they start cold).
+    func clonesFromTemplate(_ function: DeployedFunction) -> Bool {
+        settings.templates && function.supportsTemplates
+    }
+
+    /// Starts a sandbox with `function`'s runtime (a cold start's; `held`: made ahead and held
+    /// before the runtime's exec), its Runtime API served on `loop`.
+    func startSandboxed(_ function: DeployedFunction, on loop: any EventLoop, held: Bool = false) async throws(AgentError) -> Instance {
+        let id = ids.next()
+        return try await Instance.start(
+            id: id, function: function, environment: environment(for: function, instance: id),
+            resources: resources(for: function), tmpMiB: settings.tmpMiB,
+            maxPayloadBytes: settings.maxPayloadBytes, launcher: launcher, threadPool: threadPool,
+            group: loop, logs: logs, region: settings.region, networks: networks, cgroups: cgroups,
+            held: held, onExit: { [weak self] instance in Task { await self?.exited(instance) } })
     }
 
     /// Waits for an instance's init (its first `/next`, or its park) up to the init timeout.

@@ -262,6 +262,45 @@ extension AgentTests {
         }
     }
 
+    /// A clone of a function with no after-clone hook asks for its first event before its go
+    /// line; the agent holds that `/next` until the line is out, and the event follows it.
+    @Test func aCloneWithoutHooksThatAskedBeforeItsGoLineGetsItsIdentityFirst() async throws {
+        try await Self.withTemplates { agent in
+            try await agent.deploy("plain", runtime: "python3.11", handler: "app.handler", bundle: try Self.bundle()) {
+                $0.environment = ["NO_AFTER_CLONE": "1"]
+            }
+            let first = try await agent.invoke("plain", #"{"die": true}"#)
+            #expect(first.header("X-Cella-Start") == "cold", "\(first.body)")
+            #expect(try await Self.cloneReady(agent, "t1/plain:1"))
+            // The one made ahead asked long before this invocation; two more are forked for theirs.
+            let ahead = try await agent.invoke("plain", #"{"die": true}"#)
+            // It exits 20 ms after answering: gone before the next ones, which must not take it.
+            for _ in 0..<100 {
+                let stats = try await agent.request(.GET, "/v1/stats").json
+                let pool = (stats["functions"] as? [[String: Any]])?.first { $0["function"] as? String == "t1/plain:1" }
+                if pool?["idle"] as? Int == 0 { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let forked = try await Self.parallel(agent, "plain", count: 3, event: #"{"sleep": 0.3}"#)
+            let replies = [ahead] + forked
+            #expect(replies.allSatisfy { $0.header("X-Cella-Outcome") == "success" }, "\(replies.map(\.body))")
+            #expect(replies.filter { $0.header("X-Cella-Start") == "clone" }.count >= 3,
+                    "\(replies.map { $0.header("X-Cella-Start") ?? "-" })")
+            let clones = replies.filter { $0.header("X-Cella-Start") == "clone" }
+            for reply in clones {
+                let body = reply.json
+                #expect(body["restored"] as? Int == 0, "no hook registered: \(reply.body)")
+                #expect(body["init_type"] as? String == "snap-start")
+                #expect(body["request_id"] as? String == reply.header("X-Cella-Request-Id"))
+                #expect((body["log_stream"] as? String)?.contains("/[1]") == true, "\(body["log_stream"] ?? "-")")
+            }
+            let bodies = clones.map(\.json) + [first.json]
+            #expect(Set(bodies.compactMap { $0["log_stream"] as? String }).count == bodies.count, "each its own stream")
+            #expect(Set(bodies.compactMap { $0["random"] as? Double }).count == bodies.count, "its own randomness")
+            #expect(Set(bodies.compactMap { $0["init"] as? String }).count == 1)
+        }
+    }
+
     @Test func aCloneThatFailsFallsBackToAColdStart() async throws {
         try await Self.withTemplates { agent in
             try await agent.deploy("fragile", runtime: "python3.11", handler: "app.handler", bundle: try Self.bundle()) {

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Templates against cold starts (docs/runtime-snapshots.md): time to first response of a function
-# whose init takes ~300 ms, as (a) a full cold start, (b) a clone from its template, (c) a warm
-# instance, (d) `runc run` of the same rootfs and handler; then the USS of idle clones.
+# whose init takes ~300 ms, as (a) a full cold start (no template, no prepared sandbox), (b) a
+# clone from its template, (b') the same with an after-clone hook, (c) a warm instance, (c') a warm
+# instance after the pause (a) and (b) get, (d) `runc run` of the same rootfs and handler; then
+# the USS of idle clones.
 # Usage (as root): scripts/bench/snapshot.sh [iterations (default 50)] [idle clones (default 200)]
 # CELLA_BIN: a cella binary to use instead of building one (release) in .build-bench.
 set -euo pipefail
@@ -29,7 +31,7 @@ grep -q '"templates"' "$runtimes/python3.11/runtime.json" ||
 rootfs=$(realpath "$runtimes/python3.11/rootfs")
 code=$PWD/Tests/Fixtures/functions/template-probe
 
-start_agent cold_api snap-cold --memory-budget 400000 --no-templates
+start_agent cold_api snap-cold --memory-budget 400000 --no-templates --prepared-sandboxes 0
 start_agent snap_api snap --memory-budget 400000 --template-budget 4096
 
 zip=$tmp/probe.zip

@@ -1,7 +1,9 @@
 """The snapshot benchmark's driver (scripts/bench/snapshot.sh starts the agents): time to first
 response of a function whose init takes ~300 ms, for (a) a full cold start, (b) a clone from its
-template, (c) a warm instance, and (d) `runc run` of the same rootfs and handler; median and p99
-of each; and the private memory (USS) of idle clones."""
+template, (b') the same for a version that registers an after-clone hook, (c) a warm instance,
+(c') a warm instance after the same pause as (a) and (b) (their control), and (d) `runc run` of
+the same rootfs and handler; median and p99 of each; and the private memory (USS) of idle
+clones."""
 
 import argparse
 import http.client
@@ -31,9 +33,12 @@ def pct(samples, p):
     return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
 
 
-def deploy(api, version, digest, init_sleep, memory=128):
+def deploy(api, version, digest, init_sleep, memory=128, hook=True):
+    environment = {"INIT_SLEEP": str(init_sleep)}
+    if not hook:
+        environment["NO_AFTER_CLONE"] = "1"
     body = json.dumps({"config": {"name": "slow", "runtime": "python3.11", "handler": "app.noop",
-                                  "memoryMB": memory, "timeoutSeconds": 30, "environment": {"INIT_SLEEP": str(init_sleep)}},
+                                  "memoryMB": memory, "timeoutSeconds": 30, "environment": environment},
                        "bundleDigest": digest})
     status, _, text = api.request("PUT", f"/v1/functions/bench/slow/{version}", body,
                                   {"Content-Type": "application/json"})
@@ -140,41 +145,52 @@ def main():
     p.add_argument("--settle", type=float, default=0.1)
     args = p.parse_args()
     cold, snap = API(args.cold), API(args.snap)
-    deploy(cold, "1", args.digest, args.init_sleep)
-    deploy(snap, "1", args.digest, args.init_sleep)
+    deploy(cold, "1", args.digest, args.init_sleep, hook=False)
+    deploy(snap, "1", args.digest, args.init_sleep, hook=False)
+    deploy(snap, "hooked", args.digest, args.init_sleep)
     die = {"die": True}
-    series = {"(a) cold start": [], "(b) clone from template": [], "(c) warm": [], "(d) runc run": []}
-    inits = {"cold": [], "clone": []}
-    runs = {"cold": [], "clone": []}
-    ms, first_init, _ = invoke(snap, "1", die, "cold")
-    print(f"  first call on the templates agent (template built, then cloned): {ms:.1f} ms, init {first_init:.1f} ms")
-    time.sleep(args.settle)
+    series = {"(a) cold start": [], "(b) clone from template": [], "(b') clone, after-clone hook": [],
+              "(c) warm": [], "(c') warm after a pause": [], "(d) runc run": []}
+    inits = {"cold": [], "clone": [], "hooked": []}
+    runs = {"cold": [], "clone": [], "hooked": []}
+    for version in ("1", "hooked"):
+        ms, first_init, _ = invoke(snap, version, die, "cold")
+        print(f"  first call of version {version} on the templates agent (template built, then cloned): "
+              f"{ms:.1f} ms, init {first_init:.1f} ms")
+        time.sleep(args.settle)
+    # Interleaved, each call after the same pause, so that every call of (a), (b) and (b') needs a
+    # new instance (the last one exited 20 ms after answering) and the machine's drift hits all.
     for i in range(args.iterations):
-        ms, init, run = invoke(cold, "1", die, "cold")
-        series["(a) cold start"].append(ms)
-        inits["cold"].append(init)
-        runs["cold"].append(run)
-        time.sleep(args.settle)
-        ms, init, run = invoke(snap, "1", die, "clone")
-        series["(b) clone from template"].append(ms)
-        inits["clone"].append(init)
-        runs["clone"].append(run)
-        time.sleep(args.settle)
+        for label, api, version, kind, start in (("(a) cold start", cold, "1", "cold", "cold"),
+                                                 ("(b) clone from template", snap, "1", "clone", "clone"),
+                                                 ("(b') clone, after-clone hook", snap, "hooked", "hooked", "clone")):
+            ms, init, run = invoke(api, version, die, start)
+            series[label].append(ms)
+            inits[kind].append(init)
+            runs[kind].append(run)
+            time.sleep(args.settle)
     deploy(snap, "warm", args.digest, args.init_sleep)
     invoke(snap, "warm", {}, "cold")
     for i in range(max(args.iterations, 200)):
         series["(c) warm"].append(invoke(snap, "warm", {}, "warm")[0])
+    # The control for (b): a warm call after the same pause as (a) and (b) get. On an idle VM the
+    # first request after a pause pays for waking every thread it crosses.
+    for i in range(args.iterations):
+        time.sleep(args.settle)
+        series["(c') warm after a pause"].append(invoke(snap, "warm", {}, "warm")[0])
     series["(d) runc run"] = runc_series(args.rootfs, args.code, args.init_sleep, args.iterations, args.settle)
 
     print(f"time to first response, function init {args.init_sleep * 1000:.0f} ms (client: http.client, keep-alive):")
     for label, xs in series.items():
         show(label, xs)
-    print(f"  X-Cella-Init-Duration-Ms (new instance until its first /next): cold median {pct(inits['cold'], 50):.2f}, "
-          f"clone median {pct(inits['clone'], 50):.2f} (p99 {pct(inits['clone'], 99):.2f})")
+    print(f"  X-Cella-Init-Duration-Ms (new instance until its first /next; a clone that asked before its go "
+          f"line: until the line): cold median {pct(inits['cold'], 50):.2f}, clone median {pct(inits['clone'], 50):.2f} "
+          f"(p99 {pct(inits['clone'], 99):.2f}), hooked clone median {pct(inits['hooked'], 50):.2f}")
     print(f"  X-Cella-Duration-Ms (the first event, handed over until answered): cold median {pct(runs['cold'], 50):.2f}, "
-          f"clone median {pct(runs['clone'], 50):.2f}")
-    a, b, c, d = (pct(series[k], 50) for k in series)
-    print(f"  ratios of medians: cold/clone {a / b:.1f}x, runc/clone {d / b:.1f}x, clone/warm {b / c:.1f}x")
+          f"clone median {pct(runs['clone'], 50):.2f}, hooked clone median {pct(runs['hooked'], 50):.2f}")
+    a, b, b2, c, c2, d = (pct(series[k], 50) for k in series)
+    print(f"  ratios of medians: cold/clone {a / b:.1f}x, runc/clone {d / b:.1f}x, cold/hooked clone {a / b2:.1f}x, "
+          f"clone/warm {b / c:.1f}x, clone/warm after a pause {b / c2:.1f}x")
 
     # Idle clones: prewarm N, then read each one's USS.
     deploy(snap, "idle", args.digest, args.init_sleep)

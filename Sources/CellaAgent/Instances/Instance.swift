@@ -76,6 +76,9 @@ final class Instance: Sendable {
         var onExit: (@Sendable (Instance) -> Void)?
         /// A clone's Runtime API connection (a second descriptor of it), until its go line is sent.
         var goSocket: Int32?
+        /// False for a clone until its go line is out: a `/next` it asks before then waits parked
+        /// and does not end its init (docs/runtime-snapshots.md, step 4).
+        var letGo = true
     }
 
     /// Lines kept for crash reports.
@@ -203,7 +206,10 @@ final class Instance: Sendable {
         logs: LogStore, region: String, onExit: @escaping @Sendable (Instance) -> Void
     ) async throws(AgentError) -> Instance {
         let instance = Instance(id: id, function: function, logs: logs, region: region, isClone: true)
-        instance.state.withLock { $0.onExit = onExit }
+        instance.state.withLock {
+            $0.onExit = onExit
+            $0.letGo = false
+        }
         let forked: Result<(TemplateFork.Started, OutputPipe), SandboxError>
         do {
             forked = try await threadPool.runIfActive { [weak instance] in
@@ -286,7 +292,8 @@ final class Instance: Sendable {
     }
 
     /// Lets a clone waiting in its cgroup go on: writes its go line (docs/runtime-snapshots.md),
-    /// once. Its init runs on from there (see `waitUntilReady`).
+    /// once. Its init runs on from there (see `waitUntilReady`); when it asked for its first
+    /// event before the line, its init ends here, and that event goes out right behind the line.
     /// - Throws: `AgentError` `.internal` when the clone is gone or was let go already.
     func go(_ line: [UInt8]) throws(AgentError) {
         guard let socket = state.withLock({ state -> Int32? in
@@ -299,6 +306,27 @@ final class Instance: Sendable {
         do throws(SandboxError) { try TemplateFork.go(socket: socket, line: line) } catch {
             throw AgentError(.internal, "cannot release the clone \(id): \(error)")
         }
+        var waiters: [CheckedContinuation<InitOutcome, Never>] = []
+        var ready: InitOutcome?
+        state.withLock { state in
+            state.letGo = true
+            guard state.phase == .initializing, state.parked != nil else { return }
+            let (outcome, initWaiters) = Self.endInit(&state, startedAt: started.withLock { $0 })
+            (ready, waiters) = (outcome, initWaiters)
+        }
+        if let ready { for waiter in waiters { waiter.resume(returning: ready) } }
+    }
+
+    /// Marks the runtime's init done (its first `/next` is in); returns the outcome and the
+    /// waiters to resume with it, outside the lock.
+    private static func endInit(
+        _ state: inout State, startedAt: ContinuousClock.Instant
+    ) -> (InitOutcome, [CheckedContinuation<InitOutcome, Never>]) {
+        state.phase = .ready
+        let outcome = InitOutcome.ready(durationMs: milliseconds(since: startedAt))
+        state.initOutcome = outcome
+        defer { state.initWaiters = [] }
+        return (outcome, state.initWaiters)
     }
 
     /// Starts the runtime of an instance started held, with `environment` on top of the one it was
@@ -420,13 +448,14 @@ final class Instance: Sendable {
             switch state.phase {
             case .dead: return .reject("the instance is shutting down")
             case .parked: return .reject("a parked template serves no invocations")
+            case .initializing where !state.letGo:
+                // A clone asking before its go line: the event waits for the line (see `go`).
+                if state.parked != nil { return .reject("another /next is already waiting") }
+                state.parked = responder
+                return .park
             case .initializing:
-                state.phase = .ready
-                let outcome = InitOutcome.ready(durationMs: Self.milliseconds(since: started.withLock { $0 }))
-                state.initOutcome = outcome
-                ready = outcome
-                waiters = state.initWaiters
-                state.initWaiters = []
+                let (outcome, initWaiters) = Self.endInit(&state, startedAt: started.withLock { $0 })
+                (ready, waiters) = (outcome, initWaiters)
             case .ready: break
             }
             if var current = state.current {

@@ -90,9 +90,10 @@ class RuntimeAPI:
 
     # -- requests -----------------------------------------------------------------------------
 
-    def next(self):
-        """Long-polls for the next event: returns (headers, body); headers are lowercase bytes."""
-        status, headers, body = self._exchange((self.get_next,))
+    def next(self, asked=False):
+        """Long-polls for the next event: returns (headers, body); headers are lowercase bytes.
+        `asked`: the GET was sent already (a clone's first); only its answer is read."""
+        status, headers, body = self._read_response() if asked else self._exchange((self.get_next,))
         if status != 200:
             raise RuntimeAPIError(f"GET /next answered {status}: {body[:200]!r}")
         return headers, body
@@ -554,11 +555,13 @@ def handle(api, handler, headers, body):
              error_type=error["errorType"].encode("ascii", "replace"))
 
 
-def serve(api, handler):
-    """The invoke loop: never returns; Runtime API failures end the process."""
+def serve(api, handler, asked=False):
+    """The invoke loop: never returns; Runtime API failures end the process. `asked`: the first
+    /next was sent already (see `serve_clone`)."""
     next_event = api.next
     while True:
-        headers, body = next_event()
+        headers, body = next_event(asked)
+        asked = False
         handle(api, handler, headers, body)
         if _log_handler_pending and "logging" in sys.modules:
             _install_log_handler_if_used()
@@ -679,14 +682,14 @@ def rehearse():
             os.environ["_X_AMZN_TRACE_ID"] = trace
 
 
-def serve_clone(api, handler, sock, received=b""):
+def serve_clone(api, handler, sock, received=b"", asked=False):
     """A template's clone serves on the connection the agent handed it (`received`: bytes of it
-    already read); never returns."""
+    already read; `asked`: its first /next is sent, its answer is read next); never returns."""
     api.sock = sock
     api.buf = bytearray(received)
     api.fixed = True
     try:
-        serve(api, handler)
+        serve(api, handler, asked)
     except (RuntimeAPIError, OSError) as exc:
         sys.stdout.flush()
         sys.stderr.write(f"cella runtime: {exc}\n")

@@ -17,7 +17,9 @@ The child then, before any user code runs again:
   4. waits for "go {json}\n" (it is in its own cgroup by then; the agent may send it much later,
      for a clone made ahead of need), reseeds random, takes its identity from it
      (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start, its log stream), runs the function's
-     after-clone hooks, and serves.
+     after-clone hooks, and serves. A clone whose function registered no after-clone hook asks
+     for its first event before it waits: the agent answers that /next right behind the go line,
+     which saves the clone a round trip to the agent after it is let go.
 """
 
 import _signal
@@ -217,7 +219,7 @@ class _Template:
                 # Report first: the agent moves us into our cgroup while we set up.
                 sock.sendall(b"R")
                 self._prepare(keep=tuple(fds))
-            leftover = self._finish(sock, fds[1], ahead)
+            leftover, asked = self._finish(sock, fds[1], ahead)
         except BaseException:
             try:
                 import traceback
@@ -226,7 +228,7 @@ class _Template:
                 sys.stderr.flush()
             finally:
                 os._exit(70)
-        cella_runtime.serve_clone(self.api, self.handler, sock, leftover)
+        cella_runtime.serve_clone(self.api, self.handler, sock, leftover, asked)
 
     def _drop_spare_in_child(self):
         if self.spare is not None:
@@ -280,8 +282,8 @@ class _Template:
     def _finish(self, sock, output_fd, ahead):
         """The part that waits for the agent: its output, its go line, its identity, the hooks.
         A clone made ahead of need rehearses the runtime's invoke path first (no user code).
-        Returns what arrived after the go line (nothing, as the agent sends nothing more until
-        the first /next)."""
+        Returns what arrived after the go line (the start of the first event's answer when the
+        clone asked for it before the line, else nothing) and whether it asked."""
         os.dup2(output_fd, 1)
         os.dup2(output_fd, 2)
         os.close(output_fd)
@@ -290,6 +292,12 @@ class _Template:
                 cella_runtime.rehearse()
             except Exception:  # only ever a head start: the clone is whole without it
                 pass
+        # Nothing left to do after the go line can fail (no hooks): ask for the first event now.
+        # A hook that failed after its /next was answered would take that invocation down with
+        # the clone, instead of letting the agent start it cold.
+        asked = not cella_runtime.after_clone_hooks
+        if asked:
+            sock.sendall(self.api.get_next)
         # In our own cgroup before any user code: wait for the agent's go line.
         buf = b""
         while (end := buf.find(b"\n")) < 0:
@@ -313,7 +321,7 @@ class _Template:
             cella_runtime.LambdaContext.log_stream_name = stream
         for func, args, kwargs in cella_runtime.after_clone_hooks:
             func(*args, **kwargs)
-        return buf[end + 1:]
+        return buf[end + 1:], asked
 
     def _loopback_up(self):
         s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)

@@ -290,6 +290,7 @@ class _Template:
         if ahead:
             try:
                 cella_runtime.rehearse()
+                self._rehearse_go()
             except Exception:  # only ever a head start: the clone is whole without it
                 pass
         # Nothing left to do after the go line can fail (no hooks): ask for the first event now.
@@ -322,6 +323,21 @@ class _Template:
         for func, args, kwargs in cella_runtime.after_clone_hooks:
             func(*args, **kwargs)
         return buf[end + 1:], asked
+
+    @staticmethod
+    def _rehearse_go():
+        """What taking a go line touches (its JSON, the reseed, the environment writes), once
+        ahead, for the same reason as the invoke path's rehearsal."""
+        request = cella_runtime._loads(b'{"environment":{"AWS_LAMBDA_LOG_STREAM_NAME":"rehearsal"}}')
+        if "random" in sys.modules:
+            sys.modules["random"].seed()
+        for key in ("AWS_LAMBDA_INITIALIZATION_TYPE", *request["environment"]):
+            old = os.environ.get(key)
+            os.environ[key] = "rehearsal"
+            if old is None:
+                del os.environ[key]
+            else:
+                os.environ[key] = old
 
     def _loopback_up(self):
         s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)

@@ -5,7 +5,8 @@ import Foundation
 /// Sandbox start → exec → exit of a static `true`, everything on, against runc and bwrap running
 /// the same rootfs, and a plain posix_spawn of the same binary as the floor. A second Cella series
 /// times what is left on the critical path when the sandbox was made ahead and held before its
-/// exec (the agent's prepared sandboxes): release → exec → exit → cleanup.
+/// exec (the agent's prepared sandboxes): release → exec → exit → cleanup. The series take turns,
+/// one run each per round.
 struct SandboxBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sandbox",
@@ -32,59 +33,62 @@ struct SandboxBench: ParsableCommand {
             for directory in launcher.cgroups.rootDirectories { rmdir(directory) }
             try? FileManager.default.removeItem(atPath: "/run/cella-bench")
         }
-        var cella = Samples(name: "cella sandbox (all protections)")
         var counter = 0
-        for i in 0..<(warmup + runs) {
+        func spec() -> SandboxSpec {
             counter += 1
-            let spec = SandboxSpec(id: "bench-\(counter)", command: ["/bin/true"], rootfs: .init(layers: [rootfs]),
-                                   stdio: .fds(stdin: 0, stdout: 1, stderr: 2))
-            let start = now()
-            let sandbox = try launcher.launch(spec)
-            let exit = sandbox.waitBlocking()
-            let elapsed = now() - start
-            guard exit.shellStatus == 0 else { throw ValidationError("sandbox run \(i) exited \(exit.shellStatus)") }
-            if i >= warmup { cella.values.append(elapsed) }
+            return SandboxSpec(id: "bench-\(counter)", command: ["/bin/true"], rootfs: .init(layers: [rootfs]),
+                               stdio: .fds(stdin: 0, stdout: 1, stderr: 2))
         }
-        var held = Samples(name: "cella prepared: release→exit")
-        for i in 0..<(warmup + runs) {
-            counter += 1
-            let spec = SandboxSpec(id: "bench-\(counter)", command: ["/bin/true"], rootfs: .init(layers: [rootfs]),
-                                   stdio: .fds(stdin: 0, stdout: 1, stderr: 2))
-            let sandbox = try launcher.launch(spec, held: true)
-            let start = now()
-            try sandbox.release()
-            let exit = sandbox.waitBlocking()
-            let elapsed = now() - start
-            guard exit.shellStatus == 0 else { throw ValidationError("held sandbox run \(i) exited \(exit.shellStatus)") }
-            if i >= warmup { held.values.append(elapsed) }
+        // One run of each series per round, in turn, so that the host's drift over the run (these
+        // machines are shared) falls on every series alike instead of on whichever ran last.
+        var series: [(samples: Samples, once: () throws -> UInt64)] = [
+            (Samples(name: "cella sandbox (all protections)"), {
+                let start = now()
+                let exit = try launcher.launch(spec()).waitBlocking()
+                let elapsed = now() - start
+                guard exit.shellStatus == 0 else { throw ValidationError("a sandbox exited \(exit.shellStatus)") }
+                return elapsed
+            }),
+            (Samples(name: "cella prepared: release→exit"), {
+                let sandbox = try launcher.launch(spec(), held: true)
+                let start = now()
+                try sandbox.release()
+                let exit = sandbox.waitBlocking()
+                let elapsed = now() - start
+                guard exit.shellStatus == 0 else { throw ValidationError("a held sandbox exited \(exit.shellStatus)") }
+                return elapsed
+            }),
+        ]
+        var bundle: String?
+        defer { if let bundle { try? FileManager.default.removeItem(atPath: bundle) } }
+        if !cellaOnly {
+            if let runc = which("runc") {
+                let made = try makeRuncBundle(runc: runc)
+                bundle = made
+                var container = 0
+                series.append((Samples(name: "runc run"), {
+                    container += 1
+                    return try Self.spawnTimed("runc run", [runc, "run", "--bundle", made, "cella-bench-\(getpid())-\(container)"])
+                }))
+            } else {
+                print("runc not installed: skipped (apt-get install runc)")
+            }
+            if let bwrap = which("bwrap") {
+                let argv = [bwrap, "--unshare-all", "--ro-bind", rootfs, "/", "--proc", "/proc", "--dev", "/dev",
+                            "--tmpfs", "/tmp", "--die-with-parent", "/bin/true"]
+                series.append((Samples(name: "bwrap --unshare-all"), { try Self.spawnTimed("bwrap", argv) }))
+            } else {
+                print("bwrap not installed: skipped (apt-get install bubblewrap)")
+            }
+            series.append((Samples(name: "posix_spawn (no sandbox)"), { try Self.spawnTimed("posix_spawn", [rootfs + "/bin/true"]) }))
         }
-        var series = [cella, held]
-        if cellaOnly {
-            report(series)
-            return
+        for round in 0..<(warmup + runs) {
+            for index in series.indices {
+                let elapsed = try series[index].once()
+                if round >= warmup { series[index].samples.values.append(elapsed) }
+            }
         }
-
-        if let runc = which("runc") {
-            let bundle = try makeRuncBundle(runc: runc)
-            defer { try? FileManager.default.removeItem(atPath: bundle) }
-            series.append(try time("runc run", runs: runs, warmup: warmup) { i in
-                [runc, "run", "--bundle", bundle, "cella-bench-\(getpid())-\(i)"]
-            })
-        } else {
-            print("runc not installed: skipped (apt-get install runc)")
-        }
-        if let bwrap = which("bwrap") {
-            series.append(try time("bwrap --unshare-all", runs: runs, warmup: warmup) { _ in
-                [bwrap, "--unshare-all", "--ro-bind", rootfs, "/", "--proc", "/proc", "--dev", "/dev",
-                 "--tmpfs", "/tmp", "--die-with-parent", "/bin/true"]
-            })
-        } else {
-            print("bwrap not installed: skipped (apt-get install bubblewrap)")
-        }
-        series.append(try time("posix_spawn (no sandbox)", runs: runs, warmup: warmup) { _ in
-            [rootfs + "/bin/true"]
-        })
-        report(series)
+        report(series.map(\.samples))
     }
 
     /// A runc bundle for the same rootfs: runc's own default spec, read-only root, `/bin/true`.
@@ -103,16 +107,13 @@ struct SandboxBench: ParsableCommand {
         return bundle
     }
 
-    func time(_ name: String, runs: Int, warmup: Int, argv: (Int) -> [String]) throws -> Samples {
-        var samples = Samples(name: name)
-        for i in 0..<(warmup + runs) {
-            let start = now()
-            let status = spawnAndWait(argv(i))
-            let elapsed = now() - start
-            guard status == 0 else { throw ValidationError("\(name) run \(i) exited with status \(status)") }
-            if i >= warmup { samples.values.append(elapsed) }
-        }
-        return samples
+    /// Nanoseconds from posix_spawn of `argv` to its exit; throws unless it exited 0.
+    static func spawnTimed(_ name: String, _ argv: [String]) throws -> UInt64 {
+        let start = now()
+        let status = spawnAndWait(argv)
+        let elapsed = now() - start
+        guard status == 0 else { throw ValidationError("\(name) exited with status \(status)") }
+        return elapsed
     }
 }
 

@@ -230,17 +230,6 @@ static int child_main(void *arg) {
     if (cfg->die_with_parent && (r = SYS2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL)) < 0)
         child_fail(cfg, err_fd, CELLA_STAGE_PDEATHSIG, -1, r);
 
-    // What needs only the capabilities clone gave us in our new namespaces, not our id maps or
-    // our cgroups, runs while the parent writes those (on another core, where there is one).
-    // Nothing we mount may propagate back to the host.
-    if ((r = SYS5(SYS_mount, "none", "/", 0, MS_REC | MS_PRIVATE, 0)) < 0)
-        child_fail(cfg, err_fd, CELLA_STAGE_MOUNT_PRIVATE, -1, r);
-    if (cfg->loopback_up && (r = child_loopback_up()) < 0)
-        child_fail(cfg, err_fd, CELLA_STAGE_LOOPBACK, -1, r);
-    if (cfg->hostname &&
-        (r = SYS2(SYS_sethostname, cfg->hostname, child_strlen(cfg->hostname))) < 0)
-        child_fail(cfg, err_fd, CELLA_STAGE_HOSTNAME, -1, r);
-
     // Wait until the parent has written our uid/gid maps and placed us in our cgroups.
     char go = 0;
     do r = SYS3(SYS_read, cfg->sync_read_fd, &go, 1);
@@ -259,10 +248,18 @@ static int child_main(void *arg) {
 
     // Modes in the plan are exact (1777 for /tmp); the program gets the usual 022 before exec.
     SYS1(SYS_umask, 0);
+    // Nothing we mount may propagate back to the host.
+    if ((r = SYS5(SYS_mount, "none", "/", 0, MS_REC | MS_PRIVATE, 0)) < 0)
+        child_fail(cfg, err_fd, CELLA_STAGE_MOUNT_PRIVATE, -1, r);
     for (int i = 0; i < cfg->fs_step_count; i++)
         if ((r = child_fs_step(&cfg->fs_steps[i])) < 0)
             child_fail(cfg, err_fd, CELLA_STAGE_FS_STEP, i, r);
 
+    if (cfg->loopback_up && (r = child_loopback_up()) < 0)
+        child_fail(cfg, err_fd, CELLA_STAGE_LOOPBACK, -1, r);
+    if (cfg->hostname &&
+        (r = SYS2(SYS_sethostname, cfg->hostname, child_strlen(cfg->hostname))) < 0)
+        child_fail(cfg, err_fd, CELLA_STAGE_HOSTNAME, -1, r);
     for (int i = 0; i < cfg->rlimit_count; i++) {
         uint64_t lim[2] = {cfg->rlimits[i].soft, cfg->rlimits[i].hard};
         if ((r = SYS4(SYS_prlimit64, 0, cfg->rlimits[i].resource, lim, 0)) < 0)

@@ -224,6 +224,7 @@ extension AgentTests {
             let body = second.json
             #expect(body["init_type"] as? String == "snap-start")
             #expect(body["restored"] as? Int == 1)
+            #expect(body["asked_before_go"] as? Bool == false, "a clone with a hook asks after it ran")
             #expect(body["request_id"] as? String == second.header("X-Cella-Request-Id"))
             #expect(body["log_stream"] as? String != first.json["log_stream"] as? String)
             #expect((body["log_stream"] as? String)?.contains("/[1]") == true, "\(body["log_stream"] ?? "-")")
@@ -272,15 +273,22 @@ extension AgentTests {
             let first = try await agent.invoke("plain", #"{"die": true}"#)
             #expect(first.header("X-Cella-Start") == "cold", "\(first.body)")
             #expect(try await Self.cloneReady(agent, "t1/plain:1"))
-            // The one made ahead asked long before this invocation; two more are forked for theirs.
+            // The clone made ahead rehearses, then sends its GET (a few ms): give it time, so that
+            // the agent holds that request before the go line (either order must work).
+            try await Task.sleep(for: .milliseconds(300))
             let ahead = try await agent.invoke("plain", #"{"die": true}"#)
+            #expect(ahead.json["asked_before_go"] as? Bool == true, "\(ahead.body)")
             // It exits 20 ms after answering: gone before the next ones, which must not take it.
+            var idle = -1
             for _ in 0..<100 {
                 let stats = try await agent.request(.GET, "/v1/stats").json
                 let pool = (stats["functions"] as? [[String: Any]])?.first { $0["function"] as? String == "t1/plain:1" }
-                if pool?["idle"] as? Int == 0 { break }
+                idle = pool?["idle"] as? Int ?? -1
+                if idle == 0 { break }
                 try await Task.sleep(for: .milliseconds(20))
             }
+            #expect(idle == 0, "the clone that served and exited is gone from the pool")
+            // Three at once: the next clone made ahead (or a fork) and forks for the others.
             let forked = try await Self.parallel(agent, "plain", count: 3, event: #"{"sleep": 0.3}"#)
             let replies = [ahead] + forked
             #expect(replies.allSatisfy { $0.header("X-Cella-Outcome") == "success" }, "\(replies.map(\.body))")
@@ -290,6 +298,7 @@ extension AgentTests {
             for reply in clones {
                 let body = reply.json
                 #expect(body["restored"] as? Int == 0, "no hook registered: \(reply.body)")
+                #expect(body["asked_before_go"] as? Bool == true, "\(reply.body)")
                 #expect(body["init_type"] as? String == "snap-start")
                 #expect(body["request_id"] as? String == reply.header("X-Cella-Request-Id"))
                 #expect((body["log_stream"] as? String)?.contains("/[1]") == true, "\(body["log_stream"] ?? "-")")

@@ -158,26 +158,26 @@ def main():
         print(f"  first call of version {version} on the templates agent (template built, then cloned): "
               f"{ms:.1f} ms, init {first_init:.1f} ms")
         time.sleep(args.settle)
-    # Interleaved, each call after the same pause, so that every call of (a), (b) and (b') needs a
-    # new instance (the last one exited 20 ms after answering) and the machine's drift hits all.
-    for i in range(args.iterations):
-        for label, api, version, kind, start in (("(a) cold start", cold, "1", "cold", "cold"),
-                                                 ("(b) clone from template", snap, "1", "clone", "clone"),
-                                                 ("(b') clone, after-clone hook", snap, "hooked", "hooked", "clone")):
-            ms, init, run = invoke(api, version, die, start)
-            series[label].append(ms)
-            inits[kind].append(init)
-            runs[kind].append(run)
-            time.sleep(args.settle)
     deploy(snap, "warm", args.digest, args.init_sleep)
     invoke(snap, "warm", {}, "cold")
+    # Interleaved, each call after the same pause with no request in flight, so that every call of
+    # (a), (b) and (b') needs a new instance (the last one exited 20 ms after answering) and the
+    # machine's drift hits all. (c') is their control: a warm call after the same pause. On an
+    # idle VM the first request after a pause pays for waking every thread it crosses.
+    rotation = (("(a) cold start", cold, "1", "cold", die, "cold"),
+                ("(b) clone from template", snap, "1", "clone", die, "clone"),
+                ("(b') clone, after-clone hook", snap, "hooked", "hooked", die, "clone"),
+                ("(c') warm after a pause", snap, "warm", None, {}, "warm"))
+    for i in range(args.iterations):
+        for label, api, version, kind, event, start in rotation:
+            ms, init, run = invoke(api, version, event, start)
+            series[label].append(ms)
+            if kind:
+                inits[kind].append(init)
+                runs[kind].append(run)
+            time.sleep(args.settle)
     for i in range(max(args.iterations, 200)):
         series["(c) warm"].append(invoke(snap, "warm", {}, "warm")[0])
-    # The control for (b): a warm call after the same pause as (a) and (b) get. On an idle VM the
-    # first request after a pause pays for waking every thread it crosses.
-    for i in range(args.iterations):
-        time.sleep(args.settle)
-        series["(c') warm after a pause"].append(invoke(snap, "warm", {}, "warm")[0])
     series["(d) runc run"] = runc_series(args.rootfs, args.code, args.init_sleep, args.iterations, args.settle)
 
     print(f"time to first response, function init {args.init_sleep * 1000:.0f} ms (client: http.client, keep-alive):")

@@ -193,8 +193,8 @@ final class Instance: Sendable {
 
     /// Forks a new instance from a parked template (docs/runtime-snapshots.md) and returns once
     /// the clone is in its own cgroup with its Runtime API connection served, waiting for its go
-    /// line (`go`); it is ready at its first `/next` after that (see `waitUntilReady`). The caller
-    /// serializes requests to one template.
+    /// line (`go`); it is ready at the later of its go line and its first `/next` (see
+    /// `waitUntilReady`). The caller serializes requests to one template.
     /// - Parameters:
     ///   - request: the clone request line for the template's control socket.
     ///   - cgroup: one made ahead with the version's limits, or nil to make it here.
@@ -248,7 +248,8 @@ final class Instance: Sendable {
         }
         let process = started.process
         // The go line goes out on a second descriptor of the connection, from whichever thread
-        // sends it, with no hop to the channel's event loop; the clone sends nothing before it.
+        // sends it, with no hop to the channel's event loop. Nothing else is written to the clone
+        // before it: a `/next` the clone sends first is answered only after the line (`go`).
         let goSocket = fcntl(started.runtimeSocket, F_DUPFD_CLOEXEC, 0)
         guard goSocket >= 0 else {
             let code = errno
@@ -292,8 +293,8 @@ final class Instance: Sendable {
     }
 
     /// Lets a clone waiting in its cgroup go on: writes its go line (docs/runtime-snapshots.md),
-    /// once. Its init runs on from there (see `waitUntilReady`); when it asked for its first
-    /// event before the line, its init ends here, and that event goes out right behind the line.
+    /// once. Its init runs on from there (see `waitUntilReady`); when its first `/next` is in
+    /// already (it asked before the line), its init ends here, and the event goes out behind it.
     /// - Throws: `AgentError` `.internal` when the clone is gone or was let go already.
     func go(_ line: [UInt8]) throws(AgentError) {
         guard let socket = state.withLock({ state -> Int32? in
@@ -629,13 +630,16 @@ final class Instance: Sendable {
         case .signaled(let signal): cause = "signal: \(Self.signalName(signal))"
         }
         let oom = exit.usage.oomKilled
-        if !waiters.isEmpty {
-            let failure = FunctionErrorBody(
-                errorMessage: "Runtime exited with error: \(cause)" + (oom ? " (out of memory)" : ""),
-                errorType: oom ? "Runtime.OutOfMemory" : "Runtime.ExitError", logTail: recent)
-            state.withLock { if $0.initOutcome == nil { $0.initOutcome = .failed(failure) } }
-            for waiter in waiters { waiter.resume(returning: .failed(failure)) }
+        // Recorded even with no one waiting yet: a clone that dies between its go line and the
+        // pool's wait must fail that wait at once, not at the init timeout.
+        let failure = FunctionErrorBody(
+            errorMessage: "Runtime exited with error: \(cause)" + (oom ? " (out of memory)" : ""),
+            errorType: oom ? "Runtime.OutOfMemory" : "Runtime.ExitError", logTail: recent)
+        let outcome = state.withLock { state -> InitOutcome in
+            if state.initOutcome == nil { state.initOutcome = .failed(failure) }
+            return state.initOutcome!
         }
+        for waiter in waiters { waiter.resume(returning: outcome) }
         if let current {
             current.timeout?.cancel()
             let id = current.request.requestId

@@ -45,6 +45,9 @@ public final class SeccompCompiler: Sendable {
         }
     }
 
+    /// Rules from which a profile is compiled as a binary tree (runc's threshold).
+    static let treeThreshold = 8
+
     static func action(_ action: SeccompProfile.Action, errno: UInt32?) -> UInt32 {
         switch action {
         case .allow: return 0x7fff_0000  // SCMP_ACT_ALLOW
@@ -64,11 +67,7 @@ public final class SeccompCompiler: Sendable {
         defer { seccomp_release(ctx) }
         // Cella sets no_new_privs itself, in the child; libseccomp only exports here.
         _ = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0)
-        // Syscall numbers in a binary tree instead of one long chain of comparisons. The kernel
-        // runs the program once per syscall number when it installs it (to cache the numbers
-        // always allowed), and then on every syscall not in that cache: a few comparisons per
-        // number instead of up to one per rule. Older libseccomp refuses the level: keep the chain.
-        _ = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2)
+        var rules = 0
         var unknown: [String] = []
         for (index, rule) in profile.syscalls.enumerated() {
             let ruleAction = action(rule.action, errno: rule.errnoRet ?? profile.defaultErrnoRet)
@@ -97,8 +96,17 @@ public final class SeccompCompiler: Sendable {
                     throw SandboxError(
                         .seccomp, "seccomp profile: syscalls[\(index)] \(name): libseccomp says \(Errno.describe(-rc))", errno: -rc)
                 }
+                rules += 1
             }
         }
+        // Syscall numbers in a binary tree instead of one long chain of comparisons. The kernel
+        // runs the program once per syscall number when it installs it (to cache the numbers
+        // always allowed), and then on every syscall not in that cache: a few comparisons per
+        // number instead of up to one per rule. Only for a profile with rules to sort: libseccomp
+        // before 2.5.4 built a filter that killed every call from a tree with no rules in it (its
+        // issue 370); a short chain costs nothing anyway. Before 2.5.0 the level is refused, and
+        // the chain stays.
+        if rules >= Self.treeThreshold { _ = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2) }
         return SeccompFilter(program: try export(ctx), unknownNames: unknown)
     }
 

@@ -93,7 +93,13 @@ class RuntimeAPI:
     def next(self, asked=False):
         """Long-polls for the next event: returns (headers, body); headers are lowercase bytes.
         `asked`: the GET was sent already (a clone's first); only its answer is read."""
-        status, headers, body = self._read_response() if asked else self._exchange((self.get_next,))
+        if asked:
+            try:
+                status, headers, body = self._read_response()
+            except _ClosedIdle:
+                raise RuntimeAPIError("the Runtime API closed the connection before the first event") from None
+        else:
+            status, headers, body = self._exchange((self.get_next,))
         if status != 200:
             raise RuntimeAPIError(f"GET /next answered {status}: {body[:200]!r}")
         return headers, body
@@ -682,9 +688,16 @@ def rehearse():
             os.environ["_X_AMZN_TRACE_ID"] = trace
 
 
+# Whether this process is a template's clone that asked for its first event before its go line
+# (cella_template.py); a function may read it, Cella's tests do.
+clone_asked_before_go = False
+
+
 def serve_clone(api, handler, sock, received=b"", asked=False):
     """A template's clone serves on the connection the agent handed it (`received`: bytes of it
     already read; `asked`: its first /next is sent, its answer is read next); never returns."""
+    global clone_asked_before_go
+    clone_asked_before_go = asked
     api.sock = sock
     api.buf = bytearray(received)
     api.fixed = True

@@ -73,6 +73,8 @@ def handler(event, context):
     return {
         "init": INIT,
         "restored": len(_restored),
+        # Cella's Python runtime: a clone that asked for its first event before its go line.
+        "asked_before_go": getattr(sys.modules.get("cella_runtime"), "clone_asked_before_go", None),
         "request_id": context.aws_request_id,
         "random": random.random(),
         "urandom": os.urandom(8).hex(),

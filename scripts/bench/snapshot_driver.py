@@ -184,7 +184,7 @@ def main():
     for label, xs in series.items():
         show(label, xs)
     print(f"  X-Cella-Init-Duration-Ms (new instance until its first /next; a clone that asked before its go "
-          f"line: until the line): cold median {pct(inits['cold'], 50):.2f}, clone median {pct(inits['clone'], 50):.2f} "
+          f"line: the later of the line and that /next): cold median {pct(inits['cold'], 50):.2f}, clone median {pct(inits['clone'], 50):.2f} "
           f"(p99 {pct(inits['clone'], 99):.2f}), hooked clone median {pct(inits['hooked'], 50):.2f}")
     print(f"  X-Cella-Duration-Ms (the first event, handed over until answered): cold median {pct(runs['cold'], 50):.2f}, "
           f"clone median {pct(runs['clone'], 50):.2f}, hooked clone median {pct(runs['hooked'], 50):.2f}")

@@ -26,6 +26,8 @@ cleanup() {
   done
   rm -rf "$tmp"
   grep -q " $state" /proc/mounts || rm -rf "$state"
+  # The agent removed its sandboxes' cgroups; the root they shared goes last.
+  rmdir /sys/fs/cgroup/*/cella-bench-controller /sys/fs/cgroup/cella-bench-controller 2>/dev/null || true
   return 0
 }
 trap cleanup EXIT

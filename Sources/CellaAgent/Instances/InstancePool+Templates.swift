@@ -182,18 +182,11 @@ extension InstancePool {
             logger.warning("socketpair for a template failed", metadata: ["cella.errno": "\(errno)"])
             return .unavailable
         }
-        let id = ids.next(tag: "t")
-        var environment = environment(for: function, instance: id)
-        environment["AWS_LAMBDA_INITIALIZATION_TYPE"] = "snap-start"
         let began = ContinuousClock.now
         let instance: Instance
         do {
-            instance = try await Instance.start(
-                id: id, function: function, environment: environment, resources: resources(for: function),
-                tmpMiB: settings.tmpMiB, maxPayloadBytes: settings.maxPayloadBytes, launcher: launcher,
-                threadPool: threadPool, group: Self.currentEventLoop(in: group), logs: logs,
-                region: settings.region, template: (control: pair[1], program: cloneProgram), networks: networks,
-                onExit: { [weak self] instance in Task { await self?.templateExited(instance) } })
+            instance = try await startSandboxed(
+                function, on: Self.currentEventLoop(in: group), template: (control: pair[1], program: cloneProgram))
         } catch {
             close(pair[0])
             close(pair[1])

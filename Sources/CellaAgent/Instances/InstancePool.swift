@@ -371,16 +371,29 @@ actor InstancePool {
         settings.templates && function.supportsTemplates
     }
 
-    /// Starts a sandbox with `function`'s runtime (a cold start's; `held`: made ahead and held
-    /// before the runtime's exec), its Runtime API served on `loop`.
-    func startSandboxed(_ function: DeployedFunction, on loop: any EventLoop, held: Bool = false) async throws(AgentError) -> Instance {
-        let id = ids.next()
+    /// Starts a sandbox with `function`'s runtime, its Runtime API served on `loop`: a cold
+    /// start's; with `held`, made ahead and held before the runtime's exec; with `template`, the
+    /// version's template (docs/runtime-snapshots.md: its control socket's end and the program its
+    /// clones install), which starts as `snap-start`, in a cgroup of its own.
+    func startSandboxed(
+        _ function: DeployedFunction, on loop: any EventLoop, held: Bool = false,
+        template: (control: Int32, program: [UInt8])? = nil
+    ) async throws(AgentError) -> Instance {
+        let id = ids.next(tag: template == nil ? "" : "t")
+        var environment = environment(for: function, instance: id)
+        if template != nil { environment["AWS_LAMBDA_INITIALIZATION_TYPE"] = "snap-start" }
         return try await Instance.start(
-            id: id, function: function, environment: environment(for: function, instance: id),
+            id: id, function: function, environment: environment,
             resources: resources(for: function), tmpMiB: settings.tmpMiB,
             maxPayloadBytes: settings.maxPayloadBytes, launcher: launcher, threadPool: threadPool,
-            group: loop, logs: logs, region: settings.region, networks: networks, cgroups: cgroups,
-            held: held, onExit: { [weak self] instance in Task { await self?.exited(instance) } })
+            group: loop, logs: logs, region: settings.region, template: template, networks: networks,
+            cgroups: template == nil ? cgroups : nil, held: held,
+            onExit: { [weak self] instance in
+                let isTemplate = template != nil
+                Task {
+                    if isTemplate { await self?.templateExited(instance) } else { await self?.exited(instance) }
+                }
+            })
     }
 
     /// Waits for an instance's init (its first `/next`, or its park) up to the init timeout.

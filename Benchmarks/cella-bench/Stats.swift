@@ -22,13 +22,14 @@ func now() -> UInt64 {
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }
 
-/// Prints one table row per series and the ratio of each peer's median to the first series'.
-func report(_ series: [Samples]) {
-    print(String(format: "%-34@ %6@ %10@ %10@ %12@", "series" as NSString, "runs" as NSString,
-                 "median ms" as NSString, "p99 ms" as NSString, "median ratio" as NSString))
-    let base = series[0].median
+/// Prints one table row per series, with the ratio of its median to the median of each series
+/// `bases` names (by index), under the given column titles.
+func report(_ series: [Samples], bases: [(index: Int, title: String)] = [(0, "median ratio")]) {
+    let titles = bases.map { String(format: " %12@", $0.title as NSString) }.joined()
+    print(String(format: "%-36@ %6@ %10@ %10@", "series" as NSString, "runs" as NSString,
+                 "median ms" as NSString, "p99 ms" as NSString) + titles)
     for s in series {
-        print(String(format: "%-34@ %6d %10.3f %10.3f %11.2fx", s.name as NSString, s.values.count,
-                     s.median, s.p99, s.median / base))
+        let ratios = bases.map { String(format: " %11.2fx", s.median / series[$0.index].median) }.joined()
+        print(String(format: "%-36@ %6d %10.3f %10.3f", s.name as NSString, s.values.count, s.median, s.p99) + ratios)
     }
 }

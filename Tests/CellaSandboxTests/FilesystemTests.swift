@@ -33,6 +33,25 @@ extension SandboxTests {
             #expect(try TestEnvironment.probe("write", "/var/task/new") { $0.rootfs.code = rootfs + "/data" } == "errno=EROFS")
         }
 
+        @Test("layers stack topmost first, and the stack is read-only")
+        func layers() throws {
+            let bottom = try TestEnvironment.rootfs.get()
+            let top = "/tmp/cella-test-layer-\(getpid())"
+            try FileIO.makeDirectories(top + "/data")
+            defer { try? FileManager.default.removeItem(atPath: top) }
+            chmod(top, 0o755)
+            try "top\n".write(toFile: top + "/data/visible", atomically: false, encoding: .utf8)
+            try "only on top\n".write(toFile: top + "/data/top-only", atomically: false, encoding: .utf8)
+            let stacked = { (spec: inout SandboxSpec) in spec.rootfs.layers = [top, bottom] }
+            #expect(try TestEnvironment.probe("read", "/data/visible", configure: stacked) == "ok 4", "the top layer's copy wins")
+            #expect(try TestEnvironment.probe("read", "/data/top-only", configure: stacked) == "ok 12")
+            #expect(try TestEnvironment.probe("read", "/data/top-only") == "errno=ENOENT", "control: not in the bottom layer alone")
+            for path in ["/data/visible", "/data/new", "/x"] {
+                #expect(try TestEnvironment.probe("write", path, configure: stacked) == "errno=EROFS", "\(path)")
+            }
+            #expect(try TestEnvironment.probe("write", "/tmp/x", configure: stacked) == "ok", "control: /tmp takes writes")
+        }
+
         @Test("host files are not visible: only the rootfs is")
         func hostFilesHidden() throws {
             let sentinel = "/root/cella-sentinel-\(getpid())"

@@ -2,11 +2,11 @@ import CSandboxShim
 import Glibc
 
 /// The child's filesystem steps, computed in the parent from the spec. The order is the one
-/// ARCHITECTURE.md gives: a private scratch tmpfs (the overlay's upper and work directories,
-/// which overlayfs requires even for a root that ends up read-only), the overlay root, `/var/task`, `/proc` (before
-/// the old root goes: a user namespace may only mount proc while a full proc is visible), masked
-/// and read-only proc paths as in the OCI defaults, a minimal `/dev`, `/tmp`, the read-only
-/// remount, then pivot_root.
+/// ARCHITECTURE.md gives: the read-only overlay root, `/var/task`, `/proc` (before the old root
+/// goes: a user namespace may only mount proc while a full proc is visible), masked and read-only
+/// proc paths as in the OCI defaults, a minimal `/dev`, `/tmp`, then pivot_root. The root is the
+/// read-only one of the two kinds ARCHITECTURE.md allows, so it needs no upper layer; `/tmp` and
+/// `/dev/shm` are the only writable places.
 struct FilesystemPlan {
     struct Step {
         var kind: cella_fs_kind
@@ -33,25 +33,22 @@ struct FilesystemPlan {
     static let mountpoints = ["proc", "dev", "tmp", "var/task"]
 
     /// - Parameters:
-    ///   - staging: a directory that exists on the host; the child mounts its scratch tmpfs there,
-    ///     in its own mount namespace, so the host never sees it.
+    ///   - staging: a directory that exists on the host; the child mounts its root there, in its
+    ///     own mount namespace, so the host never sees it.
+    ///   - empty: an empty host directory, the bottom layer under a rootfs of one layer.
     ///   - codeFlags: the statvfs flags of the code directory's mount, which a read-only remount
     ///     of its bind must keep (the kernel locks them in a user namespace).
-    init(spec: SandboxSpec, staging: String, codeFlags: UInt) {
+    init(spec: SandboxSpec, staging: String, empty: String, codeFlags: UInt) {
         let rootfs = spec.rootfs
         let nosuid: UInt = spec.protections.nosuid ? UInt(MS_NOSUID) : 0
-        let root = staging + "/root"
-
-        add(.init(kind: CELLA_FS_MOUNT, source: "cella", target: staging, fstype: "tmpfs",
-                  data: "size=1m,mode=0755",
-                  flags: UInt(MS_NODEV) | nosuid, label: "mount scratch tmpfs"))
-        for dir in ["upper", "work", "root"] {
-            add(.init(kind: CELLA_FS_MKDIR, target: staging + "/" + dir, mode: 0o755, label: "mkdir scratch \(dir)"))
-        }
-        let lower = rootfs.layers.joined(separator: ":")
+        let root = staging
+        // Nothing in the root is writable, so the overlay has no upper layer (and no tmpfs to
+        // hold one) and is read-only from its mount on. Without an upper, overlayfs needs two
+        // lower layers: a single one is stacked on the launcher's empty directory.
+        let lower = (rootfs.layers.count == 1 ? rootfs.layers + [empty] : rootfs.layers).joined(separator: ":")
         add(.init(kind: CELLA_FS_MOUNT, source: "overlay", target: root, fstype: "overlay",
-                  data: "lowerdir=\(lower),upperdir=\(staging)/upper,workdir=\(staging)/work,userxattr",
-                  flags: UInt(MS_NODEV) | nosuid, label: "mount overlay root"))
+                  data: "lowerdir=\(lower),userxattr",
+                  flags: UInt(MS_RDONLY | MS_NODEV) | nosuid, label: "mount overlay root"))
 
         if let code = rootfs.code {
             add(.init(kind: CELLA_FS_MOUNT, source: code, target: root + "/var/task",
@@ -102,9 +99,6 @@ struct FilesystemPlan {
         add(.init(kind: CELLA_FS_MOUNT, source: "cella", target: root + "/tmp", fstype: "tmpfs",
                   data: "size=\(rootfs.tmpMiB)m,mode=1777", flags: UInt(MS_NODEV) | nosuid,
                   label: "mount tmpfs on /tmp"))
-        add(.init(kind: CELLA_FS_MOUNT, target: root,
-                  flags: UInt(MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NODEV) | nosuid,
-                  label: "remount root read-only"))
         add(.init(kind: CELLA_FS_PIVOT, target: root, label: "pivot_root"))
         add(.init(kind: CELLA_FS_CHDIR, target: spec.workingDirectory, label: "chdir \(spec.workingDirectory)"))
     }

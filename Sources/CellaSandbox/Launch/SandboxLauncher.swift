@@ -24,6 +24,8 @@ public final class SandboxLauncher: Sendable {
     /// Where a program named without a '/' is searched for when the environment has no PATH.
     static let defaultSearchPath = "/usr/local/bin:/usr/bin:/bin"
     let staging: String
+    /// An empty directory: the bottom overlay layer under a rootfs of one layer.
+    let emptyLayer: String
     let defaultFilter: SeccompFilter
     let lastCapability: Int32
     let logger: Logger
@@ -41,8 +43,11 @@ public final class SandboxLauncher: Sendable {
         self.cgroups = try CgroupManager(rootName: configuration.cgroupRoot)
         self.defaultFilter = try SeccompCompiler.shared.filter(for: .default)
         self.staging = configuration.stateDirectory + "/mnt"
+        self.emptyLayer = configuration.stateDirectory + "/empty"
         do {
             try FileIO.makeDirectories(staging)
+            try FileIO.makeDirectories(emptyLayer)
+            chmod(emptyLayer, 0o555)
             // Child mounts happen as the namespace's root, an unprivileged host uid: the path must
             // be searchable by others.
             chmod(configuration.stateDirectory, 0o755)
@@ -118,7 +123,7 @@ public final class SandboxLauncher: Sendable {
         }
         if !spec.protections.seccomp { filters = [] }
         let codeFlags = spec.rootfs.code.map { cella_locked_mount_flags($0) } ?? 0
-        return (filters, FilesystemPlan(spec: spec, staging: staging, codeFlags: codeFlags))
+        return (filters, FilesystemPlan(spec: spec, staging: staging, empty: emptyLayer, codeFlags: codeFlags))
     }
 
     private func start(

@@ -215,6 +215,15 @@ static long child_exec(const cella_child_config *cfg) {
     return result;
 }
 
+// Reads the parent's one-byte go-ahead; EPIPE when the parent closed instead.
+static long child_wait_for_parent(int fd) {
+    char go = 0;
+    long r;
+    do r = SYS3(SYS_read, fd, &go, 1);
+    while (r == -EINTR);
+    return r == 1 ? 0 : r < 0 ? r : -EPIPE;
+}
+
 static int child_main(void *arg) {
     const cella_child_config *cfg = (const cella_child_config *)arg;
     int err_fd = cfg->error_write_fd;
@@ -230,16 +239,9 @@ static int child_main(void *arg) {
     if (cfg->die_with_parent && (r = SYS2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL)) < 0)
         child_fail(cfg, err_fd, CELLA_STAGE_PDEATHSIG, -1, r);
 
-    // Wait until the parent has written our uid/gid maps and placed us in our cgroups.
-    char go = 0;
-    do r = SYS3(SYS_read, cfg->sync_read_fd, &go, 1);
-    while (r == -EINTR);
-    if (r != 1) child_fail(cfg, err_fd, CELLA_STAGE_SYNC, -1, r < 0 ? r : -EPIPE);
-    SYS1(SYS_close, cfg->sync_read_fd);
-
-    // Now inside our cgroups: a cgroup namespace rooted here hides the host's hierarchy.
-    if (cfg->unshare_cgroup && (r = SYS1(SYS_unshare, CELLA_CLONE_NEWCGROUP)) < 0)
-        child_fail(cfg, err_fd, CELLA_STAGE_CGROUP_NS, -1, r);
+    // Wait until the parent has written our uid/gid maps. It makes our cgroup meanwhile and moves
+    // us into it while we mount (the second wait, below, before anything of the program's).
+    if ((r = child_wait_for_parent(cfg->sync_read_fd)) < 0) child_fail(cfg, err_fd, CELLA_STAGE_SYNC, 0, r);
 
     // After clone we still carry the host ids (unmapped here, so every file we create would fail
     // with EOVERFLOW); become the namespace's root, which the parent's maps now define.
@@ -260,6 +262,14 @@ static int child_main(void *arg) {
     if (cfg->hostname &&
         (r = SYS2(SYS_sethostname, cfg->hostname, child_strlen(cfg->hostname))) < 0)
         child_fail(cfg, err_fd, CELLA_STAGE_HOSTNAME, -1, r);
+
+    // Wait until the parent has placed us in our cgroup, with its limits.
+    if ((r = child_wait_for_parent(cfg->sync_read_fd)) < 0) child_fail(cfg, err_fd, CELLA_STAGE_SYNC, 1, r);
+    SYS1(SYS_close, cfg->sync_read_fd);
+    // Now inside our cgroup: a cgroup namespace rooted here hides the host's hierarchy.
+    if (cfg->unshare_cgroup && (r = SYS1(SYS_unshare, CELLA_CLONE_NEWCGROUP)) < 0)
+        child_fail(cfg, err_fd, CELLA_STAGE_CGROUP_NS, -1, r);
+
     for (int i = 0; i < cfg->rlimit_count; i++) {
         uint64_t lim[2] = {cfg->rlimits[i].soft, cfg->rlimits[i].hard};
         if ((r = SYS4(SYS_prlimit64, 0, cfg->rlimits[i].resource, lim, 0)) < 0)

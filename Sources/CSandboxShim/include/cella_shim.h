@@ -93,7 +93,7 @@ typedef struct {
 /// (CLONE_VM) and writes nothing but its own stack, so the parent must keep it alive and unchanged
 /// until the error pipe reaches EOF or yields a cella_child_error.
 typedef struct {
-    int32_t sync_read_fd;    ///< child blocks on one byte from here (parent wrote maps and cgroups)
+    int32_t sync_read_fd;    ///< child blocks on a byte from here twice: maps written, then in its cgroup
     int32_t sync_write_fd;   ///< the parent's end, which the child closes
     int32_t error_read_fd;   ///< the parent's end, which the child closes
     int32_t error_write_fd;  ///< close-on-exec; receives a cella_child_error on failure

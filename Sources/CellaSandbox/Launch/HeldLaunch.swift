@@ -12,19 +12,20 @@ final class HeldLaunch: @unchecked Sendable {
     private let holdWrite: Int32
     private let errorRead: Int32
     private let environment: [String: String]
-    private let explain: (cella_child_error) -> String
+    /// The error a report of the child's stands for.
+    private let failure: (cella_child_error) -> SandboxError
     /// Set, under the owning sandbox's lock, by the one release allowed.
     var released = false
 
     init(arena: CArena, config: UnsafeMutablePointer<cella_child_config>, stack: ChildStack.Stack, holdWrite: Int32,
-         errorRead: Int32, environment: [String: String], explain: @escaping (cella_child_error) -> String) {
+         errorRead: Int32, environment: [String: String], failure: @escaping (cella_child_error) -> SandboxError) {
         self.arena = arena
         self.config = config
         self.stack = stack
         self.holdWrite = holdWrite
         self.errorRead = errorRead
         self.environment = environment
-        self.explain = explain
+        self.failure = failure
     }
 
     deinit {
@@ -46,10 +47,7 @@ final class HeldLaunch: @unchecked Sendable {
             let code = errno
             return SandboxError(.launchFailed, "cannot release the held sandbox: \(Errno.describe(code))", errno: code)
         }
-        guard let report = Self.readReport(errorRead) else { return nil }
-        let stage = explain(report)
-        return SandboxError(
-            .setupFailed, "sandbox setup failed: \(stage): \(Errno.describe(report.error))", stage: stage, errno: report.error)
+        return Self.readReport(errorRead).map(failure)
     }
 
     /// `KEY=value` strings, sorted by key, as execve's NULL-terminated vector.

@@ -97,20 +97,8 @@ public final class SandboxLauncher: Sendable {
             prepared?.destroy()
             throw error
         }
-        let cgroup: SandboxCgroup
-        if let prepared {
-            try cgroups.configure(prepared, resources: spec.resources)
-            cgroup = prepared
-        } else {
-            cgroup = try cgroups.create(id: spec.id, resources: spec.resources)
-        }
-        do {
-            let (pid, pidfd, hold) = try start(spec, plan: plan, filters: filters, cgroup: cgroup, held: held)
-            return Sandbox(id: spec.id, pid: pid, pidfd: pidfd, cgroup: cgroup, held: hold)
-        } catch {
-            cgroup.destroy()
-            throw error
-        }
+        let (pid, pidfd, hold, cgroup) = try start(spec, plan: plan, filters: filters, preparedCgroup: prepared, held: held)
+        return Sandbox(id: spec.id, pid: pid, pidfd: pidfd, cgroup: cgroup, held: hold)
     }
 
     /// Checks the spec and readies what its child needs: the seccomp filters and the mount plan.
@@ -126,9 +114,15 @@ public final class SandboxLauncher: Sendable {
         return (filters, FilesystemPlan(spec: spec, staging: staging, empty: emptyLayer, codeFlags: codeFlags))
     }
 
+    /// Clones the child and, while it mounts its root, makes its cgroup (or gives the prepared
+    /// one its limits) and moves it in; the child waits for that before anything of the program's
+    /// runs. On a throw the child is dead and the cgroup, prepared or made, is removed.
     private func start(
-        _ spec: SandboxSpec, plan: FilesystemPlan, filters: [sock_fprog], cgroup: SandboxCgroup, held: Bool
-    ) throws(SandboxError) -> (pid_t, Int32, HeldLaunch?) {
+        _ spec: SandboxSpec, plan: FilesystemPlan, filters: [sock_fprog], preparedCgroup: SandboxCgroup?, held: Bool
+    ) throws(SandboxError) -> (pid_t, Int32, HeldLaunch?, SandboxCgroup) {
+        var owned = preparedCgroup
+        var started = false
+        defer { if !started { owned?.destroy() } }
         var syncPipe: [Int32] = [-1, -1]
         var errorPipe: [Int32] = [-1, -1]
         var holdSocket: [Int32] = [-1, -1]
@@ -144,11 +138,14 @@ public final class SandboxLauncher: Sendable {
             for fd in syncPipe + errorPipe where fd >= 0 { close(fd) }
             throw SandboxError(.launchFailed, "pipe2/socketpair: \(Errno.describe(code))", errno: code)
         }
-        var parentSync = syncPipe[1]
+        // The parent keeps the read end of the sync pipe too, until the launch is over: a write
+        // to a child that died meanwhile then lands in the pipe instead of raising SIGPIPE, and
+        // the child's report says what went wrong.
+        let parentSync = syncPipe[1]
         var parentError = errorPipe[0]
         var parentHold = holdSocket[1]
         defer {
-            for fd in [parentSync, parentError, parentHold] where fd >= 0 { close(fd) }
+            for fd in [parentSync, syncPipe[0], parentError, parentHold] where fd >= 0 { close(fd) }
         }
 
         let arena = CArena()
@@ -210,8 +207,7 @@ public final class SandboxLauncher: Sendable {
         defer { if !stackInUse { ChildStack.shared.give(stack) } }
         var pidfd: Int32 = -1
         let pid = cella_sandbox_clone(cfg, Int32(flags), stack.base, stack.size, &pidfd)
-        // Our copies of the child's ends: the child holds its own.
-        close(syncPipe[0])
+        // Our copies of the child's ends (but the sync pipe's, above): the child holds its own.
         close(errorPipe[1])
         if holdSocket[0] >= 0 { close(holdSocket[0]) }
         guard pid > 0 else {
@@ -225,6 +221,18 @@ public final class SandboxLauncher: Sendable {
             close(pidfd)
             return error
         }
+        let setupFailure = { (report: cella_child_error) -> SandboxError in
+            let stage = self.describe(stage: report.stage, step: report.step, plan: plan, spec: spec)
+            return SandboxError(
+                .setupFailed, "sandbox setup failed: \(stage): \(Errno.describe(report.error))",
+                stage: stage, errno: report.error)
+        }
+        func release(_ step: String) throws(SandboxError) {
+            var go: UInt8 = 1
+            guard write(parentSync, &go, 1) == 1 else {
+                throw abort(SandboxError(.launchFailed, "cannot release the child (\(step)): \(Errno.describe(errno))", errno: errno))
+            }
+        }
 
         do {
             let map = spec.idMapping.mapLine
@@ -233,41 +241,49 @@ public final class SandboxLauncher: Sendable {
         } catch {
             throw abort(SandboxError(.launchFailed, "cannot write the user-namespace maps", cause: error))
         }
-        do { try cgroup.add(pid: pid) } catch {
-            throw abort(SandboxError(.cgroup, "cannot move the sandbox into its cgroup", cause: error))
+        try release("maps written")
+        let cgroup: SandboxCgroup
+        do throws(SandboxError) {
+            if let preparedCgroup {
+                try cgroups.configure(preparedCgroup, resources: spec.resources)
+                cgroup = preparedCgroup
+            } else {
+                cgroup = try cgroups.create(id: spec.id, resources: spec.resources)
+                owned = cgroup
+            }
+            do { try cgroup.add(pid: pid) } catch {
+                throw SandboxError(.cgroup, "cannot move the sandbox into its cgroup", cause: error)
+            }
+        } catch {
+            let failure = abort(error)
+            // Dead now: a child that failed on its own meanwhile has its report complete, and
+            // that is the cause (a dead child cannot join a cgroup).
+            if let report = HeldLaunch.readReport(parentError) { throw setupFailure(report) }
+            throw failure
         }
-        var go: UInt8 = 1
-        guard write(parentSync, &go, 1) == 1 else {
-            throw abort(SandboxError(.launchFailed, "cannot release the child: \(Errno.describe(errno))", errno: errno))
-        }
-        close(parentSync)
-        parentSync = -1
+        try release("in its cgroup")
 
         // EOF: exec succeeded (the pipe was close-on-exec). A record: the stage that failed, or
         // that a held child is ready.
         let report = HeldLaunch.readReport(parentError)
         withExtendedLifetime(arena) {}
         withExtendedLifetime(prepared) {}
-        let explain = { (report: cella_child_error) -> String in
-            self.describe(stage: report.stage, step: report.step, plan: plan, spec: spec)
-        }
         switch report {
         case nil where !held:
-            return (pid, pidfd, nil)
+            started = true
+            return (pid, pidfd, nil, cgroup)
         case let report? where held && report.stage == Int32(CELLA_STAGE_HELD.rawValue) && report.error == 0:
             stackInUse = true
             let hold = HeldLaunch(
                 arena: arena, config: cfg, stack: stack, holdWrite: parentHold, errorRead: parentError,
-                environment: spec.environment, explain: explain)
+                environment: spec.environment, failure: setupFailure)
             (parentHold, parentError) = (-1, -1)
-            return (pid, pidfd, hold)
+            started = true
+            return (pid, pidfd, hold, cgroup)
         case nil:
             throw abort(SandboxError(.setupFailed, "sandbox setup failed: the child exited before it was held", stage: "hold"))
         case let report?:
-            let stage = explain(report)
-            throw abort(SandboxError(
-                .setupFailed, "sandbox setup failed: \(stage): \(Errno.describe(report.error))",
-                stage: stage, errno: report.error))
+            throw abort(setupFailure(report))
         }
     }
 

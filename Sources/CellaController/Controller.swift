@@ -31,6 +31,10 @@ public final class Controller: Sendable {
         public var async = AsyncWorker.Configuration()
         /// A node silent this long is dead to placement.
         public var nodeDeadAfterMs: Int64 = 3000
+        /// How long a caller's credential, principal and attached policies read from the store
+        /// are reused (`IdentityCache`): a revocation or policy change made through another
+        /// controller takes effect here within this time. 0: read them for every request.
+        public var identityCacheMs: Int64 = 1000
 
         public init(operatorToken: String) {
             self.operatorToken = operatorToken
@@ -63,7 +67,7 @@ public final class Controller: Sendable {
             canRun: { registry.hasLiveNode() })
         authenticator = Authenticator(
             operatorToken: configuration.operatorToken, nodeToken: configuration.nodeToken,
-            defaultTenant: configuration.defaultTenant, store: store)
+            defaultTenant: configuration.defaultTenant, store: store, identityTTLMs: configuration.identityCacheMs)
     }
 
     /// Migrates the store, makes the default tenant and loads the nodes known to the store.

@@ -1,4 +1,5 @@
 import Foundation
+import CellaController
 import NIOHTTP1
 import Testing
 
@@ -207,6 +208,63 @@ import Testing
             // A tag changed through the API is seen by the next invocation on this controller.
             #expect(try await c.json(.PUT, "/v1/functions/theirs/config", ["tags": ["team": "a"]]).status == 200)
             #expect(try await dryRun("theirs") == 204)
+        }
+    }
+
+    /// Keys, principals and attached policies are cached per controller (`--identity-cache`);
+    /// every change made through this controller still applies to the very next request.
+    @Test func identityChangesThroughThisControllerApplyAtOnce() async throws {
+        try await withController(configure: { $0.identityCacheMs = 60_000 }) { c in
+            let digest = try #require(try await c.request(.POST, "/v1/bundles", body: ControllerAPITests.zip).json["digest"] as? String)
+            #expect(try await c.json(.POST, "/v1/functions", ["config": ["name": "fn", "runtime": "python3.11"],
+                                                              "codeDigest": digest]).status == 201)
+            let key = try await Self.key(c, tenant: "default", principal: "p", policy: Self.allow("cella:InvokeFunction", "*"))
+            func dryRun() async throws -> Int {
+                try await c.request(.POST, "/v1/functions/fn/invoke", body: Array("{}".utf8),
+                                    headers: [("Authorization", "Bearer \(key)"), ("X-Cella-Invocation-Type", "DryRun")], auth: false).status
+            }
+            #expect(try await dryRun() == 204)
+            #expect(try await c.request(.DELETE, "/v1/policies/p-policy/attachments/p").status == 204)
+            #expect(try await dryRun() == 403, "detached")
+            #expect(try await c.request(.PUT, "/v1/policies/p-policy/attachments/p").status == 204)
+            #expect(try await dryRun() == 204, "attached again")
+            let deny = #"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"cella:InvokeFunction","Resource":"*"}]}"#
+            #expect(try await c.request(.PUT, "/v1/policies/p-policy", body: Array(deny.utf8)).status == 200)
+            #expect(try await dryRun() == 403, "the attached document now denies")
+            #expect(try await c.request(.PUT, "/v1/policies/p-policy", body: Array(Self.allow("cella:InvokeFunction", "*").utf8)).status == 200)
+            #expect(try await dryRun() == 204)
+            #expect(try await c.request(.DELETE, "/v1/policies/p-policy").status == 204)
+            #expect(try await dryRun() == 403, "the policy is gone")
+            #expect(try await c.request(.DELETE, "/v1/principals/p").status == 204)
+            #expect(try await dryRun() == 401, "the principal and its keys are gone")
+        }
+    }
+
+    /// A change another controller makes reaches the store only: this one sees it when its cached
+    /// copy expires.
+    @Test func anotherControllersRevocationAppliesWithinTheCacheTime() async throws {
+        for ttl: Int64 in [60_000, 300] {
+            try await withController(configure: { $0.identityCacheMs = ttl }) { c in
+                let key = try await Self.key(c, tenant: "default", principal: "p", policy: Self.allow("cella:ListFunctions", "*"))
+                func list() async throws -> Int {
+                    try await c.request(.GET, "/v1/functions", headers: [("Authorization", "Bearer \(key)")], auth: false).status
+                }
+                #expect(try await list() == 200)
+                let id = try #require(try await c.controller.store.credentials(tenant: "default", principal: "p").first?.id)
+                #expect(try await c.controller.store.revokeCredential(tenant: "default", id: id, nowMs: NodeRegistry.nowMs()))
+                if ttl > 1000 {
+                    // Still within the cached copy's time: the key is taken from it, not the store.
+                    #expect(try await list() == 200)
+                } else {
+                    let deadline = ContinuousClock.now + .milliseconds(Int(ttl) + 700)
+                    var status = try await list()
+                    while status == 200 && ContinuousClock.now < deadline {
+                        try await Task.sleep(for: .milliseconds(50))
+                        status = try await list()
+                    }
+                    #expect(status == 401, "refused within \(ttl) ms and a margin")
+                }
+            }
         }
     }
 }

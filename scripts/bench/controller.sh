@@ -2,7 +2,9 @@
 # End-to-end warm invoke through controller → agent → runtime, side by side with calling the agent
 # directly, in the same run: a no-op Python function, wrk at 1 connection (median and p99 from
 # wrk's --latency distribution, microsecond resolution) and at 64 connections (throughput),
-# rounds alternating between the two paths. Everything runs on this
+# rounds alternating between the paths. The controller is called twice: with the operator's token
+# and as a tenant's caller would, with a principal's API key and an attached policy (key, principal
+# and policies looked up and evaluated). Everything runs on this
 # machine (controller, agent, runtime and load generator share its cores).
 # Usage: scripts/bench/controller.sh (as root). ROUNDS (default 3) alternating
 # rounds; DURATION (s, default 10) each wrk run.
@@ -71,6 +73,18 @@ wrk.method = "POST"
 wrk.body = "{}"
 wrk.headers["Authorization"] = "Bearer $CELLA_OPERATOR_TOKEN"
 LUA
+# A tenant's caller: a principal's API key, allowed to invoke by an attached policy (the operator's
+# token skips the key lookup and the policy evaluation).
+curl -fsS -H "$auth" -H 'Content-Type: application/json' "$ctl/v1/principals" -d '{"name":"bench-caller"}' >/dev/null
+curl -fsS -H "$auth" -X PUT "$ctl/v1/policies/bench-invoke" \
+  --data-binary '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"cella:InvokeFunction","Resource":"*"}]}' >/dev/null
+curl -fsS -H "$auth" -X PUT "$ctl/v1/policies/bench-invoke/attachments/bench-caller" >/dev/null
+key=$(curl -fsS -H "$auth" -X POST "$ctl/v1/principals/bench-caller/keys" | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+cat >"$tmp/key.lua" <<LUA
+wrk.method = "POST"
+wrk.body = "{}"
+wrk.headers["Authorization"] = "Bearer $key"
+LUA
 # The agent takes the node token only.
 cat >"$tmp/direct.lua" <<LUA
 wrk.method = "POST"
@@ -80,9 +94,8 @@ LUA
 
 echo "machine: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "cella $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources Package.swift || echo '+local changes'), wrk $(dpkg-query -W -f='${Version}' wrk)"
-script_for() { if [ "$1" = "$direct" ]; then echo "$tmp/direct.lua"; else echo "$tmp/post.lua"; fi; }
-lat_run() {  # url → "p50_us p99_us" (one connection, wrk's latency distribution)
-  wrk -t 1 -c 1 -d "${duration}s" --latency -s "$(script_for "$1")" "$1" >"$tmp/lat.out"
+lat_run() {  # url script → "p50_us p99_us" (one connection, wrk's latency distribution)
+  wrk -t 1 -c 1 -d "${duration}s" --latency -s "$2" "$1" >"$tmp/lat.out"
   ! grep -q 'Non-2xx\|Socket errors' "$tmp/lat.out" || { cat "$tmp/lat.out" >&2; exit 1; }
   python3 - "$tmp/lat.out" <<'PY'
 import re, sys
@@ -94,19 +107,21 @@ def us(v):
 print(f"{us(found['50']):.0f} {us(found['99']):.0f}", end="")
 PY
 }
-wrk_run() {  # url → requests/s (non-2xx counted as failure)
-  wrk -t 2 -c 64 -d "${duration}s" -s "$(script_for "$1")" "$1" >"$tmp/wrk.out"
+wrk_run() {  # url script → requests/s (non-2xx counted as failure)
+  wrk -t 2 -c 64 -d "${duration}s" -s "$2" "$1" >"$tmp/wrk.out"
   ! grep -q 'Non-2xx' "$tmp/wrk.out" || { cat "$tmp/wrk.out" >&2; exit 1; }
   awk '/Requests\/sec/ {print int($2)}' "$tmp/wrk.out"
 }
-lat_run "$via" >/dev/null; lat_run "$direct" >/dev/null   # warm-up: connections, caches
-printf '%-6s %-22s %10s %10s %12s\n' round path p50_us p99_us req_per_s
+lat_run "$via" "$tmp/post.lua" >/dev/null; lat_run "$direct" "$tmp/direct.lua" >/dev/null   # warm-up: connections, caches
+printf '%-6s %-24s %10s %10s %12s\n' round path p50_us p99_us req_per_s
 for r in $(seq "$rounds"); do
-  read -r cp50 cp99 <<<"$(lat_run "$via")"; cth=$(wrk_run "$via")
-  read -r dp50 dp99 <<<"$(lat_run "$direct")"; dth=$(wrk_run "$direct")
-  printf '%-6s %-22s %10s %10s %12s\n' "$r" "controller->agent" "$cp50" "$cp99" "$cth"
-  printf '%-6s %-22s %10s %10s %12s\n' "$r" "agent direct" "$dp50" "$dp99" "$dth"
-  echo "$r $cp50 $cp99 $cth $dp50 $dp99 $dth" >>"$tmp/rounds"
+  read -r cp50 cp99 <<<"$(lat_run "$via" "$tmp/post.lua")"; cth=$(wrk_run "$via" "$tmp/post.lua")
+  read -r kp50 kp99 <<<"$(lat_run "$via" "$tmp/key.lua")"; kth=$(wrk_run "$via" "$tmp/key.lua")
+  read -r dp50 dp99 <<<"$(lat_run "$direct" "$tmp/direct.lua")"; dth=$(wrk_run "$direct" "$tmp/direct.lua")
+  printf '%-6s %-24s %10s %10s %12s\n' "$r" "controller->agent" "$cp50" "$cp99" "$cth"
+  printf '%-6s %-24s %10s %10s %12s\n' "$r" "controller (API key)" "$kp50" "$kp99" "$kth"
+  printf '%-6s %-24s %10s %10s %12s\n' "$r" "agent direct" "$dp50" "$dp99" "$dth"
+  echo "$r $cp50 $cp99 $cth $dp50 $dp99 $dth $kp50 $kp99 $kth" >>"$tmp/rounds"
 done
 python3 - "$tmp/rounds" <<'PY'
 import statistics, sys
@@ -116,6 +131,9 @@ added = [r[0] - r[3] for r in rows]
 print(f"median over rounds: controller adds {statistics.median(added):.0f} us to the 1-connection median "
       f"(goal <= 150 us); p99 {med(1):.0f} vs {med(4):.0f} us; throughput at 64 connections "
       f"{med(2):.0f}/s through the controller (goal >= 5000/s), {med(5):.0f}/s direct, ratio {med(2)/med(5):.2f}")
+keyed = [r[6] - r[3] for r in rows]
+print(f"with a principal's API key and its policy: adds {statistics.median(keyed):.0f} us to the 1-connection median, "
+      f"p99 {med(7):.0f} us, {med(8):.0f}/s at 64 connections")
 PY
 for f in controller agent; do
   if grep -qv '^$' "$tmp/$f.log"; then echo "--- $f log (warnings and errors):"; tail -10 "$tmp/$f.log"; fi

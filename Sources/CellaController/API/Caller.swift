@@ -53,16 +53,19 @@ public final class Authenticator: Sendable {
     let operatorToken: [UInt8]
     let nodeToken: [UInt8]?
     let defaultTenant: String
-    let store: any Store
+    let identities: IdentityCache
     let policies = PolicyCache()
     let sigv4: SigV4Verifier
 
-    public init(operatorToken: String, nodeToken: String? = nil, defaultTenant: String = "default", store: any Store) {
+    /// - Parameter identityTTLMs: how long a credential, a principal and its attached policies
+    ///   read from the store are reused (`IdentityCache`); 0 reads them for every request.
+    public init(operatorToken: String, nodeToken: String? = nil, defaultTenant: String = "default", store: any Store,
+                identityTTLMs: Int64 = 1000) {
         self.operatorToken = Array(operatorToken.utf8)
         self.nodeToken = nodeToken.map { Array($0.utf8) }
         self.defaultTenant = defaultTenant
-        self.store = store
-        sigv4 = SigV4Verifier(credentials: StoreCredentials(store: store))
+        identities = IdentityCache(store: store, ttlMs: identityTTLMs)
+        sigv4 = SigV4Verifier(credentials: StoreCredentials(identities: identities))
     }
 
     /// Authenticates a request. SigV4 reads the body (up to `bodyLimit`), which stays readable.
@@ -93,7 +96,7 @@ public final class Authenticator: Sendable {
             throw ControllerError(.unauthorized, "the credential is not valid")
         }
         // API keys are stored as the hex of their digest (see IdentityAPI).
-        guard let credential = try await store.credential(id: key.keyId), credential.kind == .apiKey,
+        guard let credential = try await identities.credential(id: key.keyId), credential.kind == .apiKey,
               Bytes.constantTimeEqual(Array(credential.secret.utf8), Array(Bytes.hexString(key.stored.digest).utf8))
         else { throw ControllerError(.unauthorized, "the credential is not valid") }
         return try await caller(for: credential)
@@ -119,7 +122,7 @@ public final class Authenticator: Sendable {
             default: throw ControllerError(.unauthorized, error.message, lambdaType: error.awsErrorType)
             }
         }
-        guard let credential = try await store.credential(id: identity.accessKeyId) else {
+        guard let credential = try await identities.credential(id: identity.accessKeyId) else {
             throw ControllerError(.unauthorized, "The security token included in the request is invalid.")
         }
         var caller = try await caller(for: credential)
@@ -130,7 +133,7 @@ public final class Authenticator: Sendable {
     private func caller(for credential: CredentialRecord) async throws -> Caller {
         let now = NodeRegistry.nowMs()
         guard credential.revokedAtMs == nil, credential.expiresAtMs.map({ $0 > now }) ?? true,
-              let principal = try await store.principal(tenant: credential.tenant, name: credential.principal)
+              let principal = try await identities.principal(tenant: credential.tenant, name: credential.principal)
         else { throw ControllerError(.unauthorized, "the credential is not valid (revoked or expired)") }
         return Caller(tenant: credential.tenant, principal: principal.name, isOperator: false, isTenantAdmin: principal.isAdmin,
                       principalType: principal.kind.rawValue, tags: principal.tags)
@@ -175,7 +178,7 @@ public final class Authenticator: Sendable {
             action: action, resource: resource, tenantId: caller.tenant, principalName: caller.principal,
             principalType: caller.principalType, conditionValues: values)
         request.setRequestTime(Date())
-        let attached = try await store.attachedPolicies(tenant: caller.tenant, principal: caller.principal)
+        let attached = try await identities.attachedPolicies(tenant: caller.tenant, principal: caller.principal)
         var compiled: [CompiledPolicy] = []
         for policy in attached {
             do {
@@ -189,12 +192,13 @@ public final class Authenticator: Sendable {
     }
 }
 
-/// SigV4 access keys, read from the store. Their secrets are kept as they are (SigV4 needs the
-/// secret itself to recompute the signature): protect the store like a key store.
+/// SigV4 access keys, read from the store (through the identity cache). Their secrets are kept as
+/// they are (SigV4 needs the secret itself to recompute the signature): protect the store like a
+/// key store.
 struct StoreCredentials: SigV4CredentialProvider {
-    let store: any Store
+    let identities: IdentityCache
     func credential(forAccessKeyId accessKeyId: String) async throws -> SigV4Credential? {
-        guard let record = try await store.credential(id: accessKeyId), record.kind == .accessKey,
+        guard let record = try await identities.credential(id: accessKeyId), record.kind == .accessKey,
               record.revokedAtMs == nil, record.expiresAtMs.map({ $0 > NodeRegistry.nowMs() }) ?? true
         else { return nil }
         return SigV4Credential(accessKeyId: record.id, secretAccessKey: record.secret, principalId: "\(record.tenant)/\(record.principal)")

@@ -102,6 +102,7 @@ public enum ControllerAPI {
                 try auth.requireOperator(try await auth.authenticate(&request, context))
                 let id = try context.parameters.require("id")
                 guard try await store.deleteTenant(id) else { throw ControllerError(.notFound, "no tenant \(id)") }
+                auth.identities.tenantChanged(id)
                 return Response(status: .noContent)
             }
         }

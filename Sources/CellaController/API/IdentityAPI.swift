@@ -83,6 +83,7 @@ enum IdentityAPI {
                 guard try await store.deletePrincipal(tenant: caller.tenant, name: name) else {
                     throw ControllerError(.notFound, "no principal \(name)")
                 }
+                auth.identities.principalChanged(tenant: caller.tenant, name: name)
                 return Response(status: .noContent)
             }
         }
@@ -142,6 +143,7 @@ enum IdentityAPI {
                 guard try await store.revokeCredential(tenant: caller.tenant, id: id, nowMs: NodeRegistry.nowMs()) else {
                     throw ControllerError(.notFound, "no key \(id), or it is already revoked")
                 }
+                auth.identities.credentialChanged(id: id)
                 return Response(status: .noContent)
             }
         }
@@ -164,6 +166,7 @@ enum IdentityAPI {
                 }
                 let record = PolicyRecord(tenant: caller.tenant, name: name, document: document, updatedAtMs: NodeRegistry.nowMs())
                 try await store.putPolicy(record)
+                auth.identities.policyChanged(tenant: caller.tenant, name: name)
                 return try Responses.json(.ok, record)
             }
         }
@@ -196,6 +199,7 @@ enum IdentityAPI {
                 guard try await store.deletePolicy(tenant: caller.tenant, name: name) else {
                     throw ControllerError(.notFound, "no policy \(name)")
                 }
+                auth.identities.policyChanged(tenant: caller.tenant, name: name)
                 return Response(status: .noContent)
             }
         }
@@ -205,7 +209,9 @@ enum IdentityAPI {
                 let caller = try await auth.authenticate(&request, context)
                 let name = try context.parameters.require("name")
                 try await auth.authorize(caller, .managePolicies, policy(caller, name))
-                try await store.attachPolicy(tenant: caller.tenant, policy: name, principal: try context.parameters.require("principal"))
+                let target = try context.parameters.require("principal")
+                try await store.attachPolicy(tenant: caller.tenant, policy: name, principal: target)
+                auth.identities.attachmentsChanged(tenant: caller.tenant, principal: target)
                 return Response(status: .noContent)
             }
         }
@@ -215,9 +221,11 @@ enum IdentityAPI {
                 let caller = try await auth.authenticate(&request, context)
                 let name = try context.parameters.require("name")
                 try await auth.authorize(caller, .managePolicies, policy(caller, name))
-                guard try await store.detachPolicy(tenant: caller.tenant, policy: name, principal: try context.parameters.require("principal")) else {
+                let target = try context.parameters.require("principal")
+                guard try await store.detachPolicy(tenant: caller.tenant, policy: name, principal: target) else {
                     throw ControllerError(.notFound, "policy \(name) is not attached to that principal")
                 }
+                auth.identities.attachmentsChanged(tenant: caller.tenant, principal: target)
                 return Response(status: .noContent)
             }
         }

@@ -27,37 +27,30 @@ public struct ResolvedFunction: Sendable, Equatable {
     public var memoryBytes: Int64 { Int64(config.memoryMB) << 20 }
 }
 
-/// Turns (tenant, name, qualifier) into a `ResolvedFunction`, with a short cache: an invocation
-/// should not cost a store round trip. Changes made through this controller drop the cache at
-/// once; changes made through another controller are seen within `ttl`.
+/// Turns (tenant, name, qualifier) into a `ResolvedFunction`, with a short cache
+/// (`ExpiringCache`): an invocation should not cost a store round trip.
 public final class FunctionResolver: Sendable {
     let store: any Store
-    let ttlMs: Int64
-    private let cache = Mutex<[String: (ResolvedFunction, Int64)]>([:])
+    private let cache: ExpiringCache<ResolvedFunction>
 
     public init(store: any Store, ttlMs: Int64 = 1000) {
         self.store = store
-        self.ttlMs = ttlMs
+        cache = ExpiringCache(ttlMs: ttlMs)
     }
 
     /// - Throws: `ControllerError.notFound` naming what is missing.
     public func resolve(tenant: String, name: String, qualifier: String?) async throws(ControllerError) -> ResolvedFunction {
         let qualifier = qualifier.flatMap { $0.isEmpty ? nil : $0 } ?? "$LATEST"
-        let cacheKey = "\(tenant)/\(name)/\(qualifier)"
-        let now = NodeRegistry.nowMs()
-        if let (hit, at) = cache.withLock({ $0[cacheKey] }), now - at < ttlMs { return hit }
-        let resolved = try await lookup(tenant: tenant, name: name, qualifier: qualifier)
-        cache.withLock { cache in
-            if cache.count > 100_000 { cache.removeAll(keepingCapacity: true) }
-            cache[cacheKey] = (resolved, now)
-        }
-        return resolved
+        // lookup throws rather than returning nil, so the value is always there.
+        return try await cache.value("\(tenant)/\(name)/\(qualifier)") { () async throws(ControllerError) -> ResolvedFunction? in
+            try await lookup(tenant: tenant, name: name, qualifier: qualifier)
+        }!
     }
 
     /// Forgets everything cached of a function (after it changes here).
     public func invalidate(tenant: String, name: String) {
         let prefix = "\(tenant)/\(name)/"
-        cache.withLock { cache in cache = cache.filter { !$0.key.hasPrefix(prefix) } }
+        cache.remove { key, _ in key.hasPrefix(prefix) }
     }
 
     private func lookup(tenant: String, name: String, qualifier: String) async throws(ControllerError) -> ResolvedFunction {

@@ -54,6 +54,9 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("How long a claimed async invocation stays this controller's without renewal, ms.", valueName: "ms"))
     var asyncLease: Int64 = 10_000
 
+    @Option(help: ArgumentHelp("How long a caller's key, principal and attached policies read from the store are reused, ms: a revocation or policy change made through another controller takes effect here within this time (at once through this one). 0: read them for every request.", valueName: "ms"))
+    var identityCache: Int64 = 1000
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -81,6 +84,8 @@ struct ControllerCommand: AsyncParsableCommand {
         config.maxAsyncPayloadBytes = maxAsyncPayload
         config.async.retryBaseMs = asyncRetryBase
         config.async.leaseMs = asyncLease
+        guard identityCache >= 0 else { throw ValidationError("--identity-cache must be 0 or more milliseconds") }
+        config.identityCacheMs = identityCache
 
         let opened = try await StoreFactory.open(url: store, logger: logger)
         let http = AgentClient.makeHTTPClient()

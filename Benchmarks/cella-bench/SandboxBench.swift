@@ -43,22 +43,20 @@ struct SandboxBench: ParsableCommand {
         }
         // One run of each series per round, in turn, so that the host's drift over the run (these
         // machines are shared) falls on every series alike instead of on whichever ran last.
+        /// Nanoseconds from launch to the exit reaped and the cgroup removed.
+        func launchAndWait(_ spec: SandboxSpec) throws -> UInt64 {
+            let start = now()
+            let exit = try launcher.launch(spec).waitBlocking()
+            let elapsed = now() - start
+            guard exit.shellStatus == 0 else { throw ValidationError("a sandbox exited \(exit.shellStatus)") }
+            return elapsed
+        }
         var series: [(samples: Samples, once: () throws -> UInt64)] = [
-            (Samples(name: "cella sandbox (all protections)"), {
-                let start = now()
-                let exit = try launcher.launch(spec()).waitBlocking()
-                let elapsed = now() - start
-                guard exit.shellStatus == 0 else { throw ValidationError("a sandbox exited \(exit.shellStatus)") }
-                return elapsed
-            }),
+            (Samples(name: "cella sandbox (all protections)"), { try launchAndWait(spec()) }),
             (Samples(name: "cella, network namespace made ahead"), {
                 var spec = spec()
                 spec.network = .prepared(try NetworkNamespace())
-                let start = now()
-                let exit = try launcher.launch(spec).waitBlocking()
-                let elapsed = now() - start
-                guard exit.shellStatus == 0 else { throw ValidationError("a sandbox exited \(exit.shellStatus)") }
-                return elapsed
+                return try launchAndWait(spec)
             }),
             (Samples(name: "cella prepared: release→exit"), {
                 let sandbox = try launcher.launch(spec(), held: true)

@@ -359,10 +359,7 @@ static int child_main(void *arg) {
         cella_child_error held = {CELLA_STAGE_HELD, -1, 0};
         if ((r = SYS3(SYS_write, err_fd, &held, sizeof(held))) != (long)sizeof(held))
             child_fail(cfg, err_fd, CELLA_STAGE_HELD, -1, r < 0 ? r : -EPIPE);
-        char release = 0;
-        do r = SYS3(SYS_read, hold_fd, &release, 1);
-        while (r == -EINTR);
-        if (r != 1) for (;;) SYS1(SYS_exit_group, 127);
+        if (child_wait_for_parent(hold_fd) < 0) for (;;) SYS1(SYS_exit_group, 127);
         SYS1(SYS_close, hold_fd);
     }
 

@@ -237,6 +237,13 @@ import Testing
             #expect(try await dryRun() == 403, "the policy is gone")
             #expect(try await c.request(.DELETE, "/v1/principals/p").status == 204)
             #expect(try await dryRun() == 401, "the principal and its keys are gone")
+
+            #expect(try await c.json(.POST, "/v1/tenants", ["id": "acme"]).status == 201)
+            let admin = try await Self.key(c, tenant: "acme", principal: "a", policy: Self.allow("cella:ListFunctions", "*"))
+            let asAdmin = [("Authorization", "Bearer \(admin)")]
+            #expect(try await c.request(.GET, "/v1/functions", headers: asAdmin, auth: false).status == 200)
+            #expect(try await c.request(.DELETE, "/v1/tenants/acme").status == 204)
+            #expect(try await c.request(.GET, "/v1/functions", headers: asAdmin, auth: false).status == 401, "the tenant is gone")
         }
     }
 

@@ -131,8 +131,7 @@ public final class Authenticator: Sendable {
     }
 
     private func caller(for credential: CredentialRecord) async throws -> Caller {
-        let now = NodeRegistry.nowMs()
-        guard credential.revokedAtMs == nil, credential.expiresAtMs.map({ $0 > now }) ?? true,
+        guard credential.isUsable(atMs: NodeRegistry.nowMs()),
               let principal = try await identities.principal(tenant: credential.tenant, name: credential.principal)
         else { throw ControllerError(.unauthorized, "the credential is not valid (revoked or expired)") }
         return Caller(tenant: credential.tenant, principal: principal.name, isOperator: false, isTenantAdmin: principal.isAdmin,
@@ -182,7 +181,8 @@ public final class Authenticator: Sendable {
         var compiled: [CompiledPolicy] = []
         for policy in attached {
             do {
-                compiled.append(try policies.policy(id: "\(policy.tenant)/\(policy.name)", revision: String(policy.updatedAtMs)) { policy.document })
+                // Keyed by the document itself: two writes within one millisecond share a timestamp.
+                compiled.append(try policies.policy(id: "\(policy.tenant)/\(policy.name)", revision: policy.document) { policy.document })
             } catch {
                 // Validated when stored; a document that no longer compiles grants nothing.
                 continue
@@ -199,8 +199,15 @@ struct StoreCredentials: SigV4CredentialProvider {
     let identities: IdentityCache
     func credential(forAccessKeyId accessKeyId: String) async throws -> SigV4Credential? {
         guard let record = try await identities.credential(id: accessKeyId), record.kind == .accessKey,
-              record.revokedAtMs == nil, record.expiresAtMs.map({ $0 > NodeRegistry.nowMs() }) ?? true
+              record.isUsable(atMs: NodeRegistry.nowMs())
         else { return nil }
         return SigV4Credential(accessKeyId: record.id, secretAccessKey: record.secret, principalId: "\(record.tenant)/\(record.principal)")
+    }
+}
+
+extension CredentialRecord {
+    /// Neither revoked nor expired at `now`.
+    func isUsable(atMs now: Int64) -> Bool {
+        revokedAtMs == nil && (expiresAtMs.map { $0 > now } ?? true)
     }
 }

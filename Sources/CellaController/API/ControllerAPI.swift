@@ -101,8 +101,8 @@ public enum ControllerAPI {
                 var request = request
                 try auth.requireOperator(try await auth.authenticate(&request, context))
                 let id = try context.parameters.require("id")
+                defer { auth.identities.tenantChanged(id) }
                 guard try await store.deleteTenant(id) else { throw ControllerError(.notFound, "no tenant \(id)") }
-                auth.identities.tenantChanged(id)
                 return Response(status: .noContent)
             }
         }

@@ -80,10 +80,11 @@ enum IdentityAPI {
                 let caller = try await auth.authenticate(&request, context)
                 let name = try context.parameters.require("name")
                 try await auth.authorize(caller, .managePrincipals, principal(caller, name))
+                // Even when the store call throws: it may have committed first.
+                defer { auth.identities.principalChanged(tenant: caller.tenant, name: name) }
                 guard try await store.deletePrincipal(tenant: caller.tenant, name: name) else {
                     throw ControllerError(.notFound, "no principal \(name)")
                 }
-                auth.identities.principalChanged(tenant: caller.tenant, name: name)
                 return Response(status: .noContent)
             }
         }
@@ -140,10 +141,10 @@ enum IdentityAPI {
                     throw ControllerError(.notFound, "no key \(id)")
                 }
                 try await auth.authorize(caller, .manageKeys, principal(caller, credential.principal))
+                defer { auth.identities.credentialChanged(id: id) }
                 guard try await store.revokeCredential(tenant: caller.tenant, id: id, nowMs: NodeRegistry.nowMs()) else {
                     throw ControllerError(.notFound, "no key \(id), or it is already revoked")
                 }
-                auth.identities.credentialChanged(id: id)
                 return Response(status: .noContent)
             }
         }
@@ -165,8 +166,8 @@ enum IdentityAPI {
                     throw ControllerError(.invalidRequest, "policy \(name): \(error)")
                 }
                 let record = PolicyRecord(tenant: caller.tenant, name: name, document: document, updatedAtMs: NodeRegistry.nowMs())
+                defer { auth.identities.policyChanged(tenant: caller.tenant, name: name) }
                 try await store.putPolicy(record)
-                auth.identities.policyChanged(tenant: caller.tenant, name: name)
                 return try Responses.json(.ok, record)
             }
         }
@@ -196,10 +197,10 @@ enum IdentityAPI {
                 let caller = try await auth.authenticate(&request, context)
                 let name = try context.parameters.require("name")
                 try await auth.authorize(caller, .managePolicies, policy(caller, name))
+                defer { auth.identities.policyChanged(tenant: caller.tenant, name: name) }
                 guard try await store.deletePolicy(tenant: caller.tenant, name: name) else {
                     throw ControllerError(.notFound, "no policy \(name)")
                 }
-                auth.identities.policyChanged(tenant: caller.tenant, name: name)
                 return Response(status: .noContent)
             }
         }
@@ -210,8 +211,8 @@ enum IdentityAPI {
                 let name = try context.parameters.require("name")
                 try await auth.authorize(caller, .managePolicies, policy(caller, name))
                 let target = try context.parameters.require("principal")
+                defer { auth.identities.attachmentsChanged(tenant: caller.tenant, principal: target) }
                 try await store.attachPolicy(tenant: caller.tenant, policy: name, principal: target)
-                auth.identities.attachmentsChanged(tenant: caller.tenant, principal: target)
                 return Response(status: .noContent)
             }
         }
@@ -222,10 +223,10 @@ enum IdentityAPI {
                 let name = try context.parameters.require("name")
                 try await auth.authorize(caller, .managePolicies, policy(caller, name))
                 let target = try context.parameters.require("principal")
+                defer { auth.identities.attachmentsChanged(tenant: caller.tenant, principal: target) }
                 guard try await store.detachPolicy(tenant: caller.tenant, policy: name, principal: target) else {
                     throw ControllerError(.notFound, "policy \(name) is not attached to that principal")
                 }
-                auth.identities.attachmentsChanged(tenant: caller.tenant, principal: target)
                 return Response(status: .noContent)
             }
         }

@@ -35,7 +35,7 @@ public final class FunctionResolver: Sendable {
 
     public init(store: any Store, ttlMs: Int64 = 1000) {
         self.store = store
-        cache = ExpiringCache(ttlMs: ttlMs)
+        cache = ExpiringCache(ttlMs: ttlMs, capacity: 100_000)
     }
 
     /// - Throws: `ControllerError.notFound` naming what is missing.

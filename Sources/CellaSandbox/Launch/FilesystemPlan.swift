@@ -4,9 +4,9 @@ import Glibc
 /// The child's filesystem steps, computed in the parent from the spec. The order is the one
 /// ARCHITECTURE.md gives: the read-only overlay root, `/var/task`, `/proc` (before the old root
 /// goes: a user namespace may only mount proc while a full proc is visible), masked and read-only
-/// proc paths as in the OCI defaults, a minimal `/dev`, `/tmp`, then pivot_root. The root is the
-/// read-only one of the two kinds ARCHITECTURE.md allows, so it needs no upper layer; `/tmp` and
-/// `/dev/shm` are the only writable places.
+/// proc paths as in the OCI defaults, a minimal `/dev`, `/tmp`, then pivot_root. The root is
+/// read-only, so its overlay needs no upper layer; `/tmp` and `/dev/shm` are the only writable
+/// places.
 struct FilesystemPlan {
     struct Step {
         var kind: cella_fs_kind

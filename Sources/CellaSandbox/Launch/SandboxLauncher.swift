@@ -55,6 +55,12 @@ public final class SandboxLauncher: Sendable {
         } catch {
             throw SandboxError(.launchFailed, "cannot create the staging directory", cause: error)
         }
+        // It shows through in every root of one layer: anything in it would be in all of them.
+        var st = stat()
+        let contents = try? FileIO.list(emptyLayer)
+        guard lstat(emptyLayer, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, contents?.isEmpty == true else {
+            throw SandboxError(.launchFailed, "\(emptyLayer) must be an empty directory (it is the bottom layer of every one-layer root); remove what is in it")
+        }
         let cap = (try? FileIO.read("/proc/sys/kernel/cap_last_cap")).flatMap { Int32($0.trimmingWhitespace()) }
         self.lastCapability = cap ?? 40
     }
@@ -149,6 +155,9 @@ public final class SandboxLauncher: Sendable {
         }
 
         let arena = CArena()
+        // The child reads the config, its strings and its steps from the arena until it execs or
+        // dies: on every path out of here, whether it exec'd or was killed and reaped.
+        defer { withExtendedLifetime(arena) {} }
         let user = spec.protections.runAsNamespaceRoot ? SandboxSpec.User(uid: 0, gid: 0) : spec.user
         let stdio: (Int32, Int32, Int32)
         switch spec.stdio {
@@ -266,7 +275,6 @@ public final class SandboxLauncher: Sendable {
         // EOF: exec succeeded (the pipe was close-on-exec). A record: the stage that failed, or
         // that a held child is ready.
         let report = HeldLaunch.readReport(parentError)
-        withExtendedLifetime(arena) {}
         withExtendedLifetime(prepared) {}
         switch report {
         case nil where !held:
@@ -289,7 +297,7 @@ public final class SandboxLauncher: Sendable {
 
     private func describe(stage: Int32, step: Int32, plan: FilesystemPlan, spec: SandboxSpec) -> String {
         switch cella_stage(UInt32(stage)) {
-        case CELLA_STAGE_SYNC: return "wait for parent"
+        case CELLA_STAGE_SYNC: return step == 0 ? "wait for the user-namespace maps" : "wait for the cgroup"
         case CELLA_STAGE_SETSID: return "setsid"
         case CELLA_STAGE_PDEATHSIG: return "prctl PR_SET_PDEATHSIG"
         case CELLA_STAGE_CGROUP_NS: return "unshare cgroup namespace"

@@ -128,8 +128,8 @@ enum TestEnvironment {
                 guard let pid = Int32(name.dropFirst("cella-test-".count)), kill(pid, 0) != 0, errno == ESRCH else { continue }
                 let root = parent + "/" + name
                 if parent == "/run" {
-                    rmdir(root + "/mnt")
-                    rmdir(root)
+                    // The launcher's staging and empty-layer directories; mounts never land here.
+                    try? FileManager.default.removeItem(atPath: root)
                     continue
                 }
                 for child in (try? FileIO.list(root)) ?? [] where FileIO.exists(root + "/" + child + "/cgroup.procs") {
@@ -148,8 +148,7 @@ enum TestEnvironment {
             launcher.removeStale()
             for dir in launcher.cgroups.rootDirectories { rmdir(dir) }
         }
-        rmdir(stateDirectory + "/mnt")
-        rmdir(stateDirectory)
+        try? FileManager.default.removeItem(atPath: stateDirectory)
         if case .success(let dir) = rootfs { try? FileManager.default.removeItem(atPath: dir) }
     }
 }

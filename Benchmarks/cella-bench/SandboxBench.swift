@@ -41,8 +41,6 @@ struct SandboxBench: ParsableCommand {
             return SandboxSpec(id: "bench-\(counter)", command: ["/bin/true"], rootfs: .init(layers: [rootfs]),
                                stdio: .fds(stdin: 0, stdout: 1, stderr: 2))
         }
-        // One run of each series per round, in turn, so that the host's drift over the run (these
-        // machines are shared) falls on every series alike instead of on whichever ran last.
         /// Nanoseconds from launch to the exit reaped and the cgroup removed.
         func launchAndWait(_ spec: SandboxSpec) throws -> UInt64 {
             let start = now()
@@ -91,6 +89,8 @@ struct SandboxBench: ParsableCommand {
             }
             series.append((Samples(name: "posix_spawn (no sandbox)"), { try Self.spawnTimed("posix_spawn", [rootfs + "/bin/true"]) }))
         }
+        // One run of each series per round, in turn, so that the host's drift over the run (these
+        // machines are shared) falls on every series alike instead of on whichever ran last.
         for round in 0..<(warmup + runs) {
             for index in series.indices {
                 let elapsed = try series[index].once()

@@ -54,7 +54,6 @@ public final class Authenticator: Sendable {
     let nodeToken: [UInt8]?
     let defaultTenant: String
     let identities: IdentityCache
-    let policies = PolicyCache()
     let sigv4: SigV4Verifier
 
     /// - Parameter identityTTLMs: how long a credential, a principal and its attached policies
@@ -178,17 +177,7 @@ public final class Authenticator: Sendable {
             principalType: caller.principalType, conditionValues: values)
         request.setRequestTime(Date())
         let attached = try await identities.attachedPolicies(tenant: caller.tenant, principal: caller.principal)
-        var compiled: [CompiledPolicy] = []
-        for policy in attached {
-            do {
-                // Keyed by the document itself: two writes within one millisecond share a timestamp.
-                compiled.append(try policies.policy(id: "\(policy.tenant)/\(policy.name)", revision: policy.document) { policy.document })
-            } catch {
-                // Validated when stored; a document that no longer compiles grants nothing.
-                continue
-            }
-        }
-        return PolicyEvaluator.evaluate(request, policies: compiled)
+        return PolicyEvaluator.evaluate(request, policies: attached)
     }
 }
 

@@ -9,9 +9,16 @@ public final class SeccompFilter: @unchecked Sendable {
     let program: UnsafeMutableBufferPointer<sock_filter>
     /// Syscall names in the profile that this kernel's libseccomp does not know (skipped).
     public let unknownNames: [String]
+    /// Instructions in libseccomp's own program for the profile.
+    public let libseccompInstructionCount: Int
+    /// Whether the program is libseccomp's laid out again (SeccompLayout), or libseccomp's as is.
+    public let relaid: Bool
 
-    init(program: UnsafeMutableBufferPointer<sock_filter>, unknownNames: [String]) {
-        self.program = program
+    init(program: [sock_filter], libseccompInstructionCount: Int, relaid: Bool, unknownNames: [String]) {
+        self.program = .allocate(capacity: program.count)
+        _ = self.program.initialize(from: program)
+        self.libseccompInstructionCount = libseccompInstructionCount
+        self.relaid = relaid
         self.unknownNames = unknownNames
     }
 
@@ -25,8 +32,9 @@ public final class SeccompFilter: @unchecked Sendable {
     deinit { program.deallocate() }
 }
 
-/// Compiles profiles with libseccomp in the parent (never in the child, which may not allocate)
-/// and caches them by content.
+/// Compiles profiles with libseccomp in the parent (never in the child, which may not allocate),
+/// lays the program out again for a faster install (SeccompLayout: libseccomp's answers, fewer
+/// instructions), and caches them by content.
 public final class SeccompCompiler: Sendable {
     public static let shared = SeccompCompiler()
     private let cache = Mutex<[SeccompProfile: SeccompFilter]>([:])
@@ -60,6 +68,19 @@ public final class SeccompCompiler: Sendable {
     }
 
     static func compile(_ profile: SeccompProfile) throws(SandboxError) -> SeccompFilter {
+        // libseccomp's program defines what the profile means; the layout keeps its answers, and
+        // when it cannot prove that, libseccomp's program is used as it is.
+        let (reference, unknown) = try libseccompProgram(profile)
+        let layout = SeccompLayout(nativeArch: seccomp_arch_native())
+        let relaid = try layout.relayout(reference) { numbers throws(SandboxError) in
+            try libseccompProgram(profile, only: Set(numbers.map { Int32(bitPattern: $0) })).program
+        }
+        return SeccompFilter(program: relaid ?? reference, libseccompInstructionCount: reference.count,
+                             relaid: relaid != nil, unknownNames: unknown)
+    }
+
+    /// libseccomp's program for the profile, or for the rules of just the syscall numbers `only`.
+    static func libseccompProgram(_ profile: SeccompProfile, only: Set<Int32>? = nil) throws(SandboxError) -> (program: [sock_filter], unknownNames: [String]) {
         let defaultAction = action(profile.defaultAction, errno: profile.defaultErrnoRet)
         guard let ctx = seccomp_init(defaultAction) else {
             throw SandboxError(.seccomp, "seccomp_init failed")
@@ -89,6 +110,7 @@ public final class SeccompCompiler: Sendable {
                     unknown.append(name)
                     continue
                 }
+                if let only, !only.contains(number) { continue }
                 let rc = conditions.withUnsafeBufferPointer { buf in
                     seccomp_rule_add_array(ctx, ruleAction, number, UInt32(buf.count), buf.baseAddress)
                 }
@@ -102,12 +124,13 @@ public final class SeccompCompiler: Sendable {
         // Syscall numbers in a binary tree instead of one long chain of comparisons. The kernel
         // runs the program once per syscall number when it installs it (to cache the numbers
         // always allowed), and then on every syscall not in that cache: a few comparisons per
-        // number instead of up to one per rule. Only for a profile with rules to sort: libseccomp
+        // number instead of up to one per rule. (The layout usually replaces this program, but
+        // keeps it when it cannot account for it.) Only for a profile with rules to sort: libseccomp
         // before 2.5.4 built a filter that killed every call from a tree with no rules in it (its
         // issue 370); a short chain costs nothing anyway. Before 2.5.0 the level is refused, and
         // the chain stays.
         if rules >= Self.treeThreshold { _ = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2) }
-        return SeccompFilter(program: try export(ctx), unknownNames: unknown)
+        return (try export(ctx), unknown)
     }
 
     static func operatorCode(_ op: SeccompProfile.Argument.Operator) -> scmp_compare {
@@ -123,7 +146,7 @@ public final class SeccompCompiler: Sendable {
     }
 
     /// libseccomp 2.5.4 has no in-memory export: write the BPF to a memfd and read it back.
-    private static func export(_ ctx: scmp_filter_ctx) throws(SandboxError) -> UnsafeMutableBufferPointer<sock_filter> {
+    private static func export(_ ctx: scmp_filter_ctx) throws(SandboxError) -> [sock_filter] {
         let fd = cella_memfd("cella-seccomp")
         guard fd >= 0 else { throw SandboxError(.seccomp, "memfd_create: \(Errno.describe(-fd))") }
         defer { close(fd) }
@@ -134,12 +157,9 @@ public final class SeccompCompiler: Sendable {
         guard size > 0, size % MemoryLayout<sock_filter>.stride == 0, count <= Int(UInt16.max) else {
             throw SandboxError(.seccomp, "seccomp_export_bpf produced \(size) bytes")
         }
-        let program = UnsafeMutableBufferPointer<sock_filter>.allocate(capacity: count)
-        let read = pread(fd, program.baseAddress, size, 0)
-        guard read == size else {
-            program.deallocate()
-            throw SandboxError(.seccomp, "reading the exported seccomp program failed")
-        }
+        var program = [sock_filter](repeating: sock_filter(), count: count)
+        let read = program.withUnsafeMutableBytes { pread(fd, $0.baseAddress, size, 0) }
+        guard read == size else { throw SandboxError(.seccomp, "reading the exported seccomp program failed") }
         return program
     }
 }

@@ -15,13 +15,17 @@ public final class Sandbox: Sendable {
     private let state = Mutex<SandboxExit?>(nil)
     /// A held launch (made ahead of need) until its program runs or it dies.
     private let hold: Mutex<HeldLaunch?>
+    /// The cgroup files the exit reads, opened during the launch; taken (and closed) at the exit.
+    private let usageFiles: Mutex<CgroupUsageFiles?>
 
-    init(id: String, pid: pid_t, pidfd: Int32, cgroup: SandboxCgroup, held: HeldLaunch? = nil) {
+    init(id: String, pid: pid_t, pidfd: Int32, cgroup: SandboxCgroup, held: HeldLaunch? = nil,
+         usageFiles: CgroupUsageFiles? = nil) {
         self.id = id
         self.pid = pid
         self.pidfd = pidfd
         self.cgroup = cgroup
         self.hold = Mutex(held)
+        self.usageFiles = Mutex(usageFiles)
     }
 
     /// Launched held and not released yet: everything is in place but the program.
@@ -100,10 +104,14 @@ public final class Sandbox: Sendable {
             } else {
                 termination = .signaled(SIGKILL)
             }
-            let usage = cgroup.usage()
+            // In a closure, so the files are closed before the directories go.
+            let (usage, left) = { () -> (ResourceUsage, Bool) in
+                let files = usageFiles.withLock { $0.take() } ?? CgroupUsageFiles(cgroup)
+                return (files.usage(), files.hasProcesses)
+            }()
             // The namespace's init is reaped only after every other process in it; anything left
             // in the cgroup (a process that escaped the pid namespace cannot exist) is killed.
-            if !cgroup.processes().isEmpty { cgroup.killAll() }
+            if left { cgroup.killAll() }
             cgroup.destroy()
             // Reaped: a held child's stack and memory are free again.
             hold.withLock { $0 = nil }

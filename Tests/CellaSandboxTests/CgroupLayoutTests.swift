@@ -51,4 +51,22 @@ import Testing
             _ = try CgroupManager.detect(mountinfo: "", controllers: { _ in nil }, exists: { _ in false })
         }
     }
+
+    @Test("counters are parsed from the control files' bytes as the kernel writes them")
+    func usageParsing() {
+        func field(_ key: StaticString, _ text: String) -> UInt64? {
+            Array(text.utf8).withUnsafeBufferPointer { CgroupUsageFiles.field(key, in: $0) }
+        }
+        func number(_ text: String) -> UInt64? {
+            Array(text.utf8).withUnsafeBufferPointer { CgroupUsageFiles.number(in: $0[...]) }
+        }
+        #expect(field("usage_usec", "usage_usec 1234\nuser_usec 1000\nsystem_usec 234\n") == 1234)
+        #expect(field("oom_kill", "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n") == 3)
+        #expect(field("oom_kill", "low 0\nhigh 0\nmax 7\noom 1\noom_kill 0\noom_group_kill 0\n") == 0)
+        #expect(field("oom_kill", "oom_kill_disable 1\nunder_oom 0\n") == nil)
+        #expect(field("max", "max") == nil)
+        #expect(number("123456789012\n") == 123_456_789_012)
+        #expect(number("\n") == nil)
+        #expect(number("") == nil)
+    }
 }

@@ -6,7 +6,7 @@ public struct SandboxCgroup: Sendable {
     /// On v2 one directory; on v1 one per distinct hierarchy, in `rootDirectories` order.
     public let directories: [String]
 
-    private func directory(under hierarchy: String) -> String {
+    func directory(under hierarchy: String) -> String {
         directories.first { $0.hasPrefix(hierarchy + "/") } ?? directories[0]
     }
 
@@ -57,31 +57,7 @@ public struct SandboxCgroup: Sendable {
     }
 
     /// CPU time, peak memory and OOM kills so far.
-    public func usage() -> ResourceUsage {
-        var usage = ResourceUsage()
-        switch layout {
-        case .v2:
-            let dir = directories[0]
-            if let stat = try? FileIO.read(dir + "/cpu.stat"), let usec = Self.field("usage_usec", in: stat) {
-                usage.cpuNanoseconds = usec * 1000
-            }
-            usage.peakMemoryBytes = (try? FileIO.readUInt64(dir + "/memory.peak"))
-                ?? (try? FileIO.readUInt64(dir + "/memory.current")) ?? 0
-            if let events = try? FileIO.read(dir + "/memory.events") {
-                usage.oomKilled = (Self.field("oom_kill", in: events) ?? 0) > 0
-            }
-        case .v1(let memory, _, let cpuacct, _, _):
-            if let cpuacct {
-                usage.cpuNanoseconds = (try? FileIO.readUInt64(directory(under: cpuacct) + "/cpuacct.usage")) ?? 0
-            }
-            let mem = directory(under: memory)
-            usage.peakMemoryBytes = (try? FileIO.readUInt64(mem + "/memory.max_usage_in_bytes")) ?? 0
-            if let control = try? FileIO.read(mem + "/memory.oom_control") {
-                usage.oomKilled = (Self.field("oom_kill", in: control) ?? 0) > 0
-            }
-        }
-        return usage
-    }
+    public func usage() -> ResourceUsage { CgroupUsageFiles(self).usage() }
 
     /// The file holding the peak memory in bytes (v2 kernels before 5.19 have no `memory.peak`:
     /// the current usage stands in). A caller metering every invocation keeps it open and reads
@@ -143,13 +119,5 @@ public struct SandboxCgroup: Sendable {
             }
         }
         return clean
-    }
-
-    static func field(_ key: String, in text: String) -> UInt64? {
-        for line in text.split(separator: "\n") {
-            let parts = line.split(separator: " ")
-            if parts.count == 2, parts[0] == key { return UInt64(parts[1]) }
-        }
-        return nil
     }
 }

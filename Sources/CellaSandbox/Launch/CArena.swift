@@ -4,6 +4,8 @@ import Glibc
 /// Everything is freed together when the launch is over (the child has exec'd or failed).
 final class CArena {
     private var blocks: [UnsafeMutableRawPointer] = []
+    /// Objects whose memory the child reads too (a shared plan), kept as long as the arena.
+    private var kept: [AnyObject] = []
 
     deinit { for block in blocks { free(block) } }
 
@@ -12,6 +14,8 @@ final class CArena {
         blocks.append(copy)
         return UnsafePointer(copy)
     }
+
+    func keep(_ object: AnyObject) { kept.append(object) }
 
     func optionalString(_ s: String?) -> UnsafePointer<CChar>? { s.map(string) }
 

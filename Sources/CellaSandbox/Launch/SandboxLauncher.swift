@@ -29,8 +29,8 @@ public final class SandboxLauncher: Sendable {
     let defaultFilter: SeccompFilter
     let lastCapability: Int32
     let logger: Logger
-    /// Layer sets whose mountpoints were checked.
-    private let preparedLayers = Mutex<Set<[String]>>([])
+    /// Filesystem plans of the roots launched recently, with their host directories checked.
+    private let plans = PreparedPlan.Cache()
 
     /// Detects cgroups, compiles the default seccomp profile and creates the staging directory.
     /// - Throws: `SandboxError` when the host cannot run sandboxes (not root, no cgroup controllers).
@@ -96,36 +96,44 @@ public final class SandboxLauncher: Sendable {
     ///     `Sandbox.release(environment:)` execs the program. A sandbox made ahead of need.
     public func launch(_ spec: SandboxSpec, cgroup prepared: SandboxCgroup? = nil, held: Bool = false) throws(SandboxError) -> Sandbox {
         let filters: [sock_fprog]
-        let plan: FilesystemPlan
+        let plan: PreparedPlan
         do throws(SandboxError) {
             (filters, plan) = try self.plan(spec)
         } catch {
             prepared?.destroy()
             throw error
         }
-        let (pid, pidfd, hold, cgroup) = try start(spec, plan: plan, filters: filters, preparedCgroup: prepared, held: held)
-        return Sandbox(id: spec.id, pid: pid, pidfd: pidfd, cgroup: cgroup, held: hold)
+        let (pid, pidfd, hold, cgroup, usageFiles) = try start(spec, plan: plan, filters: filters, preparedCgroup: prepared, held: held)
+        return Sandbox(id: spec.id, pid: pid, pidfd: pidfd, cgroup: cgroup, held: hold, usageFiles: usageFiles)
     }
 
     /// Checks the spec and readies what its child needs: the seccomp filters and the mount plan.
-    private func plan(_ spec: SandboxSpec) throws(SandboxError) -> ([sock_fprog], FilesystemPlan) {
+    private func plan(_ spec: SandboxSpec) throws(SandboxError) -> ([sock_fprog], PreparedPlan) {
         try SpecValidator.validate(spec)
-        try prepareMountpoints(spec.rootfs)
         var filters = [spec.allowsTemplateClones ? try SeccompCompiler.shared.filter(for: .template).fprog : defaultFilter.fprog]
         if let extra = spec.extraSeccompProfile {
             filters.append(try SeccompCompiler.shared.filter(for: extra).fprog)
         }
         if !spec.protections.seccomp { filters = [] }
-        let codeFlags = spec.rootfs.code.map { cella_locked_mount_flags($0) } ?? 0
-        return (filters, FilesystemPlan(spec: spec, staging: staging, empty: emptyLayer, codeFlags: codeFlags))
+        // Once per root: a directory that changes afterwards fails at its mount step instead,
+        // with the step and errno.
+        let plan = try plans.plan(for: spec) { () throws(SandboxError) in
+            for path in spec.rootfs.layers + (spec.rootfs.code.map { [$0] } ?? []) {
+                try SpecValidator.checkHostDirectory(path)
+            }
+            try prepareMountpoints(spec.rootfs)
+            let codeFlags = spec.rootfs.code.map { cella_locked_mount_flags($0) } ?? 0
+            return PreparedPlan(FilesystemPlan(spec: spec, staging: staging, empty: emptyLayer, codeFlags: codeFlags))
+        }
+        return (filters, plan)
     }
 
     /// Clones the child and, while it mounts its root, makes its cgroup (or gives the prepared
     /// one its limits) and moves it in; the child waits for that before anything of the program's
     /// runs. On a throw the child is dead and the cgroup, prepared or made, is removed.
     private func start(
-        _ spec: SandboxSpec, plan: FilesystemPlan, filters: [sock_fprog], preparedCgroup: SandboxCgroup?, held: Bool
-    ) throws(SandboxError) -> (pid_t, Int32, HeldLaunch?, SandboxCgroup) {
+        _ spec: SandboxSpec, plan shared: PreparedPlan, filters: [sock_fprog], preparedCgroup: SandboxCgroup?, held: Bool
+    ) throws(SandboxError) -> (pid_t, Int32, HeldLaunch?, SandboxCgroup, CgroupUsageFiles) {
         var owned = preparedCgroup
         var started = false
         defer { if !started { owned?.destroy() } }
@@ -155,9 +163,12 @@ public final class SandboxLauncher: Sendable {
         }
 
         let arena = CArena()
-        // The child reads the config, its strings and its steps from the arena until it execs or
-        // dies: on every path out of here, whether it exec'd or was killed and reaped.
+        // The child reads the config, its strings and its steps from the arena (which keeps the
+        // shared plan) until it execs or dies: on every path out of here, whether it exec'd or was
+        // killed and reaped.
+        arena.keep(shared)
         defer { withExtendedLifetime(arena) {} }
+        let plan = shared.plan
         let user = spec.protections.runAsNamespaceRoot ? SandboxSpec.User(uid: 0, gid: 0) : spec.user
         let stdio: (Int32, Int32, Int32)
         switch spec.stdio {
@@ -182,7 +193,7 @@ public final class SandboxLauncher: Sendable {
         config.loopback_up = spec.protections.networkNamespace && prepared == nil ? 1 : 0
         config.net_ns_fd = prepared?.fd ?? -1
         config.fs_step_count = Int32(plan.steps.count)
-        config.fs_steps = plan.cSteps(in: arena)
+        config.fs_steps = shared.steps
         config.hostname = arena.string(spec.hostname)
         config.rlimit_count = Int32(spec.rlimits.count)
         config.rlimits = arena.array(spec.rlimits.map {
@@ -271,6 +282,8 @@ public final class SandboxLauncher: Sendable {
             throw failure
         }
         try release("in its cgroup")
+        // While the child drops its privileges and execs: the exit then only reads them.
+        let usageFiles = CgroupUsageFiles(cgroup)
 
         // EOF: exec succeeded (the pipe was close-on-exec). A record: the stage that failed, or
         // that a held child is ready.
@@ -279,7 +292,7 @@ public final class SandboxLauncher: Sendable {
         switch report {
         case nil where !held:
             started = true
-            return (pid, pidfd, nil, cgroup)
+            return (pid, pidfd, nil, cgroup, usageFiles)
         case let report? where held && report.stage == Int32(CELLA_STAGE_HELD.rawValue) && report.error == 0:
             stackInUse = true
             let hold = HeldLaunch(
@@ -287,7 +300,7 @@ public final class SandboxLauncher: Sendable {
                 environment: spec.environment, failure: setupFailure)
             (parentHold, parentError) = (-1, -1)
             started = true
-            return (pid, pidfd, hold, cgroup)
+            return (pid, pidfd, hold, cgroup, usageFiles)
         case nil:
             throw abort(SandboxError(.setupFailed, "sandbox setup failed: the child exited before it was held", stage: "hold"))
         case let report?:
@@ -327,9 +340,8 @@ public final class SandboxLauncher: Sendable {
     }
 
     /// Mountpoints the plan needs must exist in the lower layers; create missing ones in the
-    /// bottom layer (the runtime's rootfs), once per layer set.
+    /// bottom layer (the runtime's rootfs), once per root (with its plan).
     private func prepareMountpoints(_ rootfs: SandboxSpec.Rootfs) throws(SandboxError) {
-        if preparedLayers.withLock({ $0.contains(rootfs.layers) }) { return }
         var needed = FilesystemPlan.mountpoints
         if rootfs.code == nil { needed.removeAll { $0 == "var/task" } }
         for mountpoint in needed where !rootfs.layers.contains(where: { FileIO.exists($0 + "/" + mountpoint) }) {
@@ -337,6 +349,5 @@ public final class SandboxLauncher: Sendable {
                 throw SandboxError(.invalidSpec, "rootfs lacks /\(mountpoint) and it cannot be created", cause: error)
             }
         }
-        preparedLayers.withLock { _ = $0.insert(rootfs.layers) }
     }
 }

@@ -16,10 +16,9 @@ enum SpecValidator {
         guard let program = spec.command.first, !program.isEmpty else {
             throw invalid("no command to run")
         }
+        // The layers' and code's directories are checked (checkHostDirectory) once per root, as
+        // its plan is made.
         guard !spec.rootfs.layers.isEmpty else { throw invalid("the rootfs needs at least one layer") }
-        for path in spec.rootfs.layers + (spec.rootfs.code.map { [$0] } ?? []) {
-            try checkHostDirectory(path)
-        }
         guard spec.rootfs.tmpMiB >= 1, spec.rootfs.tmpMiB <= 64 * 1024 else {
             throw invalid("tmp size \(spec.rootfs.tmpMiB) MiB is outside 1...65536")
         }

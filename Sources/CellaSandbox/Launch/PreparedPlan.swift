@@ -1,0 +1,61 @@
+import CSandboxShim
+import Synchronization
+
+/// A filesystem plan in C memory, built once for each distinct root (layers, code, sizes,
+/// options) and shared by every launch that uses it: the children only read it. Making it costs
+/// the checks of the host directories, the mountpoints, a statvfs and some fifty strings; a
+/// launch of a root seen before skips all of that.
+final class PreparedPlan: @unchecked Sendable {  // Immutable after init; its arena is only read.
+    let plan: FilesystemPlan
+    let steps: UnsafePointer<cella_fs_step>
+    private let arena = CArena()
+
+    init(_ plan: FilesystemPlan) {
+        self.plan = plan
+        self.steps = plan.cSteps(in: arena)
+    }
+
+    /// What makes two specs' plans the same.
+    struct Key: Hashable {
+        var layers: [String]
+        var code: String?
+        var tmpMiB: Int
+        var shmMiB: Int
+        var nosuid: Bool
+        var templateClones: Bool
+        var workingDirectory: String
+
+        init(_ spec: SandboxSpec) {
+            layers = spec.rootfs.layers
+            code = spec.rootfs.code
+            tmpMiB = spec.rootfs.tmpMiB
+            shmMiB = spec.rootfs.shmMiB
+            nosuid = spec.protections.nosuid
+            templateClones = spec.allowsTemplateClones
+            workingDirectory = spec.workingDirectory
+        }
+    }
+
+    /// The plans of recent roots. Bounded: past `capacity` distinct roots it starts over (a plan
+    /// in use lives on with its launch).
+    final class Cache: Sendable {
+        private let plans = Mutex<[Key: PreparedPlan]>([:])
+        let capacity: Int
+
+        init(capacity: Int = 256) { self.capacity = capacity }
+
+        /// The plan for `spec`, made by `make` when there is none (outside the lock: two launches
+        /// of a new root may both make it; one is kept).
+        func plan(for spec: SandboxSpec, make: () throws(SandboxError) -> PreparedPlan) throws(SandboxError) -> PreparedPlan {
+            let key = Key(spec)
+            if let hit = plans.withLock({ $0[key] }) { return hit }
+            let made = try make()
+            return plans.withLock { plans in
+                if let raced = plans[key] { return raced }
+                if plans.count >= capacity { plans.removeAll() }
+                plans[key] = made
+                return made
+            }
+        }
+    }
+}

@@ -51,7 +51,7 @@
 #endif
 
 _Static_assert(sizeof(cella_child_error) == 12, "cella_child_error is read as 12 bytes by Swift");
-_Static_assert(sizeof(cella_fs_step) == 56, "cella_fs_step layout is shared with Swift");
+_Static_assert(sizeof(cella_fs_step) == 48, "cella_fs_step layout is shared with Swift");
 _Static_assert(sizeof(cella_rlimit) == 24, "cella_rlimit layout is shared with Swift");
 
 // The kernel's struct sigaction for rt_sigaction (not glibc's, whose mask is 128 bytes).
@@ -114,18 +114,6 @@ static int child_fs_step(const cella_fs_step *s) {
     switch (s->kind) {
     case CELLA_FS_MOUNT:
         r = SYS5(SYS_mount, s->source, s->target, s->fstype, s->flags, s->data);
-        break;
-    case CELLA_FS_MKDIR:
-        r = SYS3(SYS_mkdirat, AT_FDCWD, s->target, s->mode);
-        if (r == -EEXIST) r = 0;
-        break;
-    case CELLA_FS_TOUCH:
-        r = SYS4(SYS_openat, AT_FDCWD, s->target, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (r >= 0) r = SYS1(SYS_close, r);
-        break;
-    case CELLA_FS_SYMLINK:
-        r = SYS3(SYS_symlinkat, s->source, AT_FDCWD, s->target);
-        if (r == -EEXIST) r = 0;
         break;
     case CELLA_FS_PIVOT:
         // pivot_root(".", ".") stacks the old root under the new one; detaching "." then removes

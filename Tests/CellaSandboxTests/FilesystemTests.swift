@@ -18,6 +18,43 @@ extension SandboxTests {
             #expect(try TestEnvironment.probe("write", "/dev/shm/x") == "ok")
         }
 
+        @Test("/dev holds the host's harmless devices and is read-only but for /dev/shm, whose size is bounded")
+        func dev() throws {
+            #expect(try TestEnvironment.probe("read", "/dev/zero") == "ok 64")
+            #expect(try TestEnvironment.probe("read", "/dev/urandom") == "ok 64")
+            #expect(try TestEnvironment.probe("read", "/dev/null") == "ok 0")
+            #expect(try TestEnvironment.probe("write", "/dev/full") == "errno=ENOSPC")
+            #expect(try TestEnvironment.probe("write", "/dev/x") == "errno=EROFS", "control: /dev/shm takes writes (above)")
+            #expect(try TestEnvironment.probe("write", "/dev/null/x") == "errno=ENOTDIR")
+            let shm = try TestEnvironment.probe("fill", "/dev/shm/big") { $0.rootfs.shmMiB = 8 }
+            #expect(shm == "errno=ENOSPC bytes=\(8 << 20)", "8 MiB /dev/shm: \(shm)")
+        }
+
+        @Test("the /dev skeleton is made when missing, kept when whole, and refused when anything else is in it")
+        func devSkeleton() throws {
+            let dev = TestEnvironment.stateDirectory + "/skeleton-test/dev"
+            try FileIO.makeDirectories(TestEnvironment.stateDirectory + "/skeleton-test")
+            defer { try? FileManager.default.removeItem(atPath: TestEnvironment.stateDirectory + "/skeleton-test") }
+            try DevSkeleton.make(at: dev)
+            #expect(Set(try FileIO.list(dev)) == ["null", "zero", "full", "random", "urandom", "fd", "stdin", "stdout", "stderr", "shm"])
+            try DevSkeleton.make(at: dev)
+            func refusal() -> String? {
+                do { try DevSkeleton.make(at: dev) } catch { return error.message }
+                return nil
+            }
+            try "x".write(toFile: dev + "/extra", atomically: false, encoding: .utf8)
+            #expect(refusal()?.contains("extra") == true)
+            unlink(dev + "/extra")
+            unlink(dev + "/stdin")
+            symlink("/etc/passwd", dev + "/stdin")
+            #expect(refusal()?.contains("stdin") == true)
+            unlink(dev + "/stdin")
+            try "x".write(toFile: dev + "/shm/left", atomically: false, encoding: .utf8)
+            #expect(refusal()?.contains("shm") == true)
+            unlink(dev + "/shm/left")
+            #expect(refusal() == nil, "control: whole again (stdin remade)")
+        }
+
         @Test("/tmp fills up at its limit with ENOSPC, and a larger limit lets more in")
         func tmpLimit() throws {
             let small = try TestEnvironment.probe("fill", "/tmp/big") { $0.rootfs.tmpMiB = 8 }

@@ -26,9 +26,6 @@ extern "C" {
 /// What a filesystem step does. Steps run in order, in the child, before privileges are dropped.
 typedef enum {
     CELLA_FS_MOUNT = 1,   ///< mount(source, target, fstype, flags, data)
-    CELLA_FS_MKDIR = 2,   ///< mkdir(target, mode); an existing directory is fine
-    CELLA_FS_TOUCH = 3,   ///< create an empty regular file at target (a bind-mount target)
-    CELLA_FS_SYMLINK = 4, ///< symlink(source, target)
     CELLA_FS_PIVOT = 5,   ///< chdir(target); pivot_root(".", "."); umount2(".", MNT_DETACH); chdir("/")
     CELLA_FS_CHDIR = 6,   ///< chdir(target)
 } cella_fs_kind;
@@ -42,8 +39,6 @@ typedef struct {
     const char *fstype;
     const char *data;
     unsigned long flags;   ///< MS_* flags for CELLA_FS_MOUNT
-    uint32_t mode;         ///< for CELLA_FS_MKDIR
-    uint32_t _pad;
 } cella_fs_step;
 
 typedef struct {

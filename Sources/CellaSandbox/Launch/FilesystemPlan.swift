@@ -6,7 +6,8 @@ import Glibc
 /// goes: a user namespace may only mount proc while a full proc is visible), masked and read-only
 /// proc paths as in the OCI defaults, a minimal `/dev`, `/tmp`, then pivot_root. The root is
 /// read-only, so its overlay needs no upper layer; `/tmp` and `/dev/shm` are the only writable
-/// places.
+/// places. `/dev` is the launcher's skeleton (DevSkeleton), bound read-only, with the host's
+/// harmless devices bound onto its files (a user namespace cannot mknod) and a tmpfs on `shm`.
 struct FilesystemPlan {
     struct Step {
         var kind: cella_fs_kind
@@ -15,7 +16,6 @@ struct FilesystemPlan {
         var fstype: String? = nil
         var data: String? = nil
         var flags: UInt = 0
-        var mode: UInt32 = 0
         var optional = false
 
         /// What operators read in an error: `mount proc on /proc`.
@@ -35,10 +35,14 @@ struct FilesystemPlan {
     /// - Parameters:
     ///   - staging: a directory that exists on the host; the child mounts its root there, in its
     ///     own mount namespace, so the host never sees it.
-    ///   - empty: an empty host directory, the bottom layer under a rootfs of one layer.
+    ///   - empty: an empty host directory, the bottom layer under a rootfs of one layer, and
+    ///     what masked proc directories are bound from.
+    ///   - devSkeleton: the directory every sandbox's /dev is bound from.
+    ///   - stateFlags: the statvfs flags of the mount `empty` and `devSkeleton` are on, which their
+    ///     read-only remounts must keep.
     ///   - codeFlags: the statvfs flags of the code directory's mount, which a read-only remount
     ///     of its bind must keep (the kernel locks them in a user namespace).
-    init(spec: SandboxSpec, staging: String, empty: String, codeFlags: UInt) {
+    init(spec: SandboxSpec, staging: String, empty: String, devSkeleton: String, stateFlags: UInt, codeFlags: UInt) {
         let rootfs = spec.rootfs
         let nosuid: UInt = spec.protections.nosuid ? UInt(MS_NOSUID) : 0
         let root = staging
@@ -67,10 +71,14 @@ struct FilesystemPlan {
             add(.init(kind: CELLA_FS_MOUNT, source: "/dev/null", target: root + path,
                       flags: UInt(MS_BIND), optional: true, label: "mask \(path)"))
         }
+        // The empty directory, read-only: what a read-only tmpfs shows (runc's mask), for one bind
+        // instead of a new filesystem.
+        let readOnly = UInt(MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
         for path in Self.maskedDirectories {
-            add(.init(kind: CELLA_FS_MOUNT, source: "cella", target: root + path, fstype: "tmpfs",
-                      data: "mode=0555", flags: UInt(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC),
-                      optional: true, label: "mask \(path)"))
+            add(.init(kind: CELLA_FS_MOUNT, source: empty, target: root + path,
+                      flags: UInt(MS_BIND), optional: true, label: "mask \(path)"))
+            add(.init(kind: CELLA_FS_MOUNT, target: root + path, flags: readOnly | stateFlags,
+                      optional: true, label: "remount the mask of \(path) read-only"))
         }
         for path in Self.readOnlyPaths {
             add(.init(kind: CELLA_FS_MOUNT, source: root + path, target: root + path,
@@ -80,21 +88,17 @@ struct FilesystemPlan {
                       optional: true, label: "remount \(path) read-only"))
         }
 
-        // /dev: a small tmpfs holding the host's harmless character devices (bind-mounted: a user
-        // namespace cannot mknod), the usual links, and /dev/shm whose size the tmpfs bounds.
-        add(.init(kind: CELLA_FS_MOUNT, source: "cella", target: root + "/dev", fstype: "tmpfs",
-                  data: "size=\(rootfs.shmMiB)m,mode=0755", flags: UInt(MS_NOSUID | MS_NOEXEC),
-                  label: "mount tmpfs on /dev"))
+        add(.init(kind: CELLA_FS_MOUNT, source: devSkeleton, target: root + "/dev",
+                  flags: UInt(MS_BIND), label: "bind /dev"))
+        add(.init(kind: CELLA_FS_MOUNT, target: root + "/dev", flags: readOnly | stateFlags,
+                  label: "remount /dev read-only"))
         for device in Self.devices {
-            add(.init(kind: CELLA_FS_TOUCH, target: root + "/dev/" + device, label: "create /dev/\(device)"))
             add(.init(kind: CELLA_FS_MOUNT, source: "/dev/" + device, target: root + "/dev/" + device,
                       flags: UInt(MS_BIND), label: "bind /dev/\(device)"))
         }
-        for (link, target) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
-                               ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
-            add(.init(kind: CELLA_FS_SYMLINK, source: target, target: root + "/dev/" + link, label: "link /dev/\(link)"))
-        }
-        add(.init(kind: CELLA_FS_MKDIR, target: root + "/dev/shm", mode: 0o1777, label: "mkdir /dev/shm"))
+        add(.init(kind: CELLA_FS_MOUNT, source: "cella", target: root + "/dev/shm", fstype: "tmpfs",
+                  data: "size=\(rootfs.shmMiB)m,mode=1777", flags: UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC),
+                  label: "mount tmpfs on /dev/shm"))
 
         add(.init(kind: CELLA_FS_MOUNT, source: "cella", target: root + "/tmp", fstype: "tmpfs",
                   data: "size=\(rootfs.tmpMiB)m,mode=1777", flags: UInt(MS_NODEV) | nosuid,
@@ -112,7 +116,7 @@ struct FilesystemPlan {
                 kind: Int32(step.kind.rawValue), optional: step.optional ? 1 : 0,
                 source: arena.optionalString(step.source), target: arena.string(step.target),
                 fstype: arena.optionalString(step.fstype), data: arena.optionalString(step.data),
-                flags: step.flags, mode: step.mode, _pad: 0)
+                flags: step.flags)
         })
     }
 }

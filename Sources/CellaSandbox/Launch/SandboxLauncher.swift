@@ -24,8 +24,14 @@ public final class SandboxLauncher: Sendable {
     /// Where a program named without a '/' is searched for when the environment has no PATH.
     static let defaultSearchPath = "/usr/local/bin:/usr/bin:/bin"
     let staging: String
-    /// An empty directory: the bottom overlay layer under a rootfs of one layer.
+    /// An empty directory: the bottom overlay layer under a rootfs of one layer, and what masked
+    /// proc directories are bound from.
     let emptyLayer: String
+    /// What every sandbox's /dev is bound from (DevSkeleton).
+    let devSkeleton: String
+    /// The statvfs flags of the state directory's mount, which a read-only remount of a bind from
+    /// it must keep (the kernel locks them in a user namespace).
+    let stateFlags: UInt
     let defaultFilter: SeccompFilter
     let lastCapability: Int32
     let logger: Logger
@@ -44,6 +50,7 @@ public final class SandboxLauncher: Sendable {
         self.defaultFilter = try SeccompCompiler.shared.filter(for: .default)
         self.staging = configuration.stateDirectory + "/mnt"
         self.emptyLayer = configuration.stateDirectory + "/empty"
+        self.devSkeleton = configuration.stateDirectory + "/dev"
         do {
             try FileIO.makeDirectories(staging)
             try FileIO.makeDirectories(emptyLayer)
@@ -61,6 +68,8 @@ public final class SandboxLauncher: Sendable {
         guard lstat(emptyLayer, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, contents?.isEmpty == true else {
             throw SandboxError(.launchFailed, "\(emptyLayer) must be an empty directory (it is the bottom layer of every one-layer root); remove what is in it")
         }
+        try DevSkeleton.make(at: devSkeleton)
+        self.stateFlags = cella_locked_mount_flags(configuration.stateDirectory)
         let cap = (try? FileIO.read("/proc/sys/kernel/cap_last_cap")).flatMap { Int32($0.trimmingWhitespace()) }
         self.lastCapability = cap ?? 40
     }
@@ -123,7 +132,9 @@ public final class SandboxLauncher: Sendable {
             }
             try prepareMountpoints(spec.rootfs)
             let codeFlags = spec.rootfs.code.map { cella_locked_mount_flags($0) } ?? 0
-            return PreparedPlan(FilesystemPlan(spec: spec, staging: staging, empty: emptyLayer, codeFlags: codeFlags))
+            return PreparedPlan(FilesystemPlan(
+                spec: spec, staging: staging, empty: emptyLayer, devSkeleton: devSkeleton, stateFlags: stateFlags,
+                codeFlags: codeFlags))
         }
         return (filters, plan)
     }

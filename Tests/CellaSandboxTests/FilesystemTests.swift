@@ -53,6 +53,19 @@ extension SandboxTests {
             #expect(refusal()?.contains("shm") == true)
             unlink(dev + "/shm/left")
             #expect(refusal() == nil, "control: whole again (stdin remade)")
+            // Only permissions keep sandboxes out of it: a file others may write, or one not
+            // root's, is refused; so is a skeleton that is a symlink.
+            chmod(dev + "/null", 0o666)
+            #expect(refusal()?.contains("null") == true)
+            chmod(dev + "/null", 0o644)
+            chown(dev + "/zero", 1000, 1000)
+            #expect(refusal()?.contains("zero") == true)
+            chown(dev + "/zero", 0, 0)
+            #expect(refusal() == nil, "control: whole again")
+            let elsewhere = TestEnvironment.stateDirectory + "/skeleton-test/elsewhere"
+            rename(dev, elsewhere)
+            symlink(elsewhere, dev)
+            #expect(refusal() != nil, "a symlinked skeleton")
         }
 
         @Test("/tmp fills up at its limit with ENOSPC, and a larger limit lets more in")

@@ -83,6 +83,43 @@ extension SandboxTests {
             }
         }
 
+        @Test("a root whose mount step failed has its directories checked again at its next launch")
+        func planCheckedAgain() throws {
+            let launcher = try TestEnvironment.launcher.get()
+            let bottom = try TestEnvironment.rootfs.get()
+            let top = "/tmp/cella-test-replan-\(getpid())"
+            try FileIO.makeDirectories(top)
+            chmod(top, 0o755)
+            defer { try? FileManager.default.removeItem(atPath: top) }
+            let spec = try TestEnvironment.spec(["/bin/true"]) { $0.rootfs.layers = [top, bottom] }
+            func launch() throws(SandboxError) -> SandboxExit {
+                var fresh = spec
+                fresh.id = TestEnvironment.nextID()
+                return try launcher.launch(fresh).waitBlocking()
+            }
+            #expect(try launch().shellStatus == 0, "control: the stacked root works")
+            // Gone after its plan was made: the mount step says so.
+            rmdir(top)
+            do {
+                _ = try launch()
+                Issue.record("a missing layer should fail")
+            } catch {
+                #expect(error.code == .setupFailed && error.stage == "mount overlay root" && error.errno == ENOENT, "\(error)")
+            }
+            // Back, but unreachable for the sandbox's user: checked again, so the launch is refused
+            // before anything is made, with the fix in the message (a stale plan would have failed
+            // at the mount step instead).
+            mkdir(top, 0o700)
+            do {
+                _ = try launch()
+                Issue.record("an unreachable layer should be refused")
+            } catch {
+                #expect(error.code == .invalidSpec && error.message.contains("chmod o+x \(top)"), "\(error)")
+            }
+            chmod(top, 0o755)
+            #expect(try launch().shellStatus == 0, "control: reachable again")
+        }
+
         @Test("a second sandbox with a running sandbox's id is refused, and the first is untouched")
         func duplicateID() throws {
             let launcher = try TestEnvironment.launcher.get()

@@ -94,10 +94,18 @@ import Testing
         #expect(Set(open) == Set(["socket", "socketpair", "clone", "personality"].map(Self.number)))
     }
 
+    static func name(_ number: UInt32) -> String? {
+        guard let name = seccomp_syscall_resolve_num_arch(native, Int32(number)) else { return nil }
+        defer { free(name) }
+        return String(cString: name)
+    }
+
     /// A profile whose rules overlap on the same syscalls, with every comparison operator on
-    /// 64-bit values, actions of every kind, and a default that kills.
+    /// 64-bit values, actions of every kind, and a default that kills; and a run of plain allows
+    /// long enough that the laid-out program is the shorter one (so it is used).
+    static let special = ["socket", "personality", "dup", "dup2", "ioctl", "mount", "umount2", "getpid"]
     static let overlapping = SeccompProfile(defaultAction: .killProcess, syscalls: [
-        .init(names: ["read", "write", "close", "fstat", "lseek", "mmap", "mprotect", "munmap", "brk"], action: .allow),
+        .init(names: (0..<UInt32(300)).compactMap(name).filter { !special.contains($0) }, action: .allow),
         .init(names: ["read"], action: .killProcess, args: [.init(index: 0, value: 5, op: .equal)]),
         .init(names: ["write"], action: .errno, errnoRet: 7, args: [.init(index: 0, value: 5, op: .equal)]),
         .init(names: ["socket"], action: .allow, args: [.init(index: 0, value: 1, op: .equal)]),
@@ -125,26 +133,56 @@ import Testing
         #expect(Self.answer(filter, "dup2", [9, 4, 0, 0, 0, 0]) == .action(0x8000_0000))
     }
 
-    @Test("a profile with no rules and one whose answers alternate with every number (far jumps)")
-    func shapes() throws {
+    @Test("a profile with no rules keeps libseccomp's (shorter) program")
+    func empty() throws {
         let empty = SeccompProfile(defaultAction: .allow, syscalls: [])
-        let emptyFilter = try SeccompCompiler().filter(for: empty)
-        #expect(emptyFilter.relaid)
-        Self.expectSameAnswers(emptyFilter, try SeccompCompiler.libseccompProgram(empty).program, arguments: [[0, 0, 0, 0, 0, 0]])
-
-        // Every even-numbered syscall allowed: ranges alternate, so the lower half of the search
-        // holds several hundred instructions and its jumps must go through `ja`.
-        let names = (0..<UInt32(440)).filter { $0 % 2 == 0 }.compactMap { number -> String? in
-            guard let name = seccomp_syscall_resolve_num_arch(Self.native, Int32(number)) else { return nil }
-            defer { free(name) }
-            return String(cString: name)
-        }
-        let alternating = SeccompProfile(defaultAction: .errno, defaultErrnoRet: 38, syscalls: [.init(names: names, action: .allow)])
-        let filter = try SeccompCompiler().filter(for: alternating)
-        let reference = try SeccompCompiler.libseccompProgram(alternating).program
-        #expect(filter.relaid)
-        #expect(filter.instructionCount > 2 * 256, "\(filter.instructionCount) instructions: the far-jump path was not reached")
+        let filter = try SeccompCompiler().filter(for: empty)
+        let reference = try SeccompCompiler.libseccompProgram(empty).program
+        #expect(!filter.relaid)
+        #expect(filter.instructionCount == reference.count)
         Self.expectSameAnswers(filter, reference, arguments: [[0, 0, 0, 0, 0, 0]])
+    }
+
+    @Test("answers that alternate with every number lay out with far jumps and keep every answer")
+    func farJumps() throws {
+        // A chain with an answer per number, alternating between two actions, written long (the
+        // number reloaded before each return) so that the search is the shorter program: its
+        // lower halves hold several hundred instructions, reached through `ja`.
+        var reference = [SeccompLayout.load(4), SeccompLayout.jump(SeccompEmulator.jumpEqual, Self.native, whenTrue: 1, whenFalse: 0),
+                         SeccompLayout.ret(0), SeccompLayout.load(0)]
+        for number in UInt32(0)..<600 {
+            reference.append(SeccompLayout.jump(SeccompEmulator.jumpEqual, number, whenTrue: 0, whenFalse: 2))
+            reference.append(SeccompLayout.load(0))
+            reference.append(SeccompLayout.ret(number % 2 == 0 ? Self.allow : Self.errno(ENOSYS)))
+        }
+        reference.append(SeccompLayout.ret(Self.errno(EPERM)))
+        let relaid = try SeccompLayout(nativeArch: Self.native).relayout(reference) { _ in
+            Issue.record("no argument rules, so no tail")
+            return []
+        }
+        let program = try #require(relaid)
+        #expect(program.count > 2 * 256 && program.count < reference.count, "\(program.count) instructions")
+        #expect(program.contains { $0.code == SeccompEmulator.jumpAlways }, "the far-jump path was not reached")
+        for call in Self.calls() {
+            #expect(SeccompEmulator.run(program, call) == SeccompEmulator.run(reference, call), "\(call)")
+        }
+        #expect(SeccompEmulator.run(program, .init(number: 599, arch: Self.native)) == .action(Self.errno(ENOSYS)))
+        #expect(SeccompEmulator.run(program, .init(number: 600, arch: Self.native)) == .action(Self.errno(EPERM)))
+    }
+
+    @Test("a profile whose laid-out program would be longer than libseccomp's keeps libseccomp's")
+    func longerKept() throws {
+        // One argument rule on each of about 350 syscalls: the tail alone is libseccomp's whole
+        // program again, and the search comes on top of it.
+        let names = (0..<UInt32(400)).compactMap(Self.name)
+        let profile = SeccompProfile(defaultAction: .errno, syscalls: [
+            .init(names: names, action: .allow, args: [.init(index: 0, value: 1, op: .equal)]),
+        ])
+        let filter = try SeccompCompiler().filter(for: profile)
+        let reference = try SeccompCompiler.libseccompProgram(profile).program
+        #expect(!filter.relaid)
+        #expect(filter.instructionCount == reference.count)
+        #expect(Array(filter.program).elementsEqual(reference) { $0.code == $1.code && $0.jt == $1.jt && $0.jf == $1.jf && $0.k == $1.k })
     }
 
     @Test("the emulator reads seccomp_data as the kernel lays it out and refuses what it does not model")

@@ -17,6 +17,10 @@ enum DevSkeleton {
         }
         do throws(SystemError) {
             try FileIO.makeDirectory(path)
+            var link = stat()
+            if lstat(path, &link) == 0 && link.st_mode & S_IFMT == S_IFLNK {
+                throw SystemError(call: "lstat", subject: path + " (a symlink)", errno: ELOOP)
+            }
             chmod(path, 0o755)
             for device in FilesystemPlan.devices {
                 let fd = open(path + "/" + device, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0o644)
@@ -30,10 +34,19 @@ enum DevSkeleton {
         } catch {
             throw SandboxError(.launchFailed, "cannot make the /dev skeleton at \(path)", cause: error)
         }
+        // Only file permissions keep a sandbox out of the skeleton (its read-only remount is made
+        // in the sandbox's own namespace, so the kernel does not lock it): everything here must
+        // be the host root's, writable by nobody else, and no symlink may lead elsewhere.
         var st = stat()
+        func owned(_ name: String, _ type: mode_t) -> Bool {
+            lstat(path + name, &st) == 0 && st.st_mode & S_IFMT == type && st.st_uid == 0 && st.st_mode & 0o022 == 0
+        }
+        guard owned("", S_IFDIR) else {
+            throw SandboxError(.launchFailed, "\(path) must be a directory of root's that only root may write: it is every sandbox's /dev; remove it")
+        }
         for device in FilesystemPlan.devices {
-            guard lstat(path + "/" + device, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_size == 0 else {
-                throw refuse("a \(device) that is not an empty file")
+            guard owned("/" + device, S_IFREG), st.st_size == 0 else {
+                throw refuse("a \(device) that is not an empty file of root's that only root may write")
             }
         }
         for (link, target) in links {
@@ -43,8 +56,8 @@ enum DevSkeleton {
                 throw refuse("a \(link) that is not a link to \(target)")
             }
         }
-        guard lstat(path + "/shm", &st) == 0, st.st_mode & S_IFMT == S_IFDIR, (try? FileIO.list(path + "/shm"))?.isEmpty == true else {
-            throw refuse("a shm that is not an empty directory")
+        guard owned("/shm", S_IFDIR), (try? FileIO.list(path + "/shm"))?.isEmpty == true else {
+            throw refuse("a shm that is not an empty directory of root's that only root may write")
         }
         let expected = Set(FilesystemPlan.devices + links.map(\.0) + ["shm"])
         let extra = Set((try? FileIO.list(path)) ?? []).subtracting(expected)

@@ -8,10 +8,12 @@ import Synchronization
 final class PreparedPlan: @unchecked Sendable {  // Immutable after init; its arena is only read.
     let plan: FilesystemPlan
     let steps: UnsafePointer<cella_fs_step>
+    let key: Key
     private let arena = CArena()
 
-    init(_ plan: FilesystemPlan) {
+    init(_ plan: FilesystemPlan, key: Key) {
         self.plan = plan
+        self.key = key
         self.steps = plan.cSteps(in: arena)
     }
 
@@ -46,10 +48,10 @@ final class PreparedPlan: @unchecked Sendable {  // Immutable after init; its ar
 
         /// The plan for `spec`, made by `make` when there is none (outside the lock: two launches
         /// of a new root may both make it; one is kept).
-        func plan(for spec: SandboxSpec, make: () throws(SandboxError) -> PreparedPlan) throws(SandboxError) -> PreparedPlan {
+        func plan(for spec: SandboxSpec, make: (Key) throws(SandboxError) -> PreparedPlan) throws(SandboxError) -> PreparedPlan {
             let key = Key(spec)
             if let hit = plans.withLock({ $0[key] }) { return hit }
-            let made = try make()
+            let made = try make(key)
             return plans.withLock { plans in
                 if let raced = plans[key] { return raced }
                 if plans.count >= capacity { plans.removeAll() }
@@ -57,5 +59,14 @@ final class PreparedPlan: @unchecked Sendable {  // Immutable after init; its ar
                 return made
             }
         }
+
+        /// Forgets `plan` (not a newer one made for the same root meanwhile).
+        func remove(_ plan: PreparedPlan) {
+            plans.withLock { plans in
+                if plans[plan.key] === plan { plans[plan.key] = nil }
+            }
+        }
+
+        var count: Int { plans.withLock { $0.count } }
     }
 }

@@ -36,7 +36,7 @@ public final class SandboxLauncher: Sendable {
     let lastCapability: Int32
     let logger: Logger
     /// Filesystem plans of the roots launched recently, with their host directories checked.
-    private let plans = PreparedPlan.Cache()
+    let plans = PreparedPlan.Cache()
 
     /// Detects cgroups, compiles the default seccomp profile and creates the staging directory.
     /// - Throws: `SandboxError` when the host cannot run sandboxes (not root, no cgroup controllers).
@@ -126,7 +126,7 @@ public final class SandboxLauncher: Sendable {
         if !spec.protections.seccomp { filters = [] }
         // Once per root: a directory that changes afterwards fails at its mount step instead,
         // with the step and errno.
-        let plan = try plans.plan(for: spec) { () throws(SandboxError) in
+        let plan = try plans.plan(for: spec) { key throws(SandboxError) in
             for path in spec.rootfs.layers + (spec.rootfs.code.map { [$0] } ?? []) {
                 try SpecValidator.checkHostDirectory(path)
             }
@@ -134,7 +134,7 @@ public final class SandboxLauncher: Sendable {
             let codeFlags = spec.rootfs.code.map { cella_locked_mount_flags($0) } ?? 0
             return PreparedPlan(FilesystemPlan(
                 spec: spec, staging: staging, empty: emptyLayer, devSkeleton: devSkeleton, stateFlags: stateFlags,
-                codeFlags: codeFlags))
+                codeFlags: codeFlags), key: key)
         }
         return (filters, plan)
     }
@@ -253,6 +253,9 @@ public final class SandboxLauncher: Sendable {
             return error
         }
         let setupFailure = { (report: cella_child_error) -> SandboxError in
+            // The plan's checks were made once; a mount step that fails (a layer rebuilt or
+            // removed, a code directory's mount changed) makes the next launch check anew.
+            if report.stage == Int32(CELLA_STAGE_FS_STEP.rawValue) { self.plans.remove(shared) }
             let stage = self.describe(stage: report.stage, step: report.step, plan: plan, spec: spec)
             return SandboxError(
                 .setupFailed, "sandbox setup failed: \(stage): \(Errno.describe(report.error))",

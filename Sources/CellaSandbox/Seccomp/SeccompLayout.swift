@@ -25,6 +25,13 @@ struct SeccompLayout {
     /// one is skipped): libseccomp's answer for each must be the one the new program gives.
     static let foreignArches: [UInt32] = [0x4000_0003, 0xC000_003E, 0xC000_00B7, 0x4000_0028, 0xC000_00F3]
 
+    /// BPF_MAXINSNS: the kernel refuses a longer classic BPF program.
+    static let kernelLimit = 4096
+    /// Samples times argument-checked syscalls the equivalence check may try (each one runs
+    /// both programs): a fraction of a second in a debug build. The default profile needs a few
+    /// tens of thousands.
+    static let checkBudget = 400_000
+
     enum Leaf: Equatable {
         case action(UInt32)
         case arguments
@@ -80,11 +87,18 @@ struct SeccompLayout {
         emitSearch(ranges[...], into: &program, tailJumps: &tailJumps)
         // Every argument-checked number jumps to the start of their own program, appended last.
         for at in tailJumps { program[at].k = UInt32(program.count - at - 1) }
-        let tailProgram = argumentNumbers.isEmpty ? [] : try tail(argumentNumbers)
+        // A tail libseccomp cannot make leaves its whole program in place, as any doubt does.
+        guard let tailProgram = argumentNumbers.isEmpty ? [] : try? tail(argumentNumbers) else { return nil }
         program += tailProgram
-        guard program.count <= Int(UInt16.max),
+        // Never longer than libseccomp's (profiles of many argument rules can come out longer),
+        // and never past the kernel's limit on a classic BPF program (BPF_MAXINSNS).
+        guard program.count < reference.count, program.count <= Self.kernelLimit else { return nil }
+        let samples = argumentNumbers.isEmpty ? [] : Self.argumentSamples(from: tailProgram)
+        // The check runs both programs per sample and argument-checked number: past a budget
+        // (profiles with hundreds of argument rules), libseccomp's program is kept instead.
+        guard samples.count * argumentNumbers.count <= Self.checkBudget,
               Self.agrees(program, with: reference, starts: starts, argumentNumbers: argumentNumbers,
-                          samples: argumentNumbers.isEmpty ? [] : Self.argumentSamples(from: tailProgram), native: nativeArch)
+                          samples: samples, native: nativeArch)
         else { return nil }
         return program
     }

@@ -66,7 +66,5 @@ final class PreparedPlan: @unchecked Sendable {  // Immutable after init; its ar
                 if plans[plan.key] === plan { plans[plan.key] = nil }
             }
         }
-
-        var count: Int { plans.withLock { $0.count } }
     }
 }

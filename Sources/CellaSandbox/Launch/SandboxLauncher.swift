@@ -36,7 +36,7 @@ public final class SandboxLauncher: Sendable {
     let lastCapability: Int32
     let logger: Logger
     /// Filesystem plans of the roots launched recently, with their host directories checked.
-    let plans = PreparedPlan.Cache()
+    private let plans = PreparedPlan.Cache()
 
     /// Detects cgroups, compiles the default seccomp profile and creates the staging directory.
     /// - Throws: `SandboxError` when the host cannot run sandboxes (not root, no cgroup controllers).

@@ -18,8 +18,7 @@ public final class Sandbox: Sendable {
     /// The cgroup files the exit reads, opened during the launch; taken (and closed) at the exit.
     private let usageFiles: Mutex<CgroupUsageFiles?>
 
-    init(id: String, pid: pid_t, pidfd: Int32, cgroup: SandboxCgroup, held: HeldLaunch? = nil,
-         usageFiles: CgroupUsageFiles? = nil) {
+    init(id: String, pid: pid_t, pidfd: Int32, cgroup: SandboxCgroup, held: HeldLaunch?, usageFiles: CgroupUsageFiles) {
         self.id = id
         self.pid = pid
         self.pidfd = pidfd
@@ -104,14 +103,13 @@ public final class Sandbox: Sendable {
             } else {
                 termination = .signaled(SIGKILL)
             }
-            // In a closure, so the files are closed before the directories go.
-            let (usage, left) = { () -> (ResourceUsage, Bool) in
-                let files = usageFiles.withLock { $0.take() } ?? CgroupUsageFiles(cgroup)
-                return (files.usage(), files.hasProcesses)
-            }()
+            // Taken once (this runs once), and closed before the directories go.
+            var files = usageFiles.withLock { $0.take() }
+            let usage = files?.usage() ?? ResourceUsage()
             // The namespace's init is reaped only after every other process in it; anything left
             // in the cgroup (a process that escaped the pid namespace cannot exist) is killed.
-            if left { cgroup.killAll() }
+            if files?.hasProcesses == true { cgroup.killAll() }
+            files = nil
             cgroup.destroy()
             // Reaped: a held child's stack and memory are free again.
             hold.withLock { $0 = nil }

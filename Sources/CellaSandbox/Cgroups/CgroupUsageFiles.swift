@@ -30,14 +30,11 @@ final class CgroupUsageFiles: Sendable {
     func usage() -> ResourceUsage {
         var usage = ResourceUsage()
         switch layout {
-        case .v2:
-            usage.cpuNanoseconds = (Self.read(cpu) { Self.field("usage_usec", in: $0) } ?? 0) &* 1000
-            usage.oomKilled = (Self.read(oom) { Self.field("oom_kill", in: $0) } ?? 0) > 0
-        case .v1:
-            usage.cpuNanoseconds = Self.read(cpu) { Self.number(in: $0[...]) } ?? 0
-            usage.oomKilled = (Self.read(oom) { Self.field("oom_kill", in: $0) } ?? 0) > 0
+        case .v2: usage.cpuNanoseconds = (Self.read(cpu) { Self.field("usage_usec", in: $0) } ?? 0) &* 1000
+        case .v1: usage.cpuNanoseconds = Self.readNumber(cpu) ?? 0
         }
-        usage.peakMemoryBytes = Self.read(peak) { Self.number(in: $0[...]) } ?? 0
+        usage.oomKilled = (Self.read(oom) { Self.field("oom_kill", in: $0) } ?? 0) > 0
+        usage.peakMemoryBytes = Self.readNumber(peak) ?? 0
         return usage
     }
 
@@ -67,6 +64,11 @@ final class CgroupUsageFiles: Sendable {
             guard n >= 0 else { return nil }
             return parse(UnsafeBufferPointer(rebasing: buffer[..<n]))
         }
+    }
+
+    /// The decimal number a control file starts with (a counter), or nil.
+    static func readNumber(_ fd: Int32) -> UInt64? {
+        read(fd) { number(in: $0[...]) }
     }
 
     /// The decimal number at the start of `bytes`, or nil when there is none.

@@ -13,19 +13,7 @@ public final class PeakMemoryReader: Sendable {
     }
 
     /// The peak in bytes, or nil when the file cannot be read (the cgroup was removed).
-    public func read() -> UInt64? {
-        var buffer: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        return withUnsafeMutableBytes(of: &buffer) { raw -> UInt64? in
-            let n = pread(fd, raw.baseAddress, raw.count, 0)
-            guard n > 0 else { return nil }
-            var value: UInt64 = 0
-            for byte in raw.prefix(n) {
-                guard byte >= 0x30 && byte <= 0x39 else { break }
-                value = value &* 10 &+ UInt64(byte - 0x30)
-            }
-            return value
-        }
-    }
+    public func read() -> UInt64? { CgroupUsageFiles.readNumber(fd) }
 
     deinit { close(fd) }
 }

@@ -3,7 +3,8 @@ import Glibc
 /// The directory every sandbox's `/dev` is bound from, in the launcher's state directory: empty
 /// files where the host's devices are bound, the usual links into `/proc/self/fd`, and `shm`
 /// where a size-limited tmpfs goes. Binding it (read-only) costs one mount and a remount where
-/// filling a fresh tmpfs cost a mount and fifteen file operations in every sandbox. It shows in
+/// filling a fresh tmpfs cost a mount and ten files, links and a directory to create (fifteen
+/// syscalls) in every sandbox. It shows in
 /// every sandbox, so the launcher refuses a directory holding anything else.
 enum DevSkeleton {
     static let links = [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),

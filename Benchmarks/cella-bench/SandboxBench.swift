@@ -30,8 +30,9 @@ struct SandboxBench: ParsableCommand {
     func run() throws {
         let launcher = try SandboxLauncher(configuration: .init(cgroupRoot: "cella-bench", stateDirectory: "/run/cella-bench"))
         launcher.removeStale()
-        // Every sandbox removed its own cgroup and mountpoint; the roots they shared go last.
+        // Every sandbox removed its own cgroup; the cgroup roots and the shared root go last.
         defer {
+            launcher.releaseSharedRoots()
             for directory in launcher.cgroups.rootDirectories { rmdir(directory) }
             try? FileManager.default.removeItem(atPath: "/run/cella-bench")
         }

@@ -356,7 +356,8 @@ public final class Agent: Sendable {
     public var isDraining: Bool { state.withLock { $0.draining } }
     public var inFlight: Int { state.withLock { $0.inFlight } }
 
-    /// Drains, waits for in-flight invocations (up to the drain timeout), then stops every instance.
+    /// Drains, waits for in-flight invocations (up to the drain timeout), then stops every
+    /// instance and unmounts the launcher's shared roots.
     public func shutdown() async {
         drain()
         let deadline = ContinuousClock.now + configuration.drainTimeout
@@ -364,6 +365,7 @@ public final class Agent: Sendable {
             try? await Task.sleep(for: .milliseconds(20))
         }
         await pool.stopAll()
+        launcher.releaseSharedRoots()
     }
 
     /// Stops instances idle for longer than the idle timeout.

@@ -1,6 +1,7 @@
 import CellaAgent
 import CellaBundles
 import CellaModel
+import CellaTestSupport
 import Foundation
 import Testing
 #if canImport(FoundationNetworking)
@@ -43,9 +44,8 @@ extension AgentTests {
         let data = NSTemporaryDirectory() + root
         defer {
             try? FileManager.default.removeItem(atPath: data)
-            // Its state directory holds only the empty staging mountpoint (sandboxes mount in
-            // their own mount namespaces).
-            try? FileManager.default.removeItem(atPath: "/run/\(root)")
+            // Its state directory: a killed agent's shared root is still mounted there.
+            StateDirectory.remove("/run/\(root)")
             AgentFixtures.removeCgroupRoot(root)
         }
         func startAgent() throws -> Process {

@@ -335,7 +335,7 @@ final class CLIHarness: Sendable {
         for hierarchy in Self.hierarchies {
             rmdir("/sys/fs/cgroup/\(hierarchy.isEmpty ? "" : hierarchy + "/")\(cgroupRoot)")
         }
-        try? FileManager.default.removeItem(atPath: "/run/" + cgroupRoot)
+        StateDirectory.remove("/run/" + cgroupRoot)
         try? FileManager.default.removeItem(atPath: root)
     }
 }

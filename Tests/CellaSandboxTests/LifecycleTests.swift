@@ -1,3 +1,4 @@
+import CellaTestSupport
 import Foundation
 import Testing
 
@@ -83,11 +84,14 @@ extension SandboxTests {
             }
         }
 
-        @Test("a root whose mount step failed has its directories checked again at its next launch")
-        func planCheckedAgain() throws {
-            let launcher = try TestEnvironment.launcher.get()
+        @Test("a layer removed after its root was planned is checked again at the next launch", arguments: [true, false])
+        func planCheckedAgain(sharedRoots: Bool) throws {
+            let base = try TestEnvironment.launcher.get()
+            var configuration = base.configuration
+            configuration.sharedRoots = sharedRoots
+            let launcher = sharedRoots ? base : try SandboxLauncher(configuration: configuration)
             let bottom = try TestEnvironment.rootfs.get()
-            let top = "/tmp/cella-test-replan-\(getpid())"
+            let top = "/tmp/cella-test-replan-\(getpid())-\(sharedRoots)"
             try FileIO.makeDirectories(top)
             chmod(top, 0o755)
             defer { try? FileManager.default.removeItem(atPath: top) }
@@ -98,17 +102,20 @@ extension SandboxTests {
                 return try launcher.launch(fresh).waitBlocking()
             }
             #expect(try launch().shellStatus == 0, "control: the stacked root works")
-            // Gone after its plan was made: the mount step says so.
+            // Gone after its plan was made. A shared root still holds the layer, so the launcher
+            // looks before each launch and refuses; a sandbox's own overlay fails to mount.
             rmdir(top)
             do {
                 _ = try launch()
                 Issue.record("a missing layer should fail")
+            } catch where sharedRoots {
+                #expect(error.code == .invalidSpec && error.errno == ENOENT && error.message.contains(top), "\(error)")
             } catch {
                 #expect(error.code == .setupFailed && error.stage == "mount overlay root" && error.errno == ENOENT, "\(error)")
             }
             // Back, but unreachable for the sandbox's user: checked again, so the launch is refused
             // before anything is made, with the fix in the message (a stale plan would have failed
-            // at the mount step instead).
+            // at the mount step instead, or run on the removed layer).
             mkdir(top, 0o700)
             do {
                 _ = try launch()
@@ -118,6 +125,80 @@ extension SandboxTests {
             }
             chmod(top, 0o755)
             #expect(try launch().shellStatus == 0, "control: reachable again")
+        }
+
+        @Test("a layer replaced after its root was mounted is seen by the next sandbox, not the old one")
+        func sharedRootFollowsReplacedLayer() throws {
+            let bottom = try TestEnvironment.rootfs.get()
+            let top = "/tmp/cella-test-replaced-\(getpid())"
+            defer {
+                try? FileManager.default.removeItem(atPath: top)
+                try? FileManager.default.removeItem(atPath: top + ".old")
+            }
+            func layer(saying word: String) throws {
+                try FileIO.makeDirectories(top + "/data")
+                chmod(top, 0o755)
+                chmod(top + "/data", 0o755)
+                try (word + "\n").write(toFile: top + "/data/word", atomically: false, encoding: .utf8)
+                chmod(top + "/data/word", 0o644)
+            }
+            let spec = { try TestEnvironment.spec(["/bin/cat", "/data/word"]) { $0.rootfs.layers = [top, bottom] } }
+            try layer(saying: "first")
+            #expect(try TestEnvironment.run(spec()).line == "first")
+            // A rebuilt layer put in place of the old one, which still exists elsewhere.
+            #expect(rename(top, top + ".old") == 0)
+            try layer(saying: "second")
+            #expect(try TestEnvironment.run(spec()).line == "second")
+        }
+
+        @Test("a shared root is mounted once for its layers, and unmounted when released")
+        func sharedRootLifetime() throws {
+            let launcher = try TestEnvironment.launcher.get()
+            let bottom = try TestEnvironment.rootfs.get()
+            let top = "/tmp/cella-test-shared-\(getpid())"
+            try FileIO.makeDirectories(top)
+            chmod(top, 0o755)
+            defer { try? FileManager.default.removeItem(atPath: top) }
+            /// The host's mounts of this root: mountinfo's mount point and super options.
+            func mounts() throws -> [String] {
+                try FileIO.read("/proc/self/mountinfo", limit: 1 << 20).split(separator: "\n").compactMap { line in
+                    let fields = line.split(separator: " ")
+                    guard fields.count > 4, line.contains("lowerdir=\(top):") else { return nil }
+                    return String(fields[4])
+                }
+            }
+            #expect(try mounts().isEmpty)
+            for _ in 0..<3 {
+                let out = try TestEnvironment.run(TestEnvironment.spec(["/bin/true"]) { $0.rootfs.layers = [top, bottom] })
+                #expect(out.exit.termination == .exited(0))
+            }
+            let mounted = try mounts()
+            #expect(mounted.count == 1, "one mount for three sandboxes: \(mounted)")
+            #expect(mounted.allSatisfy { $0.hasPrefix(TestEnvironment.stateDirectory + "/roots/\(getpid())-") })
+            launcher.releaseSharedRoots()
+            #expect(try mounts().isEmpty, "released")
+            #expect(mounted.allSatisfy { !FileIO.exists($0) }, "its directory removed")
+        }
+
+        @Test("the janitor unmounts the shared roots of a process that is gone, and only those")
+        func staleSharedRoots() throws {
+            let launcher = try TestEnvironment.launcher.get()
+            let roots = TestEnvironment.stateDirectory + "/roots"
+            // A shell that printed its pid and exited.
+            let gone = try #require(pid_t(Command.run(["/bin/sh", "-c", "echo $$"]).stdout.trimmingWhitespace()))
+            try #require(kill(gone, 0) != 0 && errno == ESRCH)
+            let stale = roots + "/\(gone)-1", live = roots + "/\(getppid())-1"
+            for path in [stale, live] {
+                try FileIO.makeDirectories(path)
+                try #require(mount("cella-test", path, "tmpfs", 0, "size=1m") == 0, "mount a stand-in root: \(Errno.describe(errno))")
+            }
+            defer { umount2(live, Int32(MNT_DETACH)); rmdir(live) }
+            launcher.removeStale()
+            let mountPoints = try FileIO.read("/proc/self/mountinfo", limit: 1 << 20).split(separator: "\n").map {
+                String($0.split(separator: " ")[4])
+            }
+            #expect(!mountPoints.contains(stale) && !FileIO.exists(stale), "the dead process's root is gone")
+            #expect(mountPoints.contains(live), "a live process's root is left alone")
         }
 
         @Test("a second sandbox with a running sandbox's id is refused, and the first is untouched")
@@ -182,6 +263,12 @@ extension SandboxTests {
                 }.count
                 return (cgroups, mounts, fds, children)
             }
+            // The launcher's shared root for this rootfs is made by its first launch and lives
+            // with the launcher, not with any sandbox: made before the count.
+            let warmUp = try launcher.launch(try TestEnvironment.spec(["/bin/true"]) {
+                $0.stdio = .fds(stdin: 0, stdout: 2, stderr: 2)
+            })
+            #expect(warmUp.waitBlocking().termination == .exited(0))
             let before = try snapshot()
             for _ in 0..<500 {
                 let sandbox = try launcher.launch(try TestEnvironment.spec(["/bin/true"]) {

@@ -35,6 +35,8 @@ struct FilesystemPlan {
     /// - Parameters:
     ///   - staging: a directory that exists on the host; the child mounts its root there, in its
     ///     own mount namespace, so the host never sees it.
+    ///   - sharedRoot: the launcher's mount of the root's overlay (SharedRoot), bound on `staging`;
+    ///     nil to mount an overlay of the layers in the child instead.
     ///   - empty: an empty host directory, the bottom layer under a rootfs of one layer, and
     ///     what masked proc directories are bound from.
     ///   - devSkeleton: the directory every sandbox's /dev is bound from.
@@ -42,17 +44,18 @@ struct FilesystemPlan {
     ///     read-only remounts must keep.
     ///   - codeFlags: the statvfs flags of the code directory's mount, which a read-only remount
     ///     of its bind must keep (the kernel locks them in a user namespace).
-    init(spec: SandboxSpec, staging: String, empty: String, devSkeleton: String, stateFlags: UInt, codeFlags: UInt) {
+    init(spec: SandboxSpec, staging: String, sharedRoot: String?, empty: String, devSkeleton: String, stateFlags: UInt, codeFlags: UInt) {
         let rootfs = spec.rootfs
         let nosuid: UInt = spec.protections.nosuid ? UInt(MS_NOSUID) : 0
         let root = staging
-        // Nothing in the root is writable, so the overlay has no upper layer (and no tmpfs to
-        // hold one) and is read-only from its mount on. Without an upper, overlayfs needs two
-        // lower layers: a single one is stacked on the launcher's empty directory.
-        let lower = (rootfs.layers.count == 1 ? rootfs.layers + [empty] : rootfs.layers).joined(separator: ":")
-        add(.init(kind: CELLA_FS_MOUNT, source: "overlay", target: root, fstype: "overlay",
-                  data: "lowerdir=\(lower),userxattr",
-                  flags: UInt(MS_RDONLY | MS_NODEV) | nosuid, label: "mount overlay root"))
+        if let sharedRoot {
+            add(.init(kind: CELLA_FS_MOUNT, source: sharedRoot, target: root, flags: UInt(MS_BIND),
+                      label: "bind the shared root"))
+        } else {
+            add(.init(kind: CELLA_FS_MOUNT, source: "overlay", target: root, fstype: "overlay",
+                      data: Self.overlayOptions(rootfs.layers, empty: empty),
+                      flags: UInt(MS_RDONLY | MS_NODEV) | nosuid, label: "mount overlay root"))
+        }
 
         if let code = rootfs.code {
             add(.init(kind: CELLA_FS_MOUNT, source: code, target: root + "/var/task",
@@ -105,6 +108,13 @@ struct FilesystemPlan {
                   label: "mount tmpfs on /tmp"))
         add(.init(kind: CELLA_FS_PIVOT, target: root, label: "pivot_root"))
         add(.init(kind: CELLA_FS_CHDIR, target: spec.workingDirectory, label: "chdir \(spec.workingDirectory)"))
+    }
+
+    /// The options of a root's overlay. Nothing in the root is writable, so the overlay has no
+    /// upper layer (and no tmpfs to hold one) and is read-only from its mount on. Without an
+    /// upper, overlayfs needs two lower layers: a single one is stacked on `empty`.
+    static func overlayOptions(_ layers: [String], empty: String) -> String {
+        "lowerdir=" + (layers.count == 1 ? layers + [empty] : layers).joined(separator: ":") + ",userxattr"
     }
 
     private mutating func add(_ step: Step) { steps.append(step) }

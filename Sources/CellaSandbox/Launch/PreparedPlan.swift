@@ -9,11 +9,15 @@ final class PreparedPlan: @unchecked Sendable {  // Immutable after init; its ar
     let plan: FilesystemPlan
     let steps: UnsafePointer<cella_fs_step>
     let key: Key
+    /// The launcher's mount of the root's overlay, which the plan binds; nil when each sandbox
+    /// mounts its own.
+    let root: SharedRoot?
     private let arena = CArena()
 
-    init(_ plan: FilesystemPlan, key: Key) {
+    init(_ plan: FilesystemPlan, key: Key, root: SharedRoot?) {
         self.plan = plan
         self.key = key
+        self.root = root
         self.steps = plan.cSteps(in: arena)
     }
 
@@ -58,6 +62,11 @@ final class PreparedPlan: @unchecked Sendable {  // Immutable after init; its ar
                 plans[key] = made
                 return made
             }
+        }
+
+        /// Forgets every plan (and so releases their shared roots once no launch holds them).
+        func removeAll() {
+            plans.withLock { $0.removeAll() }
         }
 
         /// Forgets `plan` (not a newer one made for the same root meanwhile).

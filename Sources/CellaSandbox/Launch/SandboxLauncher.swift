@@ -12,10 +12,16 @@ public final class SandboxLauncher: Sendable {
         /// Host state: holds the staging directory where each child mounts its root, inside its
         /// own mount namespace.
         public var stateDirectory: String
+        /// Mount each root's overlay once, under `<stateDirectory>/roots`, and bind it in every
+        /// sandbox of that root (SharedRoot), instead of a new overlay in each. Off for a process
+        /// that launches once (`cella sandbox run`): it would gain nothing and, if killed, leave
+        /// a mount for the next launcher's `removeStale()`.
+        public var sharedRoots: Bool
 
-        public init(cgroupRoot: String = "cella", stateDirectory: String = "/run/cella") {
+        public init(cgroupRoot: String = "cella", stateDirectory: String = "/run/cella", sharedRoots: Bool = true) {
             self.cgroupRoot = cgroupRoot
             self.stateDirectory = stateDirectory
+            self.sharedRoots = sharedRoots
         }
     }
 
@@ -37,6 +43,8 @@ public final class SandboxLauncher: Sendable {
     let logger: Logger
     /// Filesystem plans of the roots launched recently, with their host directories checked.
     private let plans = PreparedPlan.Cache()
+    /// The overlays the plans bind; nil when each sandbox mounts its own.
+    private let sharedRoots: SharedRoots?
 
     /// Detects cgroups, compiles the default seccomp profile and creates the staging directory.
     /// - Throws: `SandboxError` when the host cannot run sandboxes (not root, no cgroup controllers).
@@ -51,8 +59,11 @@ public final class SandboxLauncher: Sendable {
         self.staging = configuration.stateDirectory + "/mnt"
         self.emptyLayer = configuration.stateDirectory + "/empty"
         self.devSkeleton = configuration.stateDirectory + "/dev"
+        let roots = configuration.stateDirectory + "/roots"
+        self.sharedRoots = configuration.sharedRoots ? SharedRoots(directory: roots, empty: emptyLayer) : nil
         do {
             try FileIO.makeDirectories(staging)
+            try FileIO.makeDirectories(roots)
             try FileIO.makeDirectories(emptyLayer)
             chmod(emptyLayer, 0o555)
             // Child mounts happen as the namespace's root, an unprivileged host uid: the path must
@@ -81,15 +92,27 @@ public final class SandboxLauncher: Sendable {
         Array(UnsafeRawBufferPointer(defaultFilter.program))
     }
 
-    /// Kills and removes what a crashed previous run left under this launcher's cgroup root.
-    /// Mounts need no cleanup: they only ever exist in the sandboxes' own mount namespaces.
+    /// Kills and removes what a crashed previous run left under this launcher's cgroup root, and
+    /// unmounts the shared roots of processes that are gone. (A sandbox's own mounts need no
+    /// cleanup: they only ever exist in its mount namespace.)
     @discardableResult
     public func removeStale() -> [String] {
         let removed = cgroups.removeStale()
         if !removed.isEmpty {
             logger.info("removed stale sandboxes", metadata: ["cella.count": "\(removed.count)"])
         }
+        let roots = SharedRoot.removeStale(in: configuration.stateDirectory + "/roots")
+        if roots > 0 {
+            logger.info("unmounted the shared roots of a previous run", metadata: ["cella.count": "\(roots)"])
+        }
         return removed
+    }
+
+    /// Forgets every cached plan, so each shared root is unmounted once the launches using it
+    /// are over (at once when none is in progress). For a clean stop; later launches mount
+    /// again.
+    public func releaseSharedRoots() {
+        plans.removeAll()
     }
 
     /// Starts `spec` and returns once its program has been exec'd, or throws the stage that failed.
@@ -125,16 +148,23 @@ public final class SandboxLauncher: Sendable {
         }
         if !spec.protections.seccomp { filters = [] }
         // Once per root: a directory that changes afterwards fails at its mount step instead,
-        // with the step and errno.
-        let plan = try plans.plan(for: spec) { key throws(SandboxError) in
+        // with the step and errno; under a shared root, a layer removed or replaced since is
+        // seen here (a stat per layer) and the root planned and mounted anew.
+        let make = { (key: PreparedPlan.Key) throws(SandboxError) -> PreparedPlan in
             for path in spec.rootfs.layers + (spec.rootfs.code.map { [$0] } ?? []) {
                 try SpecValidator.checkHostDirectory(path)
             }
-            try prepareMountpoints(spec.rootfs)
+            try self.prepareMountpoints(spec.rootfs)
             let codeFlags = spec.rootfs.code.map { cella_locked_mount_flags($0) } ?? 0
+            let root = try self.sharedRoots?.root(layers: spec.rootfs.layers, nosuid: spec.protections.nosuid)
             return PreparedPlan(FilesystemPlan(
-                spec: spec, staging: staging, empty: emptyLayer, devSkeleton: devSkeleton, stateFlags: stateFlags,
-                codeFlags: codeFlags), key: key)
+                spec: spec, staging: self.staging, sharedRoot: root?.path, empty: self.emptyLayer,
+                devSkeleton: self.devSkeleton, stateFlags: self.stateFlags, codeFlags: codeFlags), key: key, root: root)
+        }
+        var plan = try plans.plan(for: spec, make: make)
+        if plan.root?.isCurrent == false {
+            plans.remove(plan)
+            plan = try plans.plan(for: spec, make: make)
         }
         return (filters, plan)
     }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import CellaAgent
 import CellaBundles
 import CellaModel
+import CellaTestSupport
 import Foundation
 import Hummingbird
 import Logging
@@ -81,9 +82,8 @@ final class RunningAgent: Sendable {
         await group.triggerGracefulShutdown()
         try await task.value
         try? FileManager.default.removeItem(atPath: dataDirectory)
-        // The state directory holds only the empty staging mountpoint (sandboxes mount in their
-        // own mount namespaces), so nothing is mounted below it on the host.
-        try? FileManager.default.removeItem(atPath: "/run/\(cgroupRoot)")
+        // The agent's shutdown unmounted its shared roots; the helper also covers a failed stop.
+        StateDirectory.remove("/run/\(cgroupRoot)")
         #expect(AgentFixtures.sandboxCgroups(root: cgroupRoot).isEmpty, "sandbox cgroups left behind")
         AgentFixtures.removeCgroupRoot(cgroupRoot)
     }

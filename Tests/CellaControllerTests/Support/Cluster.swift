@@ -191,7 +191,7 @@ final class Cluster: @unchecked Sendable {
         for i in 0..<agentCount {
             _ = try? sh("ip", "netns", "del", namespace(i))
             Self.removeCgroupRoot(cgroupRoot(i))
-            try? FileManager.default.removeItem(atPath: "/run/\(cgroupRoot(i))")
+            StateDirectory.remove("/run/\(cgroupRoot(i))")
         }
         _ = try? sh("ip", "link", "del", bridge)
         try? FileManager.default.removeItem(atPath: directory)

@@ -128,8 +128,8 @@ enum TestEnvironment {
                 guard let pid = Int32(name.dropFirst("cella-test-".count)), kill(pid, 0) != 0, errno == ESRCH else { continue }
                 let root = parent + "/" + name
                 if parent == "/run" {
-                    // The launcher's staging and empty-layer directories; mounts never land here.
-                    try? FileManager.default.removeItem(atPath: root)
+                    // The launcher's directories, and the shared roots the dead run left mounted.
+                    StateDirectory.remove(root)
                     continue
                 }
                 for child in (try? FileIO.list(root)) ?? [] where FileIO.exists(root + "/" + child + "/cgroup.procs") {
@@ -146,9 +146,10 @@ enum TestEnvironment {
     static func removeEverything() {
         if case .success(let launcher) = launcher {
             launcher.removeStale()
+            launcher.releaseSharedRoots()
             for dir in launcher.cgroups.rootDirectories { rmdir(dir) }
         }
-        try? FileManager.default.removeItem(atPath: stateDirectory)
+        StateDirectory.remove(stateDirectory)
         if case .success(let dir) = rootfs { try? FileManager.default.removeItem(atPath: dir) }
     }
 }

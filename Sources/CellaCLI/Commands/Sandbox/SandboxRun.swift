@@ -118,7 +118,9 @@ struct SandboxRun: ParsableCommand {
         let sandbox: Sandbox
         do {
             let spec = try makeSpec()
-            let launcher = try SandboxLauncher(configuration: .init(cgroupRoot: cgroupRoot, stateDirectory: stateDir))
+            // One launch: a shared root would gain nothing, and a killed run would leave it mounted.
+            let launcher = try SandboxLauncher(configuration: .init(
+                cgroupRoot: cgroupRoot, stateDirectory: stateDir, sharedRoots: false))
             sandbox = try launcher.launch(spec)
         } catch let error as SandboxError {
             FileHandle.standardError.write(Data("cella: \(error)\n".utf8))

@@ -7,8 +7,9 @@ import Foundation
 /// time what the agent leaves on the critical path: a sandbox joining a network namespace made
 /// before its timer starts (as every agent instance does: its namespace holds the Runtime API
 /// listener), the rest as in the first; and a sandbox made ahead and held before its exec (the
-/// agent's prepared sandboxes), timed from its release → exec → exit → cleanup. The series take
-/// turns, one run each per round.
+/// agent's prepared sandboxes), timed from its release → exec → exit → cleanup. One more is the
+/// first with an overlay mounted in each sandbox instead of the launcher's shared root (as
+/// `cella sandbox run` does). The series take turns, one run each per round.
 struct SandboxBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sandbox",
@@ -30,6 +31,9 @@ struct SandboxBench: ParsableCommand {
     func run() throws {
         let launcher = try SandboxLauncher(configuration: .init(cgroupRoot: "cella-bench", stateDirectory: "/run/cella-bench"))
         launcher.removeStale()
+        // As `cella sandbox run` launches: each sandbox mounts an overlay of its own.
+        let ownOverlays = try SandboxLauncher(configuration: .init(
+            cgroupRoot: "cella-bench", stateDirectory: "/run/cella-bench", sharedRoots: false))
         // Every sandbox removed its own cgroup; the cgroup roots and the shared root go last.
         defer {
             launcher.releaseSharedRoots()
@@ -43,7 +47,7 @@ struct SandboxBench: ParsableCommand {
                                stdio: .fds(stdin: 0, stdout: 1, stderr: 2))
         }
         /// Nanoseconds from launch to the exit reaped and the cgroup removed.
-        func launchAndWait(_ spec: SandboxSpec) throws -> UInt64 {
+        func launchAndWait(_ spec: SandboxSpec, by launcher: SandboxLauncher = launcher) throws -> UInt64 {
             let start = now()
             let exit = try launcher.launch(spec).waitBlocking()
             let elapsed = now() - start
@@ -57,6 +61,7 @@ struct SandboxBench: ParsableCommand {
                 spec.network = .prepared(try NetworkNamespace())
                 return try launchAndWait(spec)
             }),
+            (Samples(name: "cella, an overlay per sandbox"), { try launchAndWait(spec(), by: ownOverlays) }),
             (Samples(name: "cella prepared: release→exit"), {
                 let sandbox = try launcher.launch(spec(), held: true)
                 let start = now()

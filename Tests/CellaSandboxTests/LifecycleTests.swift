@@ -127,6 +127,27 @@ extension SandboxTests {
             #expect(try launch().shellStatus == 0, "control: reachable again")
         }
 
+        @Test("an overlay the kernel refuses is a setup error naming the root's mount, and leaves nothing", arguments: [true, false])
+        func overlayRefused(sharedRoots: Bool) throws {
+            let base = try TestEnvironment.launcher.get()
+            var configuration = base.configuration
+            configuration.sharedRoots = sharedRoots
+            let launcher = sharedRoots ? base : try SandboxLauncher(configuration: configuration)
+            let rootfs = try TestEnvironment.rootfs.get()
+            let roots = TestEnvironment.stateDirectory + "/roots"
+            let before = try FileIO.list(roots)
+            // The same directory twice: overlayfs refuses overlapping layers (ELOOP).
+            let spec = try TestEnvironment.spec(["/bin/true"]) { $0.rootfs.layers = [rootfs, rootfs] }
+            do {
+                _ = try launcher.launch(spec)
+                Issue.record("overlapping layers should be refused")
+            } catch {
+                #expect(error.code == .setupFailed && error.stage == "mount overlay root" && error.errno == ELOOP, "\(error)")
+            }
+            #expect(try FileIO.list(roots) == before, "no mountpoint left in \(roots)")
+            #expect(launcher.cgroups.rootDirectories.allSatisfy { !FileIO.exists($0 + "/" + spec.id) })
+        }
+
         @Test("a layer replaced after its root was mounted is seen by the next sandbox, not the old one")
         func sharedRootFollowsReplacedLayer() throws {
             let bottom = try TestEnvironment.rootfs.get()

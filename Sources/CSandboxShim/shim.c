@@ -422,6 +422,50 @@ int cella_netns_listen_tcp(int ns_fd, uint32_t addr, uint16_t port, int backlog)
     return r < 0 ? r : s;
 }
 
+struct mount_request {
+    const char *source, *target, *fstype, *data;
+    unsigned long flags;
+    uint32_t uid, gid;
+    long result;
+};
+
+// Raw syscalls: glibc's setgroups would change every thread of the process, and these credentials
+// must die with this thread.
+static void *mount_as_thread(void *arg) {
+    struct mount_request *m = arg;
+    long r = SYS2(SYS_setgroups, 0, 0);
+    if (r == 0) {
+        SYS1(SYS_setfsgid, m->gid);
+        SYS1(SYS_setfsuid, m->uid);
+        // setfsuid and setfsgid report no errors: an invalid id (-1) reads the current one back.
+        if (SYS1(SYS_setfsgid, -1) != (long)m->gid || SYS1(SYS_setfsuid, -1) != (long)m->uid) r = -EPERM;
+    }
+    if (r == 0) {
+        struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+        struct __user_cap_data_struct data[2];
+        r = SYS2(SYS_capget, &header, data);
+        if (r == 0) {
+            data[0].effective = 1u << CAP_SYS_ADMIN;
+            data[1].effective = 0;
+            data[0].inheritable = data[1].inheritable = 0;
+            r = SYS2(SYS_capset, &header, data);
+        }
+    }
+    if (r == 0) r = SYS5(SYS_mount, m->source, m->target, m->fstype, m->flags, m->data);
+    m->result = r;
+    return NULL;
+}
+
+int cella_mount_as(const char *source, const char *target, const char *fstype, unsigned long flags,
+                   const char *data, uint32_t uid, uint32_t gid) {
+    struct mount_request m = {source, target, fstype, data, flags, uid, gid, -EINVAL};
+    pthread_t thread;
+    int e = pthread_create(&thread, NULL, mount_as_thread, &m);
+    if (e != 0) return -e;
+    pthread_join(thread, NULL);
+    return (int)m.result;
+}
+
 pid_t cella_sandbox_clone(const cella_child_config *config, int namespace_flags, void *stack,
                           size_t stack_size, int *pidfd_out) {
     // A prepared network namespace is joined by cloning from inside it: the child, already in its

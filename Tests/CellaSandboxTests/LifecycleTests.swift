@@ -86,10 +86,7 @@ extension SandboxTests {
 
         @Test("a layer removed after its root was planned is checked again at the next launch", arguments: [true, false])
         func planCheckedAgain(sharedRoots: Bool) throws {
-            let base = try TestEnvironment.launcher.get()
-            var configuration = base.configuration
-            configuration.sharedRoots = sharedRoots
-            let launcher = sharedRoots ? base : try SandboxLauncher(configuration: configuration)
+            let launcher = try TestEnvironment.launcher(sharedRoots: sharedRoots)
             let bottom = try TestEnvironment.rootfs.get()
             let top = "/tmp/cella-test-replan-\(getpid())-\(sharedRoots)"
             try FileIO.makeDirectories(top)
@@ -129,10 +126,7 @@ extension SandboxTests {
 
         @Test("an overlay the kernel refuses is a setup error naming the root's mount, and leaves nothing", arguments: [true, false])
         func overlayRefused(sharedRoots: Bool) throws {
-            let base = try TestEnvironment.launcher.get()
-            var configuration = base.configuration
-            configuration.sharedRoots = sharedRoots
-            let launcher = sharedRoots ? base : try SandboxLauncher(configuration: configuration)
+            let launcher = try TestEnvironment.launcher(sharedRoots: sharedRoots)
             let rootfs = try TestEnvironment.rootfs.get()
             let roots = TestEnvironment.stateDirectory + "/roots"
             let before = try FileIO.list(roots)
@@ -170,6 +164,9 @@ extension SandboxTests {
             #expect(rename(top, top + ".old") == 0)
             try layer(saying: "second")
             #expect(try TestEnvironment.run(spec()).line == "second")
+            let overlays = try FileIO.read("/proc/self/mountinfo", limit: 1 << 20).split(separator: "\n")
+                .filter { $0.contains("lowerdir=\(top):") }
+            #expect(overlays.count == 1, "the replaced layer's root is released: \(overlays)")
         }
 
         @Test("a shared root is mounted once for its layers, and unmounted when released")
@@ -201,25 +198,112 @@ extension SandboxTests {
             #expect(mounted.allSatisfy { !FileIO.exists($0) }, "its directory removed")
         }
 
+        @Test("a shared root unmounted behind the launcher's back is mounted again for the next sandbox")
+        func sharedRootUnmountedOutside() throws {
+            let bottom = try TestEnvironment.rootfs.get()
+            let top = "/tmp/cella-test-unmounted-\(getpid())"
+            try FileIO.makeDirectories(top)
+            chmod(top, 0o755)
+            defer { try? FileManager.default.removeItem(atPath: top) }
+            let spec = { try TestEnvironment.spec(["/bin/true"]) { $0.rootfs.layers = [top, bottom] } }
+            func mounts() throws -> [String] {
+                try FileIO.read("/proc/self/mountinfo", limit: 1 << 20).split(separator: "\n").compactMap { line in
+                    line.contains("lowerdir=\(top):") ? String(line.split(separator: " ")[4]) : nil
+                }
+            }
+            #expect(try TestEnvironment.run(spec()).exit.termination == .exited(0))
+            let first = try mounts()
+            try #require(first.count == 1)
+            // An operator's umount.
+            #expect(umount2(first[0], Int32(MNT_DETACH)) == 0)
+            #expect(try TestEnvironment.run(spec()).exit.termination == .exited(0))
+            let second = try mounts()
+            #expect(second.count == 1 && second != first, "a new mount: \(first) then \(second)")
+        }
+
         @Test("the janitor unmounts the shared roots of a process that is gone, and only those")
         func staleSharedRoots() throws {
             let launcher = try TestEnvironment.launcher.get()
             let roots = TestEnvironment.stateDirectory + "/roots"
-            // A shell that printed its pid and exited.
+            // This process's own root, in use.
+            #expect(try TestEnvironment.run(TestEnvironment.spec(["/bin/true"])).exit.termination == .exited(0))
+            func mountPoints() throws -> [String] {
+                try FileIO.read("/proc/self/mountinfo", limit: 1 << 20).split(separator: "\n").map {
+                    String($0.split(separator: " ")[4])
+                }
+            }
+            let own = try mountPoints().filter { $0.hasPrefix(roots + "/\(getpid())-") }
+            try #require(own.count >= 1)
+            // A shell that printed its pid and exited; and this process's pid with another start
+            // time, as an earlier process that had the same pid (pid 1 of a restarted container).
             let gone = try #require(pid_t(Command.run(["/bin/sh", "-c", "echo $$"]).stdout.trimmingWhitespace()))
             try #require(kill(gone, 0) != 0 && errno == ESRCH)
-            let stale = roots + "/\(gone)-1", live = roots + "/\(getppid())-1"
-            for path in [stale, live] {
+            let parent = getppid()
+            let parentStart = try #require(SharedRoot.startTime(of: parent))
+            let stale = [roots + "/\(gone)-1-1", roots + "/\(getpid())-1-1"]
+            let live = roots + "/\(parent)-\(parentStart)-1"
+            for path in stale + [live] {
                 try FileIO.makeDirectories(path)
                 try #require(mount("cella-test", path, "tmpfs", 0, "size=1m") == 0, "mount a stand-in root: \(Errno.describe(errno))")
             }
             defer { umount2(live, Int32(MNT_DETACH)); rmdir(live) }
             launcher.removeStale()
-            let mountPoints = try FileIO.read("/proc/self/mountinfo", limit: 1 << 20).split(separator: "\n").map {
-                String($0.split(separator: " ")[4])
+            let after = try mountPoints()
+            for path in stale {
+                #expect(!after.contains(path) && !FileIO.exists(path), "\(path): a gone process's root is removed")
             }
-            #expect(!mountPoints.contains(stale) && !FileIO.exists(stale), "the dead process's root is gone")
-            #expect(mountPoints.contains(live), "a live process's root is left alone")
+            #expect(after.contains(live), "a running process's root is left alone")
+            #expect(own.allSatisfy { after.contains($0) }, "this process's own roots are left alone")
+        }
+
+        @Test("a file whose permission the host takes away is unreadable in the next sandbox", arguments: [true, false])
+        func layerPermissionChange(sharedRoots: Bool) throws {
+            let launcher = try TestEnvironment.launcher(sharedRoots: sharedRoots)
+            let bottom = try TestEnvironment.rootfs.get()
+            let top = "/tmp/cella-test-chmod-\(getpid())-\(sharedRoots)"
+            try FileIO.makeDirectories(top + "/data")
+            chmod(top, 0o755)
+            chmod(top + "/data", 0o755)
+            defer { try? FileManager.default.removeItem(atPath: top) }
+            try "secret\n".write(toFile: top + "/data/secret", atomically: false, encoding: .utf8)
+            chmod(top + "/data/secret", 0o644)
+            func read() throws -> TestEnvironment.Output {
+                try TestEnvironment.run(TestEnvironment.spec(["/bin/cat", "/data/secret"]) { $0.rootfs.layers = [top, bottom] },
+                                        on: launcher)
+            }
+            #expect(try read().line == "secret", "control: readable while the mode allows it")
+            chmod(top + "/data/secret", 0o600)
+            let denied = try read()
+            #expect(denied.exit.termination != .exited(0) && denied.stderr.contains("Permission denied"), "\(denied.stdout) \(denied.stderr)")
+        }
+
+        @Test("a mountpoint the launcher adds to a layer after its root was mounted is there for the next root")
+        func mountpointAddedLater() throws {
+            let launcher = try TestEnvironment.launcher.get()
+            let rootfs = try TestEnvironment.rootfs.get()
+            // A rootfs of its own without /var/task: busybox and the other mountpoints.
+            let bottom = "/tmp/cella-test-nomnt-\(getpid())"
+            let code = "/tmp/cella-test-nomnt-code-\(getpid())"
+            defer {
+                try? FileManager.default.removeItem(atPath: bottom)
+                try? FileManager.default.removeItem(atPath: code)
+            }
+            for dir in ["bin", "proc", "dev", "tmp"] { try FileIO.makeDirectories(bottom + "/" + dir) }
+            try FileIO.makeDirectories(code)
+            for dir in [bottom, bottom + "/bin", code] { chmod(dir, 0o755) }
+            try TestEnvironment.sh("cp \(rootfs)/bin/busybox \(bottom)/bin/busybox")
+            symlink("busybox", bottom + "/bin/true")
+            // A sandbox of the root without code looks for /var/task: the overlay remembers it
+            // missing.
+            let plain = try TestEnvironment.spec(["/bin/busybox", "test", "-e", "/var/task"]) { $0.rootfs.layers = [bottom] }
+            #expect(try launcher.launch(plain).waitBlocking().termination == .exited(1), "control: no /var/task")
+            try #require(!FileIO.exists(bottom + "/var/task"))
+            // With code: /var/task is made in the bottom layer now, after its overlay was mounted.
+            let withCode = try TestEnvironment.spec(["/bin/true"]) {
+                $0.rootfs.layers = [bottom]
+                $0.rootfs.code = code
+            }
+            #expect(try launcher.launch(withCode).waitBlocking().termination == .exited(0))
         }
 
         @Test("a second sandbox with a running sandbox's id is refused, and the first is untouched")

@@ -140,6 +140,14 @@ int cella_netns_create(int *ns_fd_out);
 /// Returns the fd (close-on-exec, non-blocking) or -errno.
 int cella_netns_listen_tcp(int ns_fd, uint32_t addr, uint16_t port, int backlog);
 
+/// mount(2) from a short-lived thread whose credentials are those of an unprivileged user: file
+/// system uid and gid `uid`/`gid`, no supplementary groups, no effective capability but
+/// CAP_SYS_ADMIN. A filesystem that records its mounter's credentials (overlayfs, which checks
+/// access to its layers with them) then grants through the mount no more than that user may do.
+/// The calling thread's credentials are untouched. Returns 0 or -errno.
+int cella_mount_as(const char *source, const char *target, const char *fstype, unsigned long flags,
+                   const char *data, uint32_t uid, uint32_t gid);
+
 /// pidfd_send_signal(2): Glibc 2.36 has no wrapper.
 int cella_pidfd_send_signal(int pidfd, int signal);
 

@@ -43,7 +43,8 @@ final class PreparedPlan: @unchecked Sendable {  // Immutable after init; its ar
     }
 
     /// The plans of recent roots. Bounded: past `capacity` distinct roots it starts over (a plan
-    /// in use lives on with its launch).
+    /// in use lives on with its launch). Plans leave the lock before they are let go: the last
+    /// reference to a shared root unmounts it, which can wait for an RCU grace period.
     final class Cache: Sendable {
         private let plans = Mutex<[Key: PreparedPlan]>([:])
         let capacity: Int
@@ -56,24 +57,33 @@ final class PreparedPlan: @unchecked Sendable {  // Immutable after init; its ar
             let key = Key(spec)
             if let hit = plans.withLock({ $0[key] }) { return hit }
             let made = try make(key)
-            return plans.withLock { plans in
-                if let raced = plans[key] { return raced }
-                if plans.count >= capacity { plans.removeAll() }
+            let (plan, dropped) = plans.withLock { plans -> (PreparedPlan, [Key: PreparedPlan]) in
+                if let raced = plans[key] { return (raced, [:]) }
+                var dropped: [Key: PreparedPlan] = [:]
+                if plans.count >= capacity { swap(&dropped, &plans) }
                 plans[key] = made
-                return made
+                return (made, dropped)
             }
+            withExtendedLifetime(dropped) {}
+            return plan
         }
 
         /// Forgets every plan (and so releases their shared roots once no launch holds them).
         func removeAll() {
-            plans.withLock { $0.removeAll() }
+            let dropped = plans.withLock { plans in
+                var dropped: [Key: PreparedPlan] = [:]
+                swap(&dropped, &plans)
+                return dropped
+            }
+            withExtendedLifetime(dropped) {}
         }
 
         /// Forgets `plan` (not a newer one made for the same root meanwhile).
         func remove(_ plan: PreparedPlan) {
-            plans.withLock { plans in
-                if plans[plan.key] === plan { plans[plan.key] = nil }
+            let dropped = plans.withLock { plans in
+                plans[plan.key] === plan ? plans.removeValue(forKey: plan.key) : nil
             }
+            withExtendedLifetime(dropped) {}
         }
     }
 }

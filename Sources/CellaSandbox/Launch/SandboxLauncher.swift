@@ -70,6 +70,7 @@ public final class SandboxLauncher: Sendable {
             // be searchable by others.
             chmod(configuration.stateDirectory, 0o755)
             chmod(staging, 0o755)
+            chmod(roots, 0o755)
         } catch {
             throw SandboxError(.launchFailed, "cannot create the staging directory", cause: error)
         }
@@ -101,11 +102,19 @@ public final class SandboxLauncher: Sendable {
         if !removed.isEmpty {
             logger.info("removed stale sandboxes", metadata: ["cella.count": "\(removed.count)"])
         }
+        removeStaleRoots()
+        return removed
+    }
+
+    /// Detaches and removes the shared roots of launchers that are gone (part of `removeStale()`).
+    /// Returns how many.
+    @discardableResult
+    public func removeStaleRoots() -> Int {
         let roots = SharedRoot.removeStale(in: configuration.stateDirectory + "/roots")
         if roots > 0 {
             logger.info("unmounted the shared roots of a previous run", metadata: ["cella.count": "\(roots)"])
         }
-        return removed
+        return roots
     }
 
     /// Forgets every cached plan, so each shared root is unmounted once the launches using it
@@ -154,9 +163,10 @@ public final class SandboxLauncher: Sendable {
             for path in spec.rootfs.layers + (spec.rootfs.code.map { [$0] } ?? []) {
                 try SpecValidator.checkHostDirectory(path)
             }
-            try self.prepareMountpoints(spec.rootfs)
+            let madeMountpoints = try self.prepareMountpoints(spec.rootfs)
             let codeFlags = spec.rootfs.code.map { cella_locked_mount_flags($0) } ?? 0
-            let root = try self.sharedRoots?.root(layers: spec.rootfs.layers, nosuid: spec.protections.nosuid)
+            let root = try self.sharedRoots?.root(
+                layers: spec.rootfs.layers, nosuid: spec.protections.nosuid, fresh: madeMountpoints)
             return PreparedPlan(FilesystemPlan(
                 spec: spec, staging: self.staging, sharedRoot: root?.path, empty: self.emptyLayer,
                 devSkeleton: self.devSkeleton, stateFlags: self.stateFlags, codeFlags: codeFlags), key: key, root: root)
@@ -384,14 +394,18 @@ public final class SandboxLauncher: Sendable {
     }
 
     /// Mountpoints the plan needs must exist in the lower layers; create missing ones in the
-    /// bottom layer (the runtime's rootfs), once per root (with its plan).
-    private func prepareMountpoints(_ rootfs: SandboxSpec.Rootfs) throws(SandboxError) {
+    /// bottom layer (the runtime's rootfs), once per root (with its plan). Returns whether it
+    /// created any.
+    private func prepareMountpoints(_ rootfs: SandboxSpec.Rootfs) throws(SandboxError) -> Bool {
         var needed = FilesystemPlan.mountpoints
         if rootfs.code == nil { needed.removeAll { $0 == "var/task" } }
+        var made = false
         for mountpoint in needed where !rootfs.layers.contains(where: { FileIO.exists($0 + "/" + mountpoint) }) {
             do { try FileIO.makeDirectories(rootfs.layers.last! + "/" + mountpoint) } catch {
                 throw SandboxError(.invalidSpec, "rootfs lacks /\(mountpoint) and it cannot be created", cause: error)
             }
+            made = true
         }
+        return made
     }
 }

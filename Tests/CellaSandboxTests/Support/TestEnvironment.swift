@@ -23,6 +23,16 @@ enum TestEnvironment {
         return launcher
     }
 
+    /// The shared launcher, or with `sharedRoots` false one on the same cgroup root and state
+    /// directory whose sandboxes each mount their own overlay.
+    static func launcher(sharedRoots: Bool) throws -> SandboxLauncher {
+        let shared = try launcher.get()
+        guard !sharedRoots else { return shared }
+        var configuration = shared.configuration
+        configuration.sharedRoots = false
+        return try SandboxLauncher(configuration: configuration)
+    }
+
     /// Per test process, so that two test runs on one machine never touch each other's sandboxes.
     static let cgroupRoot = "cella-test-\(getpid())"
     static let stateDirectory = "/run/cella-test-\(getpid())"
@@ -49,8 +59,9 @@ enum TestEnvironment {
         var line: String { stdout.trimmingWhitespace() }
     }
 
-    /// Runs a spec to completion with stdout and stderr captured.
-    static func run(_ spec: SandboxSpec) throws -> Output {
+    /// Runs a spec to completion with stdout and stderr captured, on the shared launcher unless
+    /// given another.
+    static func run(_ spec: SandboxSpec, on launcher: SandboxLauncher? = nil) throws -> Output {
         var spec = spec
         var out: [Int32] = [-1, -1], err: [Int32] = [-1, -1]
         guard pipe(&out) == 0, pipe(&err) == 0 else { throw SystemError(call: "pipe", errno: errno) }
@@ -59,7 +70,7 @@ enum TestEnvironment {
         let sandbox: Sandbox
         do {
             defer { close(out[1]); close(err[1]); close(devnull) }
-            sandbox = try launcher.get().launch(spec)
+            sandbox = try (launcher ?? Self.launcher.get()).launch(spec)
         } catch {
             close(out[0]); close(err[0])
             throw error

@@ -1,11 +1,12 @@
 import ArgumentParser
 import CellaSandbox
 
-/// `cella sandbox cleanup`: removes what a crashed run left under Cella's cgroup root.
+/// `cella sandbox cleanup`: removes what a crashed run left under Cella's cgroup root, and the
+/// shared roots it left mounted under the state directory.
 struct SandboxCleanup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cleanup",
-        abstract: "Kill and remove sandboxes a crashed run left behind (their cgroups and processes)."
+        abstract: "Kill and remove sandboxes a crashed run left behind (their cgroups and processes), and unmount its shared roots."
     )
 
     @Option(help: ArgumentHelp("Cella's directory in each cgroup hierarchy.", valueName: "name"))
@@ -16,7 +17,11 @@ struct SandboxCleanup: ParsableCommand {
 
     func run() throws {
         let launcher = try SandboxLauncher(configuration: .init(cgroupRoot: cgroupRoot, stateDirectory: stateDir))
+        let roots = launcher.removeStaleRoots()
         let removed = launcher.removeStale()
-        print(removed.isEmpty ? "nothing to clean up" : "removed \(removed.count) sandbox(es): \(removed.joined(separator: " "))")
+        var done: [String] = []
+        if !removed.isEmpty { done.append("removed \(removed.count) sandbox(es): \(removed.joined(separator: " "))") }
+        if roots > 0 { done.append("unmounted \(roots) shared root(s) of a previous run") }
+        print(done.isEmpty ? "nothing to clean up" : done.joined(separator: "\n"))
     }
 }

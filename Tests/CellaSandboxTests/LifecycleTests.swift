@@ -164,8 +164,7 @@ extension SandboxTests {
             #expect(rename(top, top + ".old") == 0)
             try layer(saying: "second")
             #expect(try TestEnvironment.run(spec()).line == "second")
-            let overlays = try FileIO.read("/proc/self/mountinfo", limit: 1 << 20).split(separator: "\n")
-                .filter { $0.contains("lowerdir=\(top):") }
+            let overlays = try TestEnvironment.mountPoints { $0.contains("lowerdir=\(top):") }
             #expect(overlays.count == 1, "the replaced layer's root is released: \(overlays)")
         }
 
@@ -177,14 +176,8 @@ extension SandboxTests {
             try FileIO.makeDirectories(top)
             chmod(top, 0o755)
             defer { try? FileManager.default.removeItem(atPath: top) }
-            /// The host's mounts of this root: mountinfo's mount point and super options.
-            func mounts() throws -> [String] {
-                try FileIO.read("/proc/self/mountinfo", limit: 1 << 20).split(separator: "\n").compactMap { line in
-                    let fields = line.split(separator: " ")
-                    guard fields.count > 4, line.contains("lowerdir=\(top):") else { return nil }
-                    return String(fields[4])
-                }
-            }
+            /// The host's mounts of this root (its super options name the layer).
+            func mounts() throws -> [String] { try TestEnvironment.mountPoints { $0.contains("lowerdir=\(top):") } }
             #expect(try mounts().isEmpty)
             for _ in 0..<3 {
                 let out = try TestEnvironment.run(TestEnvironment.spec(["/bin/true"]) { $0.rootfs.layers = [top, bottom] })
@@ -206,11 +199,7 @@ extension SandboxTests {
             chmod(top, 0o755)
             defer { try? FileManager.default.removeItem(atPath: top) }
             let spec = { try TestEnvironment.spec(["/bin/true"]) { $0.rootfs.layers = [top, bottom] } }
-            func mounts() throws -> [String] {
-                try FileIO.read("/proc/self/mountinfo", limit: 1 << 20).split(separator: "\n").compactMap { line in
-                    line.contains("lowerdir=\(top):") ? String(line.split(separator: " ")[4]) : nil
-                }
-            }
+            func mounts() throws -> [String] { try TestEnvironment.mountPoints { $0.contains("lowerdir=\(top):") } }
             #expect(try TestEnvironment.run(spec()).exit.termination == .exited(0))
             let first = try mounts()
             try #require(first.count == 1)
@@ -227,12 +216,7 @@ extension SandboxTests {
             let roots = TestEnvironment.stateDirectory + "/roots"
             // This process's own root, in use.
             #expect(try TestEnvironment.run(TestEnvironment.spec(["/bin/true"])).exit.termination == .exited(0))
-            func mountPoints() throws -> [String] {
-                try FileIO.read("/proc/self/mountinfo", limit: 1 << 20).split(separator: "\n").map {
-                    String($0.split(separator: " ")[4])
-                }
-            }
-            let own = try mountPoints().filter { $0.hasPrefix(roots + "/\(getpid())-") }
+            let own = try TestEnvironment.mountPoints().filter { $0.hasPrefix(roots + "/\(getpid())-") }
             try #require(own.count >= 1)
             // A shell that printed its pid and exited; and this process's pid with another start
             // time, as an earlier process that had the same pid (pid 1 of a restarted container).
@@ -248,7 +232,7 @@ extension SandboxTests {
             }
             defer { umount2(live, Int32(MNT_DETACH)); rmdir(live) }
             launcher.removeStale()
-            let after = try mountPoints()
+            let after = try TestEnvironment.mountPoints()
             for path in stale {
                 #expect(!after.contains(path) && !FileIO.exists(path), "\(path): a gone process's root is removed")
             }
@@ -358,7 +342,7 @@ extension SandboxTests {
                         cgroups.insert(root + "/" + name)
                     }
                 }
-                let mounts = try FileIO.read("/proc/self/mountinfo", limit: 1 << 20).split(separator: "\n").count
+                let mounts = try TestEnvironment.mountPoints().count
                 let fds = try FileIO.list("/proc/self/fd").count
                 let me = getpid()
                 let children = try FileIO.list("/proc").compactMap { Int32($0) }.filter { pid in

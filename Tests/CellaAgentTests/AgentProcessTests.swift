@@ -100,7 +100,7 @@ extension AgentTests {
         }
         #expect(alive == 0, "sandbox processes outlived the agent")
         // The killed agent could not unmount its shared root: the restart must.
-        let rootsLeft = AgentFixtures.sharedRootMounts(stateDirectory: "/run/\(root)")
+        let rootsLeft = StateDirectory.sharedRootMounts("/run/\(root)")
         #expect(!rootsLeft.isEmpty && rootsLeft.allSatisfy { $0.contains("/\(first.processIdentifier)-") }, "\(rootsLeft)")
         let left = Set(AgentFixtures.sandboxCgroups(root: root))
         #expect(!left.isEmpty, "expected cgroups left for the restart to remove")
@@ -111,7 +111,7 @@ extension AgentTests {
         // the old ones may remain.
         let after = Set(AgentFixtures.sandboxCgroups(root: root))
         #expect(left.isDisjoint(with: after), "the restarted agent left the old cgroups: \(left.intersection(after).sorted())")
-        #expect(Set(AgentFixtures.sharedRootMounts(stateDirectory: "/run/\(root)")).isDisjoint(with: rootsLeft),
+        #expect(Set(StateDirectory.sharedRootMounts("/run/\(root)")).isDisjoint(with: rootsLeft),
                 "the restarted agent left the killed one's shared roots mounted")
         #expect(try await post("PUT", "/v1/functions/t1/probe/1", deploy) == 200, "the bundle did not survive the restart")
         #expect(try await post("POST", "/v1/functions/t1/probe/1/invoke", Data("{}".utf8)) == 200)
@@ -127,7 +127,7 @@ extension AgentTests {
         second.waitUntilExit()
         #expect(second.terminationStatus == 0, "SIGTERM should shut the agent down cleanly")
         #expect(AgentFixtures.sandboxCgroups(root: root).isEmpty, "a gracefully stopped agent left sandboxes")
-        #expect(AgentFixtures.sharedRootMounts(stateDirectory: "/run/\(root)").isEmpty, "a gracefully stopped agent left its shared roots")
+        #expect(StateDirectory.sharedRootMounts("/run/\(root)").isEmpty, "a gracefully stopped agent left its shared roots")
         #expect((try? FileManager.default.contentsOfDirectory(atPath: "/run/\(root)/roots")) == [])
     }
 }

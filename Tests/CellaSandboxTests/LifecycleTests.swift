@@ -164,7 +164,7 @@ extension SandboxTests {
             #expect(rename(top, top + ".old") == 0)
             try layer(saying: "second")
             #expect(try TestEnvironment.run(spec()).line == "second")
-            let overlays = try TestEnvironment.mountPoints { $0.contains("lowerdir=\(top):") }
+            let overlays = MountTable.points { _, line in line.contains("lowerdir=\(top):") }
             #expect(overlays.count == 1, "the replaced layer's root is released: \(overlays)")
         }
 
@@ -177,17 +177,17 @@ extension SandboxTests {
             chmod(top, 0o755)
             defer { try? FileManager.default.removeItem(atPath: top) }
             /// The host's mounts of this root (its super options name the layer).
-            func mounts() throws -> [String] { try TestEnvironment.mountPoints { $0.contains("lowerdir=\(top):") } }
-            #expect(try mounts().isEmpty)
+            func mounts() -> [String] { MountTable.points { _, line in line.contains("lowerdir=\(top):") } }
+            #expect(mounts().isEmpty)
             for _ in 0..<3 {
                 let out = try TestEnvironment.run(TestEnvironment.spec(["/bin/true"]) { $0.rootfs.layers = [top, bottom] })
                 #expect(out.exit.termination == .exited(0))
             }
-            let mounted = try mounts()
+            let mounted = mounts()
             #expect(mounted.count == 1, "one mount for three sandboxes: \(mounted)")
             #expect(mounted.allSatisfy { $0.hasPrefix(TestEnvironment.stateDirectory + "/roots/\(getpid())-") })
             launcher.releaseSharedRoots()
-            #expect(try mounts().isEmpty, "released")
+            #expect(mounts().isEmpty, "released")
             #expect(mounted.allSatisfy { !FileIO.exists($0) }, "its directory removed")
         }
 
@@ -199,14 +199,14 @@ extension SandboxTests {
             chmod(top, 0o755)
             defer { try? FileManager.default.removeItem(atPath: top) }
             let spec = { try TestEnvironment.spec(["/bin/true"]) { $0.rootfs.layers = [top, bottom] } }
-            func mounts() throws -> [String] { try TestEnvironment.mountPoints { $0.contains("lowerdir=\(top):") } }
+            func mounts() -> [String] { MountTable.points { _, line in line.contains("lowerdir=\(top):") } }
             #expect(try TestEnvironment.run(spec()).exit.termination == .exited(0))
-            let first = try mounts()
+            let first = mounts()
             try #require(first.count == 1)
             // An operator's umount.
             #expect(umount2(first[0], Int32(MNT_DETACH)) == 0)
             #expect(try TestEnvironment.run(spec()).exit.termination == .exited(0))
-            let second = try mounts()
+            let second = mounts()
             #expect(second.count == 1 && second != first, "a new mount: \(first) then \(second)")
         }
 
@@ -216,7 +216,7 @@ extension SandboxTests {
             let roots = TestEnvironment.stateDirectory + "/roots"
             // This process's own root, in use.
             #expect(try TestEnvironment.run(TestEnvironment.spec(["/bin/true"])).exit.termination == .exited(0))
-            let own = try TestEnvironment.mountPoints().filter { $0.hasPrefix(roots + "/\(getpid())-") }
+            let own = MountTable.points().filter { $0.hasPrefix(roots + "/\(getpid())-") }
             try #require(own.count >= 1)
             // A shell that printed its pid and exited; and this process's pid with another start
             // time, as an earlier process that had the same pid (pid 1 of a restarted container).
@@ -232,7 +232,7 @@ extension SandboxTests {
             }
             defer { umount2(live, Int32(MNT_DETACH)); rmdir(live) }
             launcher.removeStale()
-            let after = try TestEnvironment.mountPoints()
+            let after = MountTable.points()
             for path in stale {
                 #expect(!after.contains(path) && !FileIO.exists(path), "\(path): a gone process's root is removed")
             }
@@ -342,7 +342,7 @@ extension SandboxTests {
                         cgroups.insert(root + "/" + name)
                     }
                 }
-                let mounts = try TestEnvironment.mountPoints().count
+                let mounts = MountTable.points().count
                 let fds = try FileIO.list("/proc/self/fd").count
                 let me = getpid()
                 let children = try FileIO.list("/proc").compactMap { Int32($0) }.filter { pid in

@@ -12,4 +12,27 @@ public enum StateDirectory {
         }
         try? FileManager.default.removeItem(atPath: path)
     }
+
+    /// The shared roots mounted under the state directory at `path`, as this process's mount table
+    /// shows them (the agents and launchers under test share it).
+    public static func sharedRootMounts(_ path: String) -> [String] {
+        MountTable.points { $0.hasPrefix(path + "/roots/") }
+    }
+}
+
+/// This process's mount table.
+public enum MountTable {
+    /// The mount points whose mountinfo line passes `filter` (given the mount point and the line).
+    public static func points(where filter: (_ point: Substring, _ line: Substring) -> Bool = { _, _ in true }) -> [String] {
+        let table = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        return table.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ")
+            return fields.count > 4 && filter(fields[4], line) ? String(fields[4]) : nil
+        }
+    }
+
+    /// The mount points passing `filter`.
+    public static func points(_ filter: (_ point: Substring) -> Bool) -> [String] {
+        points { point, _ in filter(point) }
+    }
 }

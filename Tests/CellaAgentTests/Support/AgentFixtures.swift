@@ -70,16 +70,6 @@ enum AgentFixtures {
 
     static let hierarchies = ["memory", "pids", "cpu", "cpuacct", "cpu,cpuacct", "freezer", "unified", ""]
 
-    /// The mount points of the shared roots (SharedRoot) mounted under an agent's state directory,
-    /// from this process's mount table (the agents under test share it).
-    static func sharedRootMounts(stateDirectory: String) -> [String] {
-        let table = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
-        return table.split(separator: "\n").compactMap { line in
-            let fields = line.split(separator: " ")
-            return fields.count > 4 && fields[4].hasPrefix(stateDirectory + "/roots/") ? String(fields[4]) : nil
-        }
-    }
-
     /// Sandbox cgroups under a cgroup root, in any hierarchy.
     static func sandboxCgroups(root: String) -> [String] {
         var found: [String] = []

@@ -82,7 +82,7 @@ final class RunningAgent: Sendable {
         await group.triggerGracefulShutdown()
         try await task.value
         try? FileManager.default.removeItem(atPath: dataDirectory)
-        #expect(AgentFixtures.sharedRootMounts(stateDirectory: "/run/\(cgroupRoot)").isEmpty, "the agent's shutdown left shared roots mounted")
+        #expect(StateDirectory.sharedRootMounts("/run/\(cgroupRoot)").isEmpty, "the agent's shutdown left shared roots mounted")
         StateDirectory.remove("/run/\(cgroupRoot)")
         #expect(AgentFixtures.sandboxCgroups(root: cgroupRoot).isEmpty, "sandbox cgroups left behind")
         AgentFixtures.removeCgroupRoot(cgroupRoot)

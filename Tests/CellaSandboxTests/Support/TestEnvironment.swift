@@ -33,14 +33,6 @@ enum TestEnvironment {
         return try SandboxLauncher(configuration: configuration)
     }
 
-    /// Mount points in this process's mount table whose mountinfo line passes `filter`.
-    static func mountPoints(where filter: (Substring) -> Bool = { _ in true }) throws -> [String] {
-        try FileIO.read("/proc/self/mountinfo", limit: 1 << 20).split(separator: "\n").compactMap { line in
-            let fields = line.split(separator: " ")
-            return fields.count > 4 && filter(line) ? String(fields[4]) : nil
-        }
-    }
-
     /// Per test process, so that two test runs on one machine never touch each other's sandboxes.
     static let cgroupRoot = "cella-test-\(getpid())"
     static let stateDirectory = "/run/cella-test-\(getpid())"

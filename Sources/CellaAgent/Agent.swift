@@ -49,7 +49,7 @@ public final class Agent: Sendable {
         } catch {
             throw AgentError(.internal, "cannot run sandboxes on this host: \(error)")
         }
-        let stale = launcher.removeStale()
+        let stale = launcher.removeStale().sandboxes
         if !stale.isEmpty {
             logger.notice("removed sandboxes left by a previous run", metadata: ["cella.count": "\(stale.count)"])
         }

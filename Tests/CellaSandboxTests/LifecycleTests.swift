@@ -381,7 +381,7 @@ extension SandboxTests {
             // A second launcher on the same root, as a restarted agent would make.
             let restarted = try SandboxLauncher(configuration: launcher.configuration)
             let removed = restarted.removeStale()
-            #expect(removed.contains(orphan.id))
+            #expect(removed.sandboxes.contains(orphan.id))
             #expect(orphan.waitBlocking().termination == .signaled(SIGKILL))
             #expect(launcher.cgroups.rootDirectories.allSatisfy { !FileIO.exists($0 + "/" + orphan.id) })
         }

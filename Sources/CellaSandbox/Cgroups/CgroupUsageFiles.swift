@@ -2,8 +2,8 @@ import Glibc
 
 /// The control files a sandbox's exit reads (CPU time, peak memory, OOM kills, the processes
 /// left), held open. The launcher opens them once the child is in its cgroup, while it drops its
-/// privileges and execs, so that after the exit each costs one pread: on kernfs, opening and closing a control file costs more
-/// than reading it. Closed when this goes (before the cgroup's directories are removed).
+/// privileges and execs, so that after the exit each costs one pread: on kernfs, opening and
+/// closing a control file costs more than reading it. Closed when this goes (before the cgroup's directories are removed).
 final class CgroupUsageFiles: Sendable {
     private let layout: CgroupManager.Layout
     private let cpu: Int32

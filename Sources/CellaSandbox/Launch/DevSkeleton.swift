@@ -4,8 +4,8 @@ import Glibc
 /// files where the host's devices are bound, the usual links into `/proc/self/fd`, and `shm`
 /// where a size-limited tmpfs goes. Binding it (read-only) costs one mount and a remount where
 /// filling a fresh tmpfs cost a mount and ten files, links and a directory to create (fifteen
-/// syscalls) in every sandbox. It shows in
-/// every sandbox, so the launcher refuses a directory holding anything else.
+/// syscalls) in every sandbox. It shows in every sandbox, so the launcher refuses a directory
+/// holding anything else.
 enum DevSkeleton {
     static let links = [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")]

@@ -43,8 +43,8 @@ final class PreparedPlan: @unchecked Sendable {  // Immutable after init; its ar
     }
 
     /// The plans of recent roots. Bounded: past `capacity` distinct roots it starts over (a plan
-    /// in use lives on with its launch). Plans leave the lock before they are let go: the last
-    /// reference to a shared root unmounts it, which can wait for an RCU grace period.
+    /// in use lives on with its launch). Plans are let go only after the lock, returned out of
+    /// it: the last reference to a shared root unmounts it, which can wait for an RCU grace period.
     final class Cache: Sendable {
         private let plans = Mutex<[Key: PreparedPlan]>([:])
         let capacity: Int
@@ -57,33 +57,30 @@ final class PreparedPlan: @unchecked Sendable {  // Immutable after init; its ar
             let key = Key(spec)
             if let hit = plans.withLock({ $0[key] }) { return hit }
             let made = try make(key)
-            let (plan, dropped) = plans.withLock { plans -> (PreparedPlan, [Key: PreparedPlan]) in
+            let (plan, _) = plans.withLock { plans -> (PreparedPlan, [Key: PreparedPlan]) in
                 if let raced = plans[key] { return (raced, [:]) }
-                var dropped: [Key: PreparedPlan] = [:]
-                if plans.count >= capacity { swap(&dropped, &plans) }
+                let dropped = plans.count >= capacity ? plans : [:]
+                if !dropped.isEmpty { plans = [:] }
                 plans[key] = made
                 return (made, dropped)
             }
-            withExtendedLifetime(dropped) {}
             return plan
         }
 
         /// Forgets every plan (and so releases their shared roots once no launch holds them).
         func removeAll() {
-            let dropped = plans.withLock { plans in
-                var dropped: [Key: PreparedPlan] = [:]
-                swap(&dropped, &plans)
+            _ = plans.withLock { plans in
+                let dropped = plans
+                plans = [:]
                 return dropped
             }
-            withExtendedLifetime(dropped) {}
         }
 
         /// Forgets `plan` (not a newer one made for the same root meanwhile).
         func remove(_ plan: PreparedPlan) {
-            let dropped = plans.withLock { plans in
+            _ = plans.withLock { plans in
                 plans[plan.key] === plan ? plans.removeValue(forKey: plan.key) : nil
             }
-            withExtendedLifetime(dropped) {}
         }
     }
 }

@@ -35,6 +35,8 @@ public final class SandboxLauncher: Sendable {
     let emptyLayer: String
     /// What every sandbox's /dev is bound from (DevSkeleton).
     let devSkeleton: String
+    /// Where the shared roots are mounted (SharedRoot).
+    let rootsDirectory: String
     /// The statvfs flags of the state directory's mount, which a read-only remount of a bind from
     /// it must keep (the kernel locks them in a user namespace).
     let stateFlags: UInt
@@ -59,18 +61,18 @@ public final class SandboxLauncher: Sendable {
         self.staging = configuration.stateDirectory + "/mnt"
         self.emptyLayer = configuration.stateDirectory + "/empty"
         self.devSkeleton = configuration.stateDirectory + "/dev"
-        let roots = configuration.stateDirectory + "/roots"
-        self.sharedRoots = configuration.sharedRoots ? SharedRoots(directory: roots, empty: emptyLayer) : nil
+        self.rootsDirectory = configuration.stateDirectory + "/roots"
+        self.sharedRoots = configuration.sharedRoots ? SharedRoots(directory: rootsDirectory, empty: emptyLayer) : nil
         do {
             try FileIO.makeDirectories(staging)
-            try FileIO.makeDirectories(roots)
+            try FileIO.makeDirectories(rootsDirectory)
             try FileIO.makeDirectories(emptyLayer)
             chmod(emptyLayer, 0o555)
             // Child mounts happen as the namespace's root, an unprivileged host uid: the path must
             // be searchable by others.
             chmod(configuration.stateDirectory, 0o755)
             chmod(staging, 0o755)
-            chmod(roots, 0o755)
+            chmod(rootsDirectory, 0o755)
         } catch {
             throw SandboxError(.launchFailed, "cannot create the staging directory", cause: error)
         }
@@ -93,28 +95,27 @@ public final class SandboxLauncher: Sendable {
         Array(UnsafeRawBufferPointer(defaultFilter.program))
     }
 
+    /// What `removeStale()` removed.
+    public struct StaleCleanup: Sendable {
+        /// The ids of the sandboxes killed and removed.
+        public var sandboxes: [String]
+        /// How many shared roots of gone processes were detached.
+        public var sharedRoots: Int
+    }
+
     /// Kills and removes what a crashed previous run left under this launcher's cgroup root, and
     /// unmounts the shared roots of processes that are gone. (A sandbox's own mounts need no
     /// cleanup: they only ever exist in its mount namespace.)
     @discardableResult
-    public func removeStale() -> [String] {
-        let removed = cgroups.removeStale()
-        if !removed.isEmpty {
-            logger.info("removed stale sandboxes", metadata: ["cella.count": "\(removed.count)"])
+    public func removeStale() -> StaleCleanup {
+        let removed = StaleCleanup(sandboxes: cgroups.removeStale(), sharedRoots: SharedRoot.removeStale(in: rootsDirectory))
+        if !removed.sandboxes.isEmpty {
+            logger.info("removed stale sandboxes", metadata: ["cella.count": "\(removed.sandboxes.count)"])
         }
-        removeStaleRoots()
+        if removed.sharedRoots > 0 {
+            logger.info("unmounted the shared roots of a previous run", metadata: ["cella.count": "\(removed.sharedRoots)"])
+        }
         return removed
-    }
-
-    /// Detaches and removes the shared roots of launchers that are gone (part of `removeStale()`).
-    /// Returns how many.
-    @discardableResult
-    public func removeStaleRoots() -> Int {
-        let roots = SharedRoot.removeStale(in: configuration.stateDirectory + "/roots")
-        if roots > 0 {
-            logger.info("unmounted the shared roots of a previous run", metadata: ["cella.count": "\(roots)"])
-        }
-        return roots
     }
 
     /// Forgets every cached plan, so each shared root is unmounted once the launches using it

@@ -17,11 +17,12 @@ struct SandboxCleanup: ParsableCommand {
 
     func run() throws {
         let launcher = try SandboxLauncher(configuration: .init(cgroupRoot: cgroupRoot, stateDirectory: stateDir))
-        let roots = launcher.removeStaleRoots()
         let removed = launcher.removeStale()
         var done: [String] = []
-        if !removed.isEmpty { done.append("removed \(removed.count) sandbox(es): \(removed.joined(separator: " "))") }
-        if roots > 0 { done.append("unmounted \(roots) shared root(s) of a previous run") }
+        if !removed.sandboxes.isEmpty {
+            done.append("removed \(removed.sandboxes.count) sandbox(es): \(removed.sandboxes.joined(separator: " "))")
+        }
+        if removed.sharedRoots > 0 { done.append("unmounted \(removed.sharedRoots) shared root(s) of a previous run") }
         print(done.isEmpty ? "nothing to clean up" : done.joined(separator: "\n"))
     }
 }

@@ -28,6 +28,9 @@ struct SandboxBench: ParsableCommand {
     @Flag(help: "Time Cella's sandbox alone (for profiling it); no peers, no ratios to them.")
     var cellaOnly = false
 
+    @Option(help: "With --cella-only, time one of Cella's series alone (for tracing it): 1 all inline, 2 network namespace made ahead, 3 an overlay per sandbox, 4 held.")
+    var only: Int?
+
     func run() throws {
         let launcher = try SandboxLauncher(configuration: .init(cgroupRoot: "cella-bench", stateDirectory: "/run/cella-bench"))
         launcher.removeStale()
@@ -72,6 +75,12 @@ struct SandboxBench: ParsableCommand {
                 return elapsed
             }),
         ]
+        if let only {
+            guard cellaOnly, series.indices.contains(only - 1) else {
+                throw ValidationError("--only takes 1-\(series.count), with --cella-only")
+            }
+            series = [series[only - 1]]
+        }
         var bundle: String?
         defer { if let bundle { try? FileManager.default.removeItem(atPath: bundle) } }
         if !cellaOnly {
@@ -103,7 +112,7 @@ struct SandboxBench: ParsableCommand {
                 if round >= warmup { series[index].samples.values.append(elapsed) }
             }
         }
-        report(series.map(\.samples), bases: [(0, "÷ all inline"), (1, "÷ ns ahead")])
+        report(series.map(\.samples), bases: only == nil ? [(0, "÷ all inline"), (1, "÷ ns ahead")] : [])
     }
 
     /// A runc bundle for the same rootfs: runc's own default spec, read-only root, `/bin/true`.

@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -227,20 +228,30 @@ static int child_main(void *arg) {
     if (cfg->die_with_parent && (r = SYS2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL)) < 0)
         child_fail(cfg, err_fd, CELLA_STAGE_PDEATHSIG, -1, r);
 
-    // Wait until the parent has written our uid/gid maps. It makes our cgroup meanwhile and moves
-    // us into it while we mount (the second wait, below, before anything of the program's).
-    if ((r = child_wait_for_parent(cfg->sync_read_fd)) < 0) child_fail(cfg, err_fd, CELLA_STAGE_SYNC, 0, r);
+    if (cfg->use_template) {
+        // Still the host's root, in the host's user namespace: join the template, whose root is
+        // the sandbox's, and make a copy of it ours (every mount in it private already).
+        if ((r = SYS2(SYS_setns, cfg->mount_ns_fd, CELLA_CLONE_NEWNS)) < 0)
+            child_fail(cfg, err_fd, CELLA_STAGE_MOUNT_NS, 0, r);
+        if ((r = SYS1(SYS_unshare, CELLA_CLONE_NEWNS)) < 0)
+            child_fail(cfg, err_fd, CELLA_STAGE_MOUNT_NS, 1, r);
+    } else {
+        // Wait until the parent has written our uid/gid maps. It makes our cgroup meanwhile and
+        // moves us into it while we mount (the second wait, below, before anything of the
+        // program's).
+        if ((r = child_wait_for_parent(cfg->sync_read_fd)) < 0) child_fail(cfg, err_fd, CELLA_STAGE_SYNC, 0, r);
 
-    // After clone we still carry the host ids (unmapped here, so every file we create would fail
-    // with EOVERFLOW); become the namespace's root, which the parent's maps now define.
-    if ((r = SYS3(SYS_setresgid, 0, 0, 0)) < 0 || (r = SYS3(SYS_setresuid, 0, 0, 0)) < 0)
-        child_fail(cfg, err_fd, CELLA_STAGE_NAMESPACE_ROOT, -1, r);
+        // After clone we still carry the host ids (unmapped here, so every file we create would
+        // fail with EOVERFLOW); become the namespace's root, which the parent's maps now define.
+        if ((r = SYS3(SYS_setresgid, 0, 0, 0)) < 0 || (r = SYS3(SYS_setresuid, 0, 0, 0)) < 0)
+            child_fail(cfg, err_fd, CELLA_STAGE_NAMESPACE_ROOT, -1, r);
+        // Nothing we mount may propagate back to the host.
+        if ((r = SYS5(SYS_mount, "none", "/", 0, MS_REC | MS_PRIVATE, 0)) < 0)
+            child_fail(cfg, err_fd, CELLA_STAGE_MOUNT_PRIVATE, -1, r);
+    }
 
     // Modes in the plan are exact (1777 for /tmp); the program gets the usual 022 before exec.
     SYS1(SYS_umask, 0);
-    // Nothing we mount may propagate back to the host.
-    if ((r = SYS5(SYS_mount, "none", "/", 0, MS_REC | MS_PRIVATE, 0)) < 0)
-        child_fail(cfg, err_fd, CELLA_STAGE_MOUNT_PRIVATE, -1, r);
     for (int i = 0; i < cfg->fs_step_count; i++)
         if ((r = child_fs_step(&cfg->fs_steps[i])) < 0)
             child_fail(cfg, err_fd, CELLA_STAGE_FS_STEP, i, r);
@@ -257,6 +268,10 @@ static int child_main(void *arg) {
     // Now inside our cgroup: a cgroup namespace rooted here hides the host's hierarchy.
     if (cfg->unshare_cgroup && (r = SYS1(SYS_unshare, CELLA_CLONE_NEWCGROUP)) < 0)
         child_fail(cfg, err_fd, CELLA_STAGE_CGROUP_NS, -1, r);
+    // The last namespace: from here on we are root only in our owner's user namespace, which
+    // owns none of the others (they are the host's), and we drop even that below.
+    if (cfg->use_template && (r = SYS2(SYS_setns, cfg->user_ns_fd, CELLA_CLONE_NEWUSER)) < 0)
+        child_fail(cfg, err_fd, CELLA_STAGE_USER_NS, -1, r);
 
     for (int i = 0; i < cfg->rlimit_count; i++) {
         uint64_t lim[2] = {cfg->rlimits[i].soft, cfg->rlimits[i].hard};
@@ -466,10 +481,98 @@ int cella_mount_as(const char *source, const char *target, const char *fstype, u
     return (int)m.result;
 }
 
+struct template_request {
+    const cella_fs_step *steps;
+    int count;
+    int fd;
+    int failed_step;
+    long result;
+};
+
+static void *template_thread(void *arg) {
+    struct template_request *t = arg;
+    long r = SYS1(SYS_unshare, CELLA_CLONE_NEWNS);
+    if (r == 0) r = SYS4(SYS_openat, AT_FDCWD, "/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC, 0);
+    if (r >= 0) {
+        t->fd = (int)r;
+        r = SYS5(SYS_mount, "none", "/", 0, MS_REC | MS_PRIVATE, 0);
+    }
+    for (int i = 0; r == 0 && i < t->count; i++)
+        if ((r = child_fs_step(&t->steps[i])) < 0) t->failed_step = i;
+    if (r < 0 && t->fd >= 0) {
+        SYS1(SYS_close, t->fd);
+        t->fd = -1;
+    }
+    t->result = r;
+    return NULL;
+}
+
+int cella_mount_template(const cella_fs_step *steps, int count, int *ns_fd_out, int *failed_step) {
+    struct template_request t = {steps, count, -1, -1, -EINVAL};
+    pthread_t thread;
+    int e = pthread_create(&thread, NULL, template_thread, &t);
+    if (e != 0) return -e;
+    pthread_join(thread, NULL);
+    *failed_step = t.failed_step;
+    if (t.result < 0) return (int)t.result;
+    *ns_fd_out = t.fd;
+    return 0;
+}
+
+static int userns_helper(void *arg) {
+    (void)arg;
+    for (;;) SYS0(SYS_pause);
+}
+
+static int write_file(const char *path, const char *text) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    size_t length = strlen(text);
+    int r = write(fd, text, length) == (ssize_t)length ? 0 : -errno;
+    close(fd);
+    return r;
+}
+
+int cella_userns_create(const char *uid_map, const char *gid_map, int *ns_fd_out) {
+    // The helper only pauses until killed, on a stack of its own, sharing our memory (CLONE_VM:
+    // no copy of a large process's page tables).
+    size_t size = 16384;
+    void *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return -errno;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int pidfd = -1;
+    pid_t pid = clone(userns_helper, (char *)stack + size, CLONE_VM | CLONE_PIDFD | CLONE_NEWUSER, NULL, &pidfd);
+    int r = pid < 0 ? -errno : 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r == 0) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+        r = write_file(path, uid_map);
+        if (r == 0) {
+            snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
+            r = write_file(path, gid_map);
+        }
+        if (r == 0) {
+            snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+            int fd = open(path, O_RDONLY | O_CLOEXEC);
+            if (fd < 0) r = -errno;
+            else *ns_fd_out = fd;
+        }
+        syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+        siginfo_t info;
+        while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &info, WEXITED | __WALL) < 0 && errno == EINTR) {}
+        close(pidfd);
+    }
+    munmap(stack, size);
+    return r;
+}
+
 pid_t cella_sandbox_clone(const cella_child_config *config, int namespace_flags, void *stack,
                           size_t stack_size, int *pidfd_out) {
-    // A prepared network namespace is joined by cloning from inside it: the child, already in its
-    // own user namespace, could not setns into a namespace the host's user namespace owns.
+    // A prepared network namespace is joined by cloning from inside it: a child cloned into a user
+    // namespace of its own (no template) could not setns into a namespace the host's owns.
     int home = -1;
     if (config->net_ns_fd >= 0) {
         int r = thread_leave_home(config->net_ns_fd, &home);

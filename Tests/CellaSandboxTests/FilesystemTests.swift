@@ -123,11 +123,12 @@ extension SandboxTests {
             }
             #expect((try FileIO.read("/proc/timer_list", limit: 64)).count == 64, "control: the host's copy has content")
             #expect(try TestEnvironment.probe("read", "/proc/self/status") == "ok 64", "control: proc works")
-            // The namespace's root may set its own UTS namespace's hostname through /proc/sys, but
-            // /proc/sys is mounted read-only.
+            // The root of a user namespace that owns the UTS namespace may set its hostname
+            // through /proc/sys, but /proc/sys is mounted read-only.
             let sysctl = try TestEnvironment.probe("write", "/proc/sys/kernel/hostname") {
                 $0.protections.dropCapabilities = false
                 $0.protections.runAsNamespaceRoot = true
+                $0.protections.hostOwnedNamespaces = false
             }
             #expect(sysctl == "errno=EROFS", "even the namespace root: \(sysctl)")
         }

@@ -20,6 +20,42 @@ extension SandboxTests {
             #expect(hostPIDs.count > 2 && hostPIDs.contains(neighbour.pid), "the host sees many")
         }
 
+        @Test("each sandbox has mount, pid, ipc, uts and cgroup namespaces of its own; an owner's sandboxes share its user namespace, another owner's have another")
+        func namespacesFromTheHost() throws {
+            let launcher = try TestEnvironment.launcher.get()
+            func namespaces(of pid: pid_t) throws -> [String: String] {
+                var links: [String: String] = [:]
+                for kind in ["mnt", "pid", "ipc", "uts", "cgroup", "net", "user"] {
+                    var buffer = [CChar](repeating: 0, count: 64)
+                    let n = readlink("/proc/\(pid)/ns/\(kind)", &buffer, buffer.count - 1)
+                    guard n > 0 else { throw SystemError(call: "readlink", subject: "/proc/\(pid)/ns/\(kind)", errno: errno) }
+                    links[kind] = String(cString: buffer)
+                }
+                return links
+            }
+            var sandboxes: [Sandbox] = []
+            defer { for sandbox in sandboxes { sandbox.kill(); _ = sandbox.waitBlocking() } }
+            for owner: UInt32 in [0, 0, 9] {
+                sandboxes.append(try launcher.launch(try TestEnvironment.spec(["/bin/sleep", "30"]) {
+                    $0.idMapping = IDMapping(ownerIndex: owner)
+                    $0.stdio = .fds(stdin: 0, stdout: 2, stderr: 2)
+                }))
+            }
+            // launch() returns once each has exec'd: its namespaces are final.
+            let seen = try sandboxes.map { try namespaces(of: $0.pid) }
+            let host = try namespaces(of: getpid())
+            for kind in ["mnt", "pid", "ipc", "uts", "cgroup", "net", "user"] {
+                #expect(Set(seen.map { $0[kind] }).count == (kind == "user" ? 2 : 3), "\(kind): \(seen.map { $0[kind] ?? "" })")
+                #expect(!seen.contains { $0[kind] == host[kind] }, "\(kind) is the host's")
+            }
+            #expect(seen[0]["user"] == seen[1]["user"], "one owner, one user namespace")
+            #expect(seen[0]["user"] != seen[2]["user"], "another owner, another")
+            for (sandbox, owner) in zip(sandboxes, [0, 0, 9] as [UInt32]) {
+                let map = try FileIO.read("/proc/\(sandbox.pid)/uid_map").split(whereSeparator: \.isWhitespace)
+                #expect(map == ["0", "\(IDMapping(ownerIndex: owner).hostBase)", "\(IDMapping.rangeSize)"], "\(map)")
+            }
+        }
+
         @Test("a listener on the host's 127.0.0.1 cannot be reached; without a network namespace it can")
         func hostLoopbackUnreachable() throws {
             let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -8,6 +8,9 @@ extension SandboxTests {
     /// answer with success or a distinctive errno when it is allowed, so EPERM can only come from
     /// the filter. Each case runs three ways: filter off and capabilities kept (the call gets
     /// through), filter on with capabilities kept (the filter alone stops it), and everything on.
+    /// The first two give the sandbox namespaces of its own (`hostOwnedNamespaces` off): in the
+    /// host's, the kernel refuses several of these calls with EPERM before any filter would
+    /// (`hostOwnedNamespacesRefuse`, below).
     @Suite struct SyscallFilter {
         struct Case: CustomTestStringConvertible, Sendable {
             var check: String
@@ -48,14 +51,31 @@ extension SandboxTests {
                 $0.protections.seccomp = false
                 $0.protections.dropCapabilities = false
                 $0.protections.runAsNamespaceRoot = true
+                $0.protections.hostOwnedNamespaces = false
             }
             #expect(unfiltered == c.unfiltered, "without the filter, \(c.check) should get through")
             let filterOnly = try TestEnvironment.probe("syscall", c.check) {
                 $0.protections.dropCapabilities = false
                 $0.protections.runAsNamespaceRoot = true
+                $0.protections.hostOwnedNamespaces = false
             }
             #expect(filterOnly == c.filtered, "the filter alone should stop \(c.check)")
             #expect(try TestEnvironment.probe("syscall", c.check) == c.filtered)
+        }
+
+        /// Calls whose target namespace the kernel checks the caller's capability in: with the
+        /// namespaces the host's, the namespace root refuses them even without the filter and with
+        /// every capability; the first run of `denied` shows each getting through when the
+        /// sandbox owns its namespaces.
+        @Test("with its namespaces the host's, even the sandbox's root without the filter cannot mount, pivot, set the hostname, reboot or open raw sockets",
+              arguments: ["mount", "pivot_root", "fsopen", "sethostname", "reboot", "socket-raw"])
+        func hostOwnedNamespacesRefuse(_ check: String) throws {
+            let line = try TestEnvironment.probe("syscall", check) {
+                $0.protections.seccomp = false
+                $0.protections.dropCapabilities = false
+                $0.protections.runAsNamespaceRoot = true
+            }
+            #expect(line == "errno=EPERM", "\(check): \(line)")
         }
 
         @Test("ordinary calls still work under the filter", arguments: ["getpid", "clone"])
@@ -71,6 +91,7 @@ extension SandboxTests {
                 $0.protections.seccomp = false
                 $0.protections.dropCapabilities = false
                 $0.protections.runAsNamespaceRoot = true
+                $0.protections.hostOwnedNamespaces = false
             }
             #expect(open == "ok")
         }

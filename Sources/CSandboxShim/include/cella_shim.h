@@ -74,6 +74,8 @@ typedef enum {
     CELLA_STAGE_EXEC,
     /// Not a failure: a held child (hold_read_fd >= 0) is set up and waits for its release.
     CELLA_STAGE_HELD,
+    CELLA_STAGE_MOUNT_NS,  ///< step 0: setns into the mount template; step 1: unshare a copy of it
+    CELLA_STAGE_USER_NS,   ///< setns into the owner's user namespace
 } cella_stage;
 
 /// What a child writes to the error pipe when a stage fails (or, error 0, when it is held). EOF
@@ -120,7 +122,27 @@ typedef struct {
     int32_t hold_read_fd;    ///< >= 0: once seccomp is on, report CELLA_STAGE_HELD and block on one
                              ///< byte from here (a socket) before exec (EOF: the parent gave up; exit)
     int32_t hold_write_fd;   ///< the parent's end, which the child closes; -1 without a hold
+    /// Nonzero: the child is cloned without CLONE_NEWUSER and CLONE_NEWNS, still host root; it
+    /// joins mount_ns_fd (a mount template: the root, /var/task and /dev in place, already pivoted)
+    /// and unshares a copy of it for its own mounts (fs_steps), then, once in its cgroup, joins
+    /// user_ns_fd (its owner's user namespace, maps written) before dropping privileges. Zero: it
+    /// is cloned into a new user and mount namespace, waits for the parent to write the maps, and
+    /// mounts its root itself (fs_steps from the staging directory to pivot_root).
+    int32_t use_template;
+    int32_t mount_ns_fd;
+    int32_t user_ns_fd;
 } cella_child_config;
+
+/// Makes a mount template: a mount namespace of its own (made on a short-lived thread, so no
+/// thread of the caller ever changes namespace) in which `steps` run as the host's root, after
+/// every mount was made private; they end with a pivot into the sandbox root. Returns 0 and stores
+/// an fd on the namespace, or -errno and stores the failing step's index (-1: before any step).
+int cella_mount_template(const cella_fs_step *steps, int count, int *ns_fd_out, int *failed_step);
+
+/// Makes a user namespace with the given uid_map and gid_map contents ("0 100000 65536\n"): a
+/// helper process is cloned into it, the maps are written, the namespace is opened and the helper
+/// exits. Returns 0 and stores an fd on the namespace, or -errno.
+int cella_userns_create(const char *uid_map, const char *gid_map, int *ns_fd_out);
 
 /// Starts the sandbox's first process: clone(CLONE_VM | namespaces | CLONE_PIDFD) on `stack`, with
 /// every signal blocked around the call. Swift cannot call clone at all, and a CLONE_VM child must

@@ -22,7 +22,12 @@ struct FilesystemPlan {
         var label: String
     }
 
+    /// The steps each sandbox runs. With a mount template, only what differs between sandboxes
+    /// of a root (`/proc` and its masks, `/tmp`, `/dev/shm`), at paths inside the root.
     private(set) var steps: [Step] = []
+    /// With a shared root, what a MountTemplate runs once for every sandbox of the root: the
+    /// shared root and the code bound, `/dev`, the pivot. Empty without one.
+    private(set) var templateSteps: [Step] = []
 
     static let maskedFiles = ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug"]
     static let maskedDirectories = ["/proc/acpi", "/proc/scsi"]
@@ -33,81 +38,102 @@ struct FilesystemPlan {
     static let mountpoints = ["proc", "dev", "tmp", "var/task"]
 
     /// - Parameters:
-    ///   - staging: a directory that exists on the host; the child mounts its root there, in its
-    ///     own mount namespace, so the host never sees it.
-    ///   - sharedRoot: the launcher's mount of the root's overlay (SharedRoot), bound on `staging`;
-    ///     nil to mount an overlay of the layers in the child instead.
+    ///   - staging: a directory that exists on the host; the root is mounted there, in the
+    ///     child's or the template's own mount namespace, so the host never sees it.
+    ///   - sharedRoot: the launcher's mount of the root's overlay (SharedRoot), bound on
+    ///     `staging`; nil to mount an overlay of the layers in each child instead.
+    ///   - template: with a shared root, split the steps: what every sandbox of the root shares
+    ///     goes to `templateSteps`, for a MountTemplate.
     ///   - empty: an empty host directory, the bottom layer under a rootfs of one layer, and
-    ///     what masked proc directories are bound from.
+    ///     what masked proc directories are bound from (without a template).
     ///   - devSkeleton: the directory every sandbox's /dev is bound from.
     ///   - stateFlags: the statvfs flags of the mount `empty` and `devSkeleton` are on, which their
     ///     read-only remounts must keep.
     ///   - codeFlags: the statvfs flags of the code directory's mount, which a read-only remount
     ///     of its bind must keep (the kernel locks them in a user namespace).
-    init(spec: SandboxSpec, staging: String, sharedRoot: String?, empty: String, devSkeleton: String, stateFlags: UInt, codeFlags: UInt) {
+    init(spec: SandboxSpec, staging: String, sharedRoot: String?, template: Bool, empty: String, devSkeleton: String,
+         stateFlags: UInt, codeFlags: UInt) {
         let rootfs = spec.rootfs
         let nosuid: UInt = spec.protections.nosuid ? UInt(MS_NOSUID) : 0
+        let templated = template && sharedRoot != nil
         let root = staging
+        // Where the per-sandbox steps find the root: already "/" in a template's copy.
+        let inside = templated ? "" : staging
+        let readOnly = UInt(MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        var shared: [Step] = []
         if let sharedRoot {
-            add(.init(kind: CELLA_FS_MOUNT, source: sharedRoot, target: root, flags: UInt(MS_BIND),
-                      label: "bind the shared root"))
+            shared.append(.init(kind: CELLA_FS_MOUNT, source: sharedRoot, target: root, flags: UInt(MS_BIND),
+                                label: "bind the shared root"))
         } else {
-            add(.init(kind: CELLA_FS_MOUNT, source: "overlay", target: root, fstype: "overlay",
-                      data: Self.overlayOptions(rootfs.layers, empty: empty),
-                      flags: UInt(MS_RDONLY | MS_NODEV) | nosuid, label: "mount overlay root"))
+            shared.append(.init(kind: CELLA_FS_MOUNT, source: "overlay", target: root, fstype: "overlay",
+                                data: Self.overlayOptions(rootfs.layers, empty: empty),
+                                flags: UInt(MS_RDONLY | MS_NODEV) | nosuid, label: "mount overlay root"))
         }
-
         if let code = rootfs.code {
-            add(.init(kind: CELLA_FS_MOUNT, source: code, target: root + "/var/task",
-                      flags: UInt(MS_BIND | MS_REC), label: "bind code on /var/task"))
-            add(.init(kind: CELLA_FS_MOUNT, target: root + "/var/task",
-                      flags: UInt(MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NODEV) | nosuid | codeFlags,
-                      label: "remount /var/task read-only"))
+            shared.append(.init(kind: CELLA_FS_MOUNT, source: code, target: root + "/var/task",
+                                flags: UInt(MS_BIND | MS_REC), label: "bind code on /var/task"))
+            shared.append(.init(kind: CELLA_FS_MOUNT, target: root + "/var/task",
+                                flags: UInt(MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NODEV) | nosuid | codeFlags,
+                                label: "remount /var/task read-only"))
+        }
+        var dev: [Step] = [
+            .init(kind: CELLA_FS_MOUNT, source: devSkeleton, target: root + "/dev", flags: UInt(MS_BIND), label: "bind /dev"),
+            .init(kind: CELLA_FS_MOUNT, target: root + "/dev", flags: readOnly | stateFlags, label: "remount /dev read-only"),
+        ]
+        for device in Self.devices {
+            dev.append(.init(kind: CELLA_FS_MOUNT, source: "/dev/" + device, target: root + "/dev/" + device,
+                             flags: UInt(MS_BIND), label: "bind /dev/\(device)"))
         }
 
+        var proc: [Step] = []
         // A template's clones share its proc; hidepid=invisible hides from each the processes it
         // may not ptrace-read: the template and the other clones (docs/runtime-snapshots.md).
-        add(.init(kind: CELLA_FS_MOUNT, source: "proc", target: root + "/proc", fstype: "proc",
-                  data: spec.allowsTemplateClones ? "hidepid=invisible" : nil,
-                  flags: UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), label: "mount proc on /proc"))
+        proc.append(.init(kind: CELLA_FS_MOUNT, source: "proc", target: inside + "/proc", fstype: "proc",
+                          data: spec.allowsTemplateClones ? "hidepid=invisible" : nil,
+                          flags: UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), label: "mount proc on /proc"))
         for path in Self.maskedFiles {
-            add(.init(kind: CELLA_FS_MOUNT, source: "/dev/null", target: root + path,
-                      flags: UInt(MS_BIND), optional: true, label: "mask \(path)"))
+            proc.append(.init(kind: CELLA_FS_MOUNT, source: "/dev/null", target: inside + path,
+                              flags: UInt(MS_BIND), optional: true, label: "mask \(path)"))
         }
-        // The empty directory, read-only: what a read-only tmpfs shows (runc's mask), for one bind
-        // instead of a new filesystem.
-        let readOnly = UInt(MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
         for path in Self.maskedDirectories {
-            add(.init(kind: CELLA_FS_MOUNT, source: empty, target: root + path,
-                      flags: UInt(MS_BIND), optional: true, label: "mask \(path)"))
-            add(.init(kind: CELLA_FS_MOUNT, target: root + path, flags: readOnly | stateFlags,
-                      optional: true, label: "remount the mask of \(path) read-only"))
+            if templated {
+                // The host's empty directory is out of a template's reach: a read-only tmpfs
+                // shows the same (runc's mask).
+                proc.append(.init(kind: CELLA_FS_MOUNT, source: "cella", target: path, fstype: "tmpfs", data: "size=4k",
+                                  flags: UInt(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC), optional: true,
+                                  label: "mask \(path)"))
+            } else {
+                // The empty directory, read-only: what a read-only tmpfs shows, for one bind
+                // instead of a new filesystem.
+                proc.append(.init(kind: CELLA_FS_MOUNT, source: empty, target: inside + path,
+                                  flags: UInt(MS_BIND), optional: true, label: "mask \(path)"))
+                proc.append(.init(kind: CELLA_FS_MOUNT, target: inside + path, flags: readOnly | stateFlags,
+                                  optional: true, label: "remount the mask of \(path) read-only"))
+            }
         }
         for path in Self.readOnlyPaths {
-            add(.init(kind: CELLA_FS_MOUNT, source: root + path, target: root + path,
-                      flags: UInt(MS_BIND | MS_REC), optional: true, label: "bind \(path)"))
-            add(.init(kind: CELLA_FS_MOUNT, target: root + path,
-                      flags: UInt(MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC),
-                      optional: true, label: "remount \(path) read-only"))
+            proc.append(.init(kind: CELLA_FS_MOUNT, source: inside + path, target: inside + path,
+                              flags: UInt(MS_BIND | MS_REC), optional: true, label: "bind \(path)"))
+            proc.append(.init(kind: CELLA_FS_MOUNT, target: inside + path,
+                              flags: UInt(MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC),
+                              optional: true, label: "remount \(path) read-only"))
         }
-
-        add(.init(kind: CELLA_FS_MOUNT, source: devSkeleton, target: root + "/dev",
-                  flags: UInt(MS_BIND), label: "bind /dev"))
-        add(.init(kind: CELLA_FS_MOUNT, target: root + "/dev", flags: readOnly | stateFlags,
-                  label: "remount /dev read-only"))
-        for device in Self.devices {
-            add(.init(kind: CELLA_FS_MOUNT, source: "/dev/" + device, target: root + "/dev/" + device,
-                      flags: UInt(MS_BIND), label: "bind /dev/\(device)"))
-        }
-        add(.init(kind: CELLA_FS_MOUNT, source: "cella", target: root + "/dev/shm", fstype: "tmpfs",
+        let tmpfs: [Step] = [
+            .init(kind: CELLA_FS_MOUNT, source: "cella", target: inside + "/dev/shm", fstype: "tmpfs",
                   data: "size=\(rootfs.shmMiB)m,mode=1777", flags: UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC),
-                  label: "mount tmpfs on /dev/shm"))
-
-        add(.init(kind: CELLA_FS_MOUNT, source: "cella", target: root + "/tmp", fstype: "tmpfs",
+                  label: "mount tmpfs on /dev/shm"),
+            .init(kind: CELLA_FS_MOUNT, source: "cella", target: inside + "/tmp", fstype: "tmpfs",
                   data: "size=\(rootfs.tmpMiB)m,mode=1777", flags: UInt(MS_NODEV) | nosuid,
-                  label: "mount tmpfs on /tmp"))
-        add(.init(kind: CELLA_FS_PIVOT, target: root, label: "pivot_root"))
-        add(.init(kind: CELLA_FS_CHDIR, target: spec.workingDirectory, label: "chdir \(spec.workingDirectory)"))
+                  label: "mount tmpfs on /tmp"),
+        ]
+        let pivot = Step(kind: CELLA_FS_PIVOT, target: root, label: "pivot_root")
+        let chdir = Step(kind: CELLA_FS_CHDIR, target: spec.workingDirectory, label: "chdir \(spec.workingDirectory)")
+        if templated {
+            templateSteps = shared + dev + [pivot]
+            steps = proc + tmpfs + [chdir]
+        } else {
+            steps = shared + proc + dev + tmpfs + [pivot, chdir]
+        }
     }
 
     /// The options of a root's overlay. Nothing in the root is writable, so the overlay has no
@@ -117,10 +143,10 @@ struct FilesystemPlan {
         "lowerdir=" + (layers.count == 1 ? layers + [empty] : layers).joined(separator: ":") + ",userxattr"
     }
 
-    private mutating func add(_ step: Step) { steps.append(step) }
-
     /// The steps as C structs in `arena`.
-    func cSteps(in arena: CArena) -> UnsafePointer<cella_fs_step> {
+    func cSteps(in arena: CArena) -> UnsafePointer<cella_fs_step> { Self.cSteps(steps, in: arena) }
+
+    static func cSteps(_ steps: [Step], in arena: CArena) -> UnsafePointer<cella_fs_step> {
         arena.array(steps.map { step in
             cella_fs_step(
                 kind: Int32(step.kind.rawValue), optional: step.optional ? 1 : 0,

@@ -9,15 +9,19 @@ final class PreparedPlan: @unchecked Sendable {  // Immutable after init; its ar
     let plan: FilesystemPlan
     let steps: UnsafePointer<cella_fs_step>
     let key: Key
-    /// The launcher's mount of the root's overlay, which the plan binds; nil when each sandbox
-    /// mounts its own.
+    /// The launcher's mount of the root's overlay, which the plan's template binds; nil when
+    /// each sandbox mounts its own.
     let root: SharedRoot?
+    /// The mount namespace each sandbox of the root copies (with a shared root).
+    let template: MountTemplate?
     private let arena = CArena()
 
-    init(_ plan: FilesystemPlan, key: Key, root: SharedRoot?) {
+    /// - Throws: `SandboxError` when the plan's template cannot be made (the failing step).
+    init(_ plan: FilesystemPlan, key: Key, root: SharedRoot?) throws(SandboxError) {
         self.plan = plan
         self.key = key
         self.root = root
+        self.template = plan.templateSteps.isEmpty ? nil : try MountTemplate(plan.templateSteps)
         self.steps = plan.cSteps(in: arena)
     }
 
@@ -30,6 +34,7 @@ final class PreparedPlan: @unchecked Sendable {  // Immutable after init; its ar
         var nosuid: Bool
         var templateClones: Bool
         var workingDirectory: String
+        var hostOwnedNamespaces: Bool
 
         init(_ spec: SandboxSpec) {
             layers = spec.rootfs.layers
@@ -39,6 +44,7 @@ final class PreparedPlan: @unchecked Sendable {  // Immutable after init; its ar
             nosuid = spec.protections.nosuid
             templateClones = spec.allowsTemplateClones
             workingDirectory = spec.workingDirectory
+            hostOwnedNamespaces = spec.protections.hostOwnedNamespaces
         }
     }
 

@@ -47,6 +47,8 @@ public final class SandboxLauncher: Sendable {
     private let plans = PreparedPlan.Cache()
     /// The overlays the plans bind; nil when each sandbox mounts its own.
     private let sharedRoots: SharedRoots?
+    /// The owners' user namespaces, which sandboxes launched from a mount template join.
+    private let userNamespaces = UserNamespaces()
 
     /// Detects cgroups, compiles the default seccomp profile and creates the staging directory.
     /// - Throws: `SandboxError` when the host cannot run sandboxes (not root, no cgroup controllers).
@@ -168,9 +170,10 @@ public final class SandboxLauncher: Sendable {
             let codeFlags = spec.rootfs.code.map { cella_locked_mount_flags($0) } ?? 0
             let root = try self.sharedRoots?.root(
                 layers: spec.rootfs.layers, nosuid: spec.protections.nosuid, fresh: madeMountpoints)
-            return PreparedPlan(FilesystemPlan(
-                spec: spec, staging: self.staging, sharedRoot: root?.path, empty: self.emptyLayer,
-                devSkeleton: self.devSkeleton, stateFlags: self.stateFlags, codeFlags: codeFlags), key: key, root: root)
+            return try PreparedPlan(FilesystemPlan(
+                spec: spec, staging: self.staging, sharedRoot: root?.path, template: spec.protections.hostOwnedNamespaces,
+                empty: self.emptyLayer, devSkeleton: self.devSkeleton, stateFlags: self.stateFlags, codeFlags: codeFlags),
+                key: key, root: root)
         }
         var plan = try plans.plan(for: spec, make: make)
         if plan.root?.isCurrent == false {
@@ -189,6 +192,7 @@ public final class SandboxLauncher: Sendable {
         var owned = preparedCgroup
         var started = false
         defer { if !started { owned?.destroy() } }
+        let userNamespace = shared.template == nil ? nil : try userNamespaces.namespace(for: spec.idMapping)
         var syncPipe: [Int32] = [-1, -1]
         var errorPipe: [Int32] = [-1, -1]
         var holdSocket: [Int32] = [-1, -1]
@@ -268,9 +272,17 @@ public final class SandboxLauncher: Sendable {
         // In C memory, not on this stack: a held child reads it after this function has returned.
         let cfg = arena.value(config)
 
-        var flags = CELLA_CLONE_NEWUSER | CELLA_CLONE_NEWNS | CELLA_CLONE_NEWPID | CELLA_CLONE_NEWUTS
-            | CELLA_CLONE_NEWIPC
+        var flags = CELLA_CLONE_NEWPID | CELLA_CLONE_NEWUTS | CELLA_CLONE_NEWIPC
         if spec.protections.networkNamespace && prepared == nil { flags |= CELLA_CLONE_NEWNET }
+        // With a template the child joins its mount namespace and, last, its owner's user
+        // namespace; otherwise it gets both new and waits for the maps.
+        if let template = shared.template {
+            cfg.pointee.use_template = 1
+            cfg.pointee.mount_ns_fd = template.fd
+            cfg.pointee.user_ns_fd = userNamespace!.fd
+        } else {
+            flags |= CELLA_CLONE_NEWUSER | CELLA_CLONE_NEWNS
+        }
 
         let stack = ChildStack.shared.take()
         // The stack goes back to the pool once the child has exec'd or died, unless a held child
@@ -309,14 +321,16 @@ public final class SandboxLauncher: Sendable {
             }
         }
 
-        do {
-            let map = spec.idMapping.mapLine
-            try FileIO.write(map, to: "/proc/\(pid)/uid_map")
-            try FileIO.write(map, to: "/proc/\(pid)/gid_map")
-        } catch {
-            throw abort(SandboxError(.launchFailed, "cannot write the user-namespace maps", cause: error))
+        if shared.template == nil {
+            do {
+                let map = spec.idMapping.mapLine
+                try FileIO.write(map, to: "/proc/\(pid)/uid_map")
+                try FileIO.write(map, to: "/proc/\(pid)/gid_map")
+            } catch {
+                throw abort(SandboxError(.launchFailed, "cannot write the user-namespace maps", cause: error))
+            }
+            try release("maps written")
         }
-        try release("maps written")
         let cgroup: SandboxCgroup
         do throws(SandboxError) {
             if let preparedCgroup {
@@ -343,7 +357,7 @@ public final class SandboxLauncher: Sendable {
         // EOF: exec succeeded (the pipe was close-on-exec). A record: the stage that failed, or
         // that a held child is ready.
         let report = HeldLaunch.readReport(parentError)
-        withExtendedLifetime(prepared) {}
+        withExtendedLifetime((prepared, userNamespace)) {}
         switch report {
         case nil where !held:
             started = true
@@ -390,6 +404,8 @@ public final class SandboxLauncher: Sendable {
         case CELLA_STAGE_SECCOMP: return "install seccomp filter \(step)"
         case CELLA_STAGE_EXEC: return "execve \(spec.command[0])"
         case CELLA_STAGE_HELD: return "report the hold"
+        case CELLA_STAGE_MOUNT_NS: return step == 0 ? "join the mount template" : "unshare mount namespace"
+        case CELLA_STAGE_USER_NS: return "join the user namespace"
         default: return "stage \(stage)"
         }
     }

@@ -19,7 +19,6 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -45,6 +44,18 @@
 #endif
 #ifndef SYS_close_range
 #define SYS_close_range 436
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
 #endif
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT 47
@@ -235,6 +246,10 @@ static int child_main(void *arg) {
             child_fail(cfg, err_fd, CELLA_STAGE_MOUNT_NS, 0, r);
         if ((r = SYS1(SYS_unshare, CELLA_CLONE_NEWNS)) < 0)
             child_fail(cfg, err_fd, CELLA_STAGE_MOUNT_NS, 1, r);
+        // The code: a detached copy of its mount the parent made (read-only already), moved in.
+        if (cfg->code_tree_fd >= 0 &&
+            (r = SYS5(SYS_move_mount, cfg->code_tree_fd, "", AT_FDCWD, "/var/task", MOVE_MOUNT_F_EMPTY_PATH)) < 0)
+            child_fail(cfg, err_fd, CELLA_STAGE_CODE_MOUNT, -1, r);
     } else {
         // Wait until the parent has written our uid/gid maps. It makes our cgroup meanwhile and
         // moves us into it while we mount (the second wait, below, before anything of the
@@ -262,16 +277,22 @@ static int child_main(void *arg) {
         (r = SYS2(SYS_sethostname, cfg->hostname, child_strlen(cfg->hostname))) < 0)
         child_fail(cfg, err_fd, CELLA_STAGE_HOSTNAME, -1, r);
 
+    // The last namespace: a user namespace of our own, made now so that it owns none of the
+    // others (they are the host's user namespace's). The parent writes its maps once it has
+    // placed us in our cgroup; its byte, below, says both are done.
+    if (cfg->use_template) {
+        if ((r = SYS1(SYS_unshare, CELLA_CLONE_NEWUSER)) < 0) child_fail(cfg, err_fd, CELLA_STAGE_USER_NS, -1, r);
+        cella_child_error ready = {CELLA_STAGE_USER_NS, -1, 0};
+        if ((r = SYS3(SYS_write, err_fd, &ready, sizeof(ready))) != (long)sizeof(ready))
+            child_fail(cfg, err_fd, CELLA_STAGE_USER_NS, -1, r < 0 ? r : -EPIPE);
+    }
+
     // Wait until the parent has placed us in our cgroup, with its limits.
     if ((r = child_wait_for_parent(cfg->sync_read_fd)) < 0) child_fail(cfg, err_fd, CELLA_STAGE_SYNC, 1, r);
     SYS1(SYS_close, cfg->sync_read_fd);
     // Now inside our cgroup: a cgroup namespace rooted here hides the host's hierarchy.
     if (cfg->unshare_cgroup && (r = SYS1(SYS_unshare, CELLA_CLONE_NEWCGROUP)) < 0)
         child_fail(cfg, err_fd, CELLA_STAGE_CGROUP_NS, -1, r);
-    // The last namespace: from here on we are root only in our owner's user namespace, which
-    // owns none of the others (they are the host's), and we drop even that below.
-    if (cfg->use_template && (r = SYS2(SYS_setns, cfg->user_ns_fd, CELLA_CLONE_NEWUSER)) < 0)
-        child_fail(cfg, err_fd, CELLA_STAGE_USER_NS, -1, r);
 
     for (int i = 0; i < cfg->rlimit_count; i++) {
         uint64_t lim[2] = {cfg->rlimits[i].soft, cfg->rlimits[i].hard};
@@ -481,6 +502,24 @@ int cella_mount_as(const char *source, const char *target, const char *fstype, u
     return (int)m.result;
 }
 
+struct cella_mount_attr {
+    uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+
+int cella_code_tree(const char *path, int nosuid) {
+    // OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE
+    long fd = syscall(SYS_open_tree, AT_FDCWD, path, 1 | O_CLOEXEC | 0x8000);
+    if (fd < 0) return -errno;
+    // MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV (| MOUNT_ATTR_NOSUID)
+    struct cella_mount_attr attr = {0x1 | 0x4 | (nosuid ? 0x2 : 0), 0, 0, 0};
+    if (syscall(SYS_mount_setattr, (int)fd, "", AT_EMPTY_PATH | 0x8000, &attr, sizeof(attr)) < 0) {
+        int e = errno;
+        close((int)fd);
+        return -e;
+    }
+    return (int)fd;
+}
+
 struct template_request {
     const cella_fs_step *steps;
     int count;
@@ -517,56 +556,6 @@ int cella_mount_template(const cella_fs_step *steps, int count, int *ns_fd_out, 
     if (t.result < 0) return (int)t.result;
     *ns_fd_out = t.fd;
     return 0;
-}
-
-static int userns_helper(void *arg) {
-    (void)arg;
-    for (;;) SYS0(SYS_pause);
-}
-
-static int write_file(const char *path, const char *text) {
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return -errno;
-    size_t length = strlen(text);
-    int r = write(fd, text, length) == (ssize_t)length ? 0 : -errno;
-    close(fd);
-    return r;
-}
-
-int cella_userns_create(const char *uid_map, const char *gid_map, int *ns_fd_out) {
-    // The helper only pauses until killed, on a stack of its own, sharing our memory (CLONE_VM:
-    // no copy of a large process's page tables).
-    size_t size = 16384;
-    void *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) return -errno;
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int pidfd = -1;
-    pid_t pid = clone(userns_helper, (char *)stack + size, CLONE_VM | CLONE_PIDFD | CLONE_NEWUSER, NULL, &pidfd);
-    int r = pid < 0 ? -errno : 0;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (r == 0) {
-        char path[64];
-        snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
-        r = write_file(path, uid_map);
-        if (r == 0) {
-            snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
-            r = write_file(path, gid_map);
-        }
-        if (r == 0) {
-            snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
-            int fd = open(path, O_RDONLY | O_CLOEXEC);
-            if (fd < 0) r = -errno;
-            else *ns_fd_out = fd;
-        }
-        syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-        siginfo_t info;
-        while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &info, WEXITED | __WALL) < 0 && errno == EINTR) {}
-        close(pidfd);
-    }
-    munmap(stack, size);
-    return r;
 }
 
 pid_t cella_sandbox_clone(const cella_child_config *config, int namespace_flags, void *stack,

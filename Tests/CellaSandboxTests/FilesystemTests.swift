@@ -83,6 +83,22 @@ extension SandboxTests {
             #expect(try TestEnvironment.probe("write", "/var/task/new") { $0.rootfs.code = rootfs + "/data" } == "errno=EROFS")
         }
 
+        /// The agent replaces a function's code by unpacking a bundle again at the same path
+        /// (after an eviction): a root's plan must not keep showing the directory it first saw.
+        @Test("a code directory replaced at the same path is what the next sandbox sees")
+        func codeReplaced() throws {
+            let code = "/tmp/cella-test-code-\(getpid())"
+            defer { try? FileManager.default.removeItem(atPath: code); try? FileManager.default.removeItem(atPath: code + ".old") }
+            for (round, text) in ["first\n", "second, longer\n"].enumerated() {
+                if round > 0 { try FileManager.default.moveItem(atPath: code, toPath: code + ".old") }
+                try FileIO.makeDirectories(code)
+                chmod(code, 0o755)
+                try text.write(toFile: code + "/file", atomically: false, encoding: .utf8)
+                chmod(code + "/file", 0o644)
+                #expect(try TestEnvironment.probe("read", "/var/task/file") { $0.rootfs.code = code } == "ok \(text.utf8.count)")
+            }
+        }
+
         @Test("layers stack topmost first, and the stack is read-only")
         func layers() throws {
             let bottom = try TestEnvironment.rootfs.get()
@@ -131,6 +147,12 @@ extension SandboxTests {
                 $0.protections.hostOwnedNamespaces = false
             }
             #expect(sysctl == "errno=EROFS", "even the namespace root: \(sysctl)")
+            // With the namespaces the host's (the default), the mount refuses the write first.
+            let defaultNamespaces = try TestEnvironment.probe("write", "/proc/sys/kernel/hostname") {
+                $0.protections.dropCapabilities = false
+                $0.protections.runAsNamespaceRoot = true
+            }
+            #expect(defaultNamespaces == "errno=EROFS", "\(defaultNamespaces)")
         }
     }
 }

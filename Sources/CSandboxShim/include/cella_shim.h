@@ -75,7 +75,9 @@ typedef enum {
     /// Not a failure: a held child (hold_read_fd >= 0) is set up and waits for its release.
     CELLA_STAGE_HELD,
     CELLA_STAGE_MOUNT_NS,  ///< step 0: setns into the mount template; step 1: unshare a copy of it
-    CELLA_STAGE_USER_NS,   ///< setns into the owner's user namespace
+    CELLA_STAGE_CODE_MOUNT, ///< move_mount of the code's tree onto /var/task
+    /// unshare(CLONE_NEWUSER); error 0: not a failure, the child waits for its maps.
+    CELLA_STAGE_USER_NS,
 } cella_stage;
 
 /// What a child writes to the error pipe when a stage fails (or, error 0, when it is held). EOF
@@ -90,7 +92,8 @@ typedef struct {
 /// (CLONE_VM) and writes nothing but its own stack, so the parent must keep it alive and unchanged
 /// until the error pipe reaches EOF or yields a cella_child_error.
 typedef struct {
-    int32_t sync_read_fd;    ///< child blocks on a byte from here twice: maps written, then in its cgroup
+    int32_t sync_read_fd;    ///< child blocks on a byte from here: without a template twice (maps
+                             ///< written, then in its cgroup), with one once (maps and cgroup)
     int32_t sync_write_fd;   ///< the parent's end, which the child closes
     int32_t error_read_fd;   ///< the parent's end, which the child closes
     int32_t error_write_fd;  ///< close-on-exec; receives a cella_child_error on failure
@@ -123,14 +126,15 @@ typedef struct {
                              ///< byte from here (a socket) before exec (EOF: the parent gave up; exit)
     int32_t hold_write_fd;   ///< the parent's end, which the child closes; -1 without a hold
     /// Nonzero: the child is cloned without CLONE_NEWUSER and CLONE_NEWNS, still host root; it
-    /// joins mount_ns_fd (a mount template: the root, /var/task and /dev in place, already pivoted)
-    /// and unshares a copy of it for its own mounts (fs_steps), then, once in its cgroup, joins
-    /// user_ns_fd (its owner's user namespace, maps written) before dropping privileges. Zero: it
+    /// joins mount_ns_fd (a mount template: the root and /dev in place, already pivoted), unshares
+    /// a copy of it, moves code_tree_fd (when >= 0) onto /var/task and runs its own mounts
+    /// (fs_steps); then it unshares its user namespace, reports CELLA_STAGE_USER_NS with error 0
+    /// on the error pipe and waits for one byte: its maps written and its cgroup joined. Zero: it
     /// is cloned into a new user and mount namespace, waits for the parent to write the maps, and
     /// mounts its root itself (fs_steps from the staging directory to pivot_root).
     int32_t use_template;
     int32_t mount_ns_fd;
-    int32_t user_ns_fd;
+    int32_t code_tree_fd;
 } cella_child_config;
 
 /// Makes a mount template: a mount namespace of its own (made on a short-lived thread, so no
@@ -139,10 +143,10 @@ typedef struct {
 /// an fd on the namespace, or -errno and stores the failing step's index (-1: before any step).
 int cella_mount_template(const cella_fs_step *steps, int count, int *ns_fd_out, int *failed_step);
 
-/// Makes a user namespace with the given uid_map and gid_map contents ("0 100000 65536\n"): a
-/// helper process is cloned into it, the maps are written, the namespace is opened and the helper
-/// exits. Returns 0 and stores an fd on the namespace, or -errno.
-int cella_userns_create(const char *uid_map, const char *gid_map, int *ns_fd_out);
+/// A detached copy of the mount tree at `path` (open_tree OPEN_TREE_CLONE, recursive), made
+/// read-only and nodev (and nosuid when asked) with mount_setattr, for a templated child to move
+/// onto /var/task. Returns the fd (close-on-exec) or -errno.
+int cella_code_tree(const char *path, int nosuid);
 
 /// Starts the sandbox's first process: clone(CLONE_VM | namespaces | CLONE_PIDFD) on `stack`, with
 /// every signal blocked around the call. Swift cannot call clone at all, and a CLONE_VM child must

@@ -26,7 +26,7 @@ struct FilesystemPlan {
     /// of a root (`/proc` and its masks, `/tmp`, `/dev/shm`), at paths inside the root.
     private(set) var steps: [Step] = []
     /// With a shared root, what a MountTemplate runs once for every sandbox of the root: the
-    /// shared root and the code bound, `/dev`, the pivot. Empty without one.
+    /// shared root bound, `/dev`, the pivot. Empty without one.
     private(set) var templateSteps: [Step] = []
 
     static let maskedFiles = ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug"]
@@ -69,7 +69,10 @@ struct FilesystemPlan {
                                 data: Self.overlayOptions(rootfs.layers, empty: empty),
                                 flags: UInt(MS_RDONLY | MS_NODEV) | nosuid, label: "mount overlay root"))
         }
-        if let code = rootfs.code {
+        // With a template, each launch moves a detached copy of the code's mount in instead
+        // (`cella_code_tree`): the template outlives launches, and must not keep a code directory
+        // the agent deletes.
+        if let code = rootfs.code, !templated {
             shared.append(.init(kind: CELLA_FS_MOUNT, source: code, target: root + "/var/task",
                                 flags: UInt(MS_BIND | MS_REC), label: "bind code on /var/task"))
             shared.append(.init(kind: CELLA_FS_MOUNT, target: root + "/var/task",

@@ -47,8 +47,6 @@ public final class SandboxLauncher: Sendable {
     private let plans = PreparedPlan.Cache()
     /// The overlays the plans bind; nil when each sandbox mounts its own.
     private let sharedRoots: SharedRoots?
-    /// The owners' user namespaces, which sandboxes launched from a mount template join.
-    private let userNamespaces = UserNamespaces()
 
     /// Detects cgroups, compiles the default seccomp profile and creates the staging directory.
     /// - Throws: `SandboxError` when the host cannot run sandboxes (not root, no cgroup controllers).
@@ -192,7 +190,20 @@ public final class SandboxLauncher: Sendable {
         var owned = preparedCgroup
         var started = false
         defer { if !started { owned?.destroy() } }
-        let userNamespace = shared.template == nil ? nil : try userNamespaces.namespace(for: spec.idMapping)
+        // With a template, the code comes as a detached copy of its mount, which the child moves
+        // onto /var/task (the template holds none); ours is closed once the launch is over.
+        var codeTree: Int32 = -1
+        defer { if codeTree >= 0 { close(codeTree) } }
+        if shared.template != nil, let code = spec.rootfs.code {
+            codeTree = cella_code_tree(code, spec.protections.nosuid ? 1 : 0)
+            guard codeTree >= 0 else {
+                let code = -codeTree
+                // As a failed mount step: the code directory is checked again at the next launch.
+                plans.remove(shared)
+                throw SandboxError(.setupFailed, "sandbox setup failed: bind code on /var/task: \(Errno.describe(code))",
+                                   stage: "bind code on /var/task", errno: code)
+            }
+        }
         var syncPipe: [Int32] = [-1, -1]
         var errorPipe: [Int32] = [-1, -1]
         var holdSocket: [Int32] = [-1, -1]
@@ -274,12 +285,12 @@ public final class SandboxLauncher: Sendable {
 
         var flags = CELLA_CLONE_NEWPID | CELLA_CLONE_NEWUTS | CELLA_CLONE_NEWIPC
         if spec.protections.networkNamespace && prepared == nil { flags |= CELLA_CLONE_NEWNET }
-        // With a template the child joins its mount namespace and, last, its owner's user
-        // namespace; otherwise it gets both new and waits for the maps.
+        // With a template the child joins its mount namespace and makes its user namespace last;
+        // otherwise it gets both new at the clone.
         if let template = shared.template {
             cfg.pointee.use_template = 1
             cfg.pointee.mount_ns_fd = template.fd
-            cfg.pointee.user_ns_fd = userNamespace!.fd
+            cfg.pointee.code_tree_fd = codeTree
         } else {
             flags |= CELLA_CLONE_NEWUSER | CELLA_CLONE_NEWNS
         }
@@ -321,7 +332,7 @@ public final class SandboxLauncher: Sendable {
             }
         }
 
-        if shared.template == nil {
+        func writeMaps() throws(SandboxError) {
             do {
                 let map = spec.idMapping.mapLine
                 try FileIO.write(map, to: "/proc/\(pid)/uid_map")
@@ -329,6 +340,18 @@ public final class SandboxLauncher: Sendable {
             } catch {
                 throw abort(SandboxError(.launchFailed, "cannot write the user-namespace maps", cause: error))
             }
+        }
+        /// The child's next record but the one saying its user namespace is made (a templated
+        /// child writes it before waiting for its maps), or nil at EOF.
+        func nextFailure() -> cella_child_error? {
+            var report = HeldLaunch.readReport(parentError)
+            if let ready = report, shared.template != nil, ready.stage == Int32(CELLA_STAGE_USER_NS.rawValue), ready.error == 0 {
+                report = HeldLaunch.readReport(parentError)
+            }
+            return report
+        }
+        if shared.template == nil {
+            try writeMaps()
             try release("maps written")
         }
         let cgroup: SandboxCgroup
@@ -347,8 +370,17 @@ public final class SandboxLauncher: Sendable {
             let failure = abort(error)
             // Dead now: a child that failed on its own meanwhile has its report complete, and
             // that is the cause (a dead child cannot join a cgroup).
-            if let report = HeldLaunch.readReport(parentError) { throw setupFailure(report) }
+            if let report = nextFailure() { throw setupFailure(report) }
             throw failure
+        }
+        if shared.template != nil {
+            // Its user namespace is made once it has mounted; then its maps, and one release.
+            let report = HeldLaunch.readReport(parentError)
+            guard let ready = report, ready.stage == Int32(CELLA_STAGE_USER_NS.rawValue), ready.error == 0 else {
+                throw abort(report.map(setupFailure)
+                    ?? SandboxError(.setupFailed, "sandbox setup failed: the child exited before it made its user namespace", stage: "unshare user namespace"))
+            }
+            try writeMaps()
         }
         try release("in its cgroup")
         // While the child drops its privileges and execs: the exit then only reads them.
@@ -357,7 +389,7 @@ public final class SandboxLauncher: Sendable {
         // EOF: exec succeeded (the pipe was close-on-exec). A record: the stage that failed, or
         // that a held child is ready.
         let report = HeldLaunch.readReport(parentError)
-        withExtendedLifetime((prepared, userNamespace)) {}
+        withExtendedLifetime(prepared) {}
         switch report {
         case nil where !held:
             started = true
@@ -405,7 +437,8 @@ public final class SandboxLauncher: Sendable {
         case CELLA_STAGE_EXEC: return "execve \(spec.command[0])"
         case CELLA_STAGE_HELD: return "report the hold"
         case CELLA_STAGE_MOUNT_NS: return step == 0 ? "join the mount template" : "unshare mount namespace"
-        case CELLA_STAGE_USER_NS: return "join the user namespace"
+        case CELLA_STAGE_CODE_MOUNT: return "bind code on /var/task"
+        case CELLA_STAGE_USER_NS: return "unshare user namespace"
         default: return "stage \(stage)"
         }
     }

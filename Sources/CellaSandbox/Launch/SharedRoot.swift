@@ -48,7 +48,9 @@ final class SharedRoot: Sendable {
         let options = FilesystemPlan.overlayOptions(layers, empty: empty)
         let path = directory + "/\(getpid())-\(Self.startTime)-\(Self.counter.add(1, ordering: .relaxed).newValue)"
         // Mode 0: while nothing is mounted on it (an operator unmounted it), a sandbox that binds
-        // it fails at its next mount step (EACCES) instead of running in an empty root.
+        // it itself (no template) fails at its next mount step (EACCES) instead of running in an
+        // empty root. A template binds it as the host's root, which the mode does not stop: it is
+        // made right after the mount, and every launch checks the mount first (isCurrent).
         guard mkdir(path, 0) == 0 else { throw Self.failure(errno, "mkdir \(path)") }
         let identities = layers.compactMap(FileIdentity.init)
         let flags = UInt(MS_RDONLY | MS_NODEV) | (nosuid ? UInt(MS_NOSUID) : 0)

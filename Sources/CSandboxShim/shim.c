@@ -121,7 +121,8 @@ __attribute__((noreturn)) static void child_fail(const cella_child_config *cfg, 
     for (;;) SYS1(SYS_exit_group, 127);
 }
 
-static int child_fs_step(const cella_fs_step *s) {
+// owner_uid/gid: the host ids CELLA_FS_CHOWN gives (the sandbox's user-namespace root).
+static int child_fs_step(const cella_fs_step *s, uint32_t owner_uid, uint32_t owner_gid) {
     long r = 0;
     switch (s->kind) {
     case CELLA_FS_MOUNT:
@@ -137,6 +138,9 @@ static int child_fs_step(const cella_fs_step *s) {
         break;
     case CELLA_FS_CHDIR:
         r = SYS1(SYS_chdir, s->target);
+        break;
+    case CELLA_FS_CHOWN:
+        r = SYS5(SYS_fchownat, AT_FDCWD, s->target, owner_uid, owner_gid, AT_SYMLINK_NOFOLLOW);
         break;
     default:
         r = -EINVAL;
@@ -268,7 +272,7 @@ static int child_main(void *arg) {
     // Modes in the plan are exact (1777 for /tmp); the program gets the usual 022 before exec.
     SYS1(SYS_umask, 0);
     for (int i = 0; i < cfg->fs_step_count; i++)
-        if ((r = child_fs_step(&cfg->fs_steps[i])) < 0)
+        if ((r = child_fs_step(&cfg->fs_steps[i], cfg->owner_uid, cfg->owner_gid)) < 0)
             child_fail(cfg, err_fd, CELLA_STAGE_FS_STEP, i, r);
 
     if (cfg->loopback_up && (r = child_loopback_up()) < 0)
@@ -510,8 +514,9 @@ int cella_code_tree(const char *path, int nosuid) {
     // OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE
     long fd = syscall(SYS_open_tree, AT_FDCWD, path, 1 | O_CLOEXEC | 0x8000);
     if (fd < 0) return -errno;
-    // MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV (| MOUNT_ATTR_NOSUID)
-    struct cella_mount_attr attr = {0x1 | 0x4 | (nosuid ? 0x2 : 0), 0, 0, 0};
+    // MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV (| MOUNT_ATTR_NOSUID), and private: the clone is in
+    // its source's peer group, so mounts would propagate between the host and the sandbox.
+    struct cella_mount_attr attr = {0x1 | 0x4 | (nosuid ? 0x2 : 0), 0, MS_PRIVATE, 0};
     if (syscall(SYS_mount_setattr, (int)fd, "", AT_EMPTY_PATH | 0x8000, &attr, sizeof(attr)) < 0) {
         int e = errno;
         close((int)fd);
@@ -537,7 +542,7 @@ static void *template_thread(void *arg) {
         r = SYS5(SYS_mount, "none", "/", 0, MS_REC | MS_PRIVATE, 0);
     }
     for (int i = 0; r == 0 && i < t->count; i++)
-        if ((r = child_fs_step(&t->steps[i])) < 0) t->failed_step = i;
+        if ((r = child_fs_step(&t->steps[i], 0, 0)) < 0) t->failed_step = i;
     if (r < 0 && t->fd >= 0) {
         SYS1(SYS_close, t->fd);
         t->fd = -1;

@@ -169,10 +169,11 @@ extension SandboxSpec {
         var networkNamespace = true
         /// Run as the user-namespace root instead of `user`.
         var runAsNamespaceRoot = false
-        /// Launch from a mount template (with a shared root) and join the owner's user namespace
-        /// last: the sandbox's other namespaces then belong to the host's user namespace, and
-        /// even its root has no capability over its mounts, hostname or network. Off, it gets a
-        /// user namespace of its own first, which owns the others (as without a shared root).
+        /// Launch from a mount template (with a shared root) and make the user namespace last:
+        /// the sandbox's other namespaces (but its cgroup namespace) then belong to the host's
+        /// user namespace, and even its root has no capability over its mounts, hostname or
+        /// network. Off, its user namespace is made first and owns the others (as without a
+        /// shared root).
         var hostOwnedNamespaces = true
     }
 }

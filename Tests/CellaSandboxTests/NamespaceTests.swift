@@ -49,8 +49,70 @@ extension SandboxTests {
                 #expect(!seen.contains { $0[kind] == host[kind] }, "\(kind) is the host's")
             }
             for (sandbox, owner) in zip(sandboxes, [0, 0, 9] as [UInt32]) {
-                let map = try FileIO.read("/proc/\(sandbox.pid)/uid_map").split(whereSeparator: \.isWhitespace)
-                #expect(map == ["0", "\(IDMapping(ownerIndex: owner).hostBase)", "\(IDMapping.rangeSize)"], "\(map)")
+                for file in ["uid_map", "gid_map"] {
+                    let map = try FileIO.read("/proc/\(sandbox.pid)/\(file)").split(whereSeparator: \.isWhitespace)
+                    #expect(map == ["0", "\(IDMapping(ownerIndex: owner).hostBase)", "\(IDMapping.rangeSize)"], "\(file): \(map)")
+                }
+                // Who owns each namespace (NS_GET_USERNS): the host's user namespace, but for the
+                // cgroup namespace, made after the sandbox's own.
+                for kind in ["mnt", "pid", "ipc", "uts", "net", "cgroup"] {
+                    let owner = try owningUserNamespace("/proc/\(sandbox.pid)/ns/\(kind)")
+                    let expected = kind == "cgroup" ? try inode("/proc/\(sandbox.pid)/ns/user") : try inode("/proc/self/ns/user")
+                    #expect(owner == expected, "\(kind)'s owner")
+                }
+            }
+        }
+
+        /// The inode of a namespace file.
+        private func inode(_ path: String) throws -> UInt64 {
+            var st = stat()
+            guard stat(path, &st) == 0 else { throw SystemError(call: "stat", subject: path, errno: errno) }
+            return UInt64(st.st_ino)
+        }
+
+        /// The inode of the user namespace that owns the namespace at `path` (ioctl NS_GET_USERNS).
+        private func owningUserNamespace(_ path: String) throws -> UInt64 {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw SystemError(call: "open", subject: path, errno: errno) }
+            defer { close(fd) }
+            let owner = ioctl(fd, 0xb701)  // NS_GET_USERNS: _IO(0xb7, 0x1)
+            guard owner >= 0 else { throw SystemError(call: "ioctl NS_GET_USERNS", subject: path, errno: errno) }
+            defer { close(owner) }
+            var st = stat()
+            guard fstat(owner, &st) == 0 else { throw SystemError(call: "fstat", subject: path, errno: errno) }
+            return UInt64(st.st_ino)
+        }
+
+        @Test("every mount in a sandbox is private, /var/task too when the code's host mount is shared, and /tmp and /dev/shm belong to its root")
+        func privateMountsAndTmpfsOwner() throws {
+            let launcher = try TestEnvironment.launcher.get()
+            // A shared mount holding the code, as under systemd (MountFlags=shared).
+            let host = "/tmp/cella-test-shared-\(getpid())"
+            try FileIO.makeDirectories(host)
+            defer { umount2(host, Int32(MNT_DETACH)); rmdir(host) }
+            #expect(mount("cella-test", host, "tmpfs", 0, "size=1m,mode=0755") == 0)
+            #expect(mount(nil, host, nil, UInt(MS_SHARED), nil) == 0)
+            try FileIO.makeDirectories(host + "/code")
+            chmod(host + "/code", 0o755)
+            let mapping = IDMapping(ownerIndex: 3)
+            let sandbox = try launcher.launch(try TestEnvironment.spec(["/bin/sleep", "30"]) {
+                $0.rootfs.code = host + "/code"
+                $0.idMapping = mapping
+                $0.stdio = .fds(stdin: 0, stdout: 2, stderr: 2)
+            })
+            defer { sandbox.kill(); _ = sandbox.waitBlocking() }
+            let mountinfo = try FileIO.read("/proc/\(sandbox.pid)/mountinfo", limit: 1 << 20)
+            let lines = mountinfo.split(separator: "\n")
+            #expect(lines.contains { $0.split(separator: " ")[4] == "/var/task" }, "\(mountinfo)")
+            for line in lines {
+                // Optional fields sit between the mount options and " - ".
+                let optional = line.split(separator: " - ")[0].split(separator: " ").dropFirst(6)
+                #expect(!optional.contains { $0.hasPrefix("shared:") || $0.hasPrefix("master:") }, "\(line)")
+            }
+            for path in ["tmp", "dev/shm"] {
+                var st = stat()
+                #expect(stat("/proc/\(sandbox.pid)/root/\(path)", &st) == 0)
+                #expect(st.st_uid == mapping.hostBase && st.st_gid == mapping.hostBase, "/\(path): \(st.st_uid):\(st.st_gid)")
             }
         }
 

@@ -23,11 +23,13 @@ extern "C" {
 #define CELLA_CLONE_NEWPID 0x20000000
 #define CELLA_CLONE_NEWNET 0x40000000
 
-/// What a filesystem step does. Steps run in order, in the child, before privileges are dropped.
+/// What a filesystem step does. Steps run in order, in the child before privileges are dropped,
+/// or in cella_mount_template's thread.
 typedef enum {
     CELLA_FS_MOUNT = 1,   ///< mount(source, target, fstype, flags, data)
     CELLA_FS_PIVOT = 5,   ///< chdir(target); pivot_root(".", "."); umount2(".", MNT_DETACH); chdir("/")
     CELLA_FS_CHDIR = 6,   ///< chdir(target)
+    CELLA_FS_CHOWN = 7,   ///< lchown(target, owner_uid, owner_gid) (a templated child's tmpfs roots)
 } cella_fs_kind;
 
 /// One filesystem step of the child's plan.
@@ -80,8 +82,9 @@ typedef enum {
     CELLA_STAGE_USER_NS,
 } cella_stage;
 
-/// What a child writes to the error pipe when a stage fails (or, error 0, when it is held). EOF
-/// without a failure record means exec succeeded.
+/// What a child writes to the error pipe when a stage fails, or, with error 0, when it is held
+/// (CELLA_STAGE_HELD) or has made its user namespace and waits for its maps (CELLA_STAGE_USER_NS).
+/// EOF without a failure record means exec succeeded.
 typedef struct {
     int32_t stage;  ///< a cella_stage
     int32_t step;   ///< index of the failing step (CELLA_STAGE_FS_STEP, CELLA_STAGE_RLIMIT, ...), else -1
@@ -90,7 +93,8 @@ typedef struct {
 
 /// Everything the child needs, prepared by the parent. The child reads it through shared memory
 /// (CLONE_VM) and writes nothing but its own stack, so the parent must keep it alive and unchanged
-/// until the error pipe reaches EOF or yields a cella_child_error.
+/// until the error pipe reaches EOF or yields a failure record (or, for a held child, until it
+/// execs or dies after its release).
 typedef struct {
     int32_t sync_read_fd;    ///< child blocks on a byte from here: without a template twice (maps
                              ///< written, then in its cgroup), with one once (maps and cgroup)
@@ -135,6 +139,8 @@ typedef struct {
     int32_t use_template;
     int32_t mount_ns_fd;
     int32_t code_tree_fd;
+    uint32_t owner_uid;      ///< host ids of the user namespace's root, for CELLA_FS_CHOWN steps
+    uint32_t owner_gid;
 } cella_child_config;
 
 /// Makes a mount template: a mount namespace of its own (made on a short-lived thread, so no

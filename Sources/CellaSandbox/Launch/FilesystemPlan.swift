@@ -4,7 +4,10 @@ import Glibc
 /// The child's filesystem steps, computed in the parent from the spec. The order is the one
 /// ARCHITECTURE.md gives: the read-only overlay root, `/var/task`, `/proc` (before the old root
 /// goes: a user namespace may only mount proc while a full proc is visible), masked and read-only
-/// proc paths as in the OCI defaults, a minimal `/dev`, `/tmp`, then pivot_root. The root is
+/// proc paths as in the OCI defaults, a minimal `/dev`, `/tmp`, then pivot_root. With a mount
+/// template the root, `/dev` and the pivot are the template's steps (`templateSteps`), run once,
+/// and the child's are `/proc` with its masks and the two tmpfs, inside the root (`/var/task`
+/// comes as a detached mount the launcher makes per launch). The root is
 /// read-only, so its overlay needs no upper layer; `/tmp` and `/dev/shm` are the only writable
 /// places. `/dev` is the launcher's skeleton (DevSkeleton), bound read-only, with the host's
 /// harmless devices bound onto its files (a user namespace cannot mknod) and a tmpfs on `shm`.
@@ -133,7 +136,12 @@ struct FilesystemPlan {
         let chdir = Step(kind: CELLA_FS_CHDIR, target: spec.workingDirectory, label: "chdir \(spec.workingDirectory)")
         if templated {
             templateSteps = shared + dev + [pivot]
-            steps = proc + tmpfs + [chdir]
+            // The host's root mounted them: give their roots to the namespace's root, as when it
+            // mounts them itself.
+            let chown = tmpfs.map {
+                Step(kind: CELLA_FS_CHOWN, target: $0.target, label: "give \($0.target) to the namespace's root")
+            }
+            steps = proc + tmpfs + chown + [chdir]
         } else {
             steps = shared + proc + dev + tmpfs + [pivot, chdir]
         }

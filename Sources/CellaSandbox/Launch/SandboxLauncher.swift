@@ -291,6 +291,8 @@ public final class SandboxLauncher: Sendable {
             cfg.pointee.use_template = 1
             cfg.pointee.mount_ns_fd = template.fd
             cfg.pointee.code_tree_fd = codeTree
+            cfg.pointee.owner_uid = spec.idMapping.hostBase
+            cfg.pointee.owner_gid = spec.idMapping.hostBase
         } else {
             flags |= CELLA_CLONE_NEWUSER | CELLA_CLONE_NEWNS
         }
@@ -319,7 +321,8 @@ public final class SandboxLauncher: Sendable {
         let setupFailure = { (report: cella_child_error) -> SandboxError in
             // The plan's checks were made once; a mount step that fails (a layer rebuilt or
             // removed, a code directory's mount changed) makes the next launch check anew.
-            if report.stage == Int32(CELLA_STAGE_FS_STEP.rawValue) { self.plans.remove(shared) }
+            let mountStages = [CELLA_STAGE_FS_STEP, CELLA_STAGE_CODE_MOUNT, CELLA_STAGE_MOUNT_NS].map { Int32($0.rawValue) }
+            if mountStages.contains(report.stage) { self.plans.remove(shared) }
             let stage = self.describe(stage: report.stage, step: report.step, plan: plan, spec: spec)
             return SandboxError(
                 .setupFailed, "sandbox setup failed: \(stage): \(Errno.describe(report.error))",

@@ -344,14 +344,15 @@ public final class SandboxLauncher: Sendable {
                 throw abort(SandboxError(.launchFailed, "cannot write the user-namespace maps", cause: error))
             }
         }
-        /// The child's next record but the one saying its user namespace is made (a templated
-        /// child writes it before waiting for its maps), or nil at EOF.
+        /// Whether a record says the child made its user namespace and waits for its maps (a
+        /// templated child writes it once it has mounted).
+        func userNamespaceMade(_ report: cella_child_error) -> Bool {
+            report.stage == Int32(CELLA_STAGE_USER_NS.rawValue) && report.error == 0
+        }
+        /// The child's next record but that one, or nil at EOF.
         func nextFailure() -> cella_child_error? {
-            var report = HeldLaunch.readReport(parentError)
-            if let ready = report, shared.template != nil, ready.stage == Int32(CELLA_STAGE_USER_NS.rawValue), ready.error == 0 {
-                report = HeldLaunch.readReport(parentError)
-            }
-            return report
+            let report = HeldLaunch.readReport(parentError)
+            return report.map(userNamespaceMade) == true ? HeldLaunch.readReport(parentError) : report
         }
         if shared.template == nil {
             try writeMaps()
@@ -379,7 +380,7 @@ public final class SandboxLauncher: Sendable {
         if shared.template != nil {
             // Its user namespace is made once it has mounted; then its maps, and one release.
             let report = HeldLaunch.readReport(parentError)
-            guard let ready = report, ready.stage == Int32(CELLA_STAGE_USER_NS.rawValue), ready.error == 0 else {
+            guard let ready = report, userNamespaceMade(ready) else {
                 throw abort(report.map(setupFailure)
                     ?? SandboxError(.setupFailed, "sandbox setup failed: the child exited before it made its user namespace", stage: "unshare user namespace"))
             }
@@ -414,7 +415,9 @@ public final class SandboxLauncher: Sendable {
 
     private func describe(stage: Int32, step: Int32, plan: FilesystemPlan, spec: SandboxSpec) -> String {
         switch cella_stage(UInt32(stage)) {
-        case CELLA_STAGE_SYNC: return step == 0 ? "wait for the user-namespace maps" : "wait for the cgroup"
+        case CELLA_STAGE_SYNC:
+            if step == 0 { return "wait for the user-namespace maps" }
+            return plan.templateSteps.isEmpty ? "wait for the cgroup" : "wait for the maps and the cgroup"
         case CELLA_STAGE_SETSID: return "setsid"
         case CELLA_STAGE_PDEATHSIG: return "prctl PR_SET_PDEATHSIG"
         case CELLA_STAGE_CGROUP_NS: return "unshare cgroup namespace"

@@ -291,7 +291,8 @@ static int child_main(void *arg) {
             child_fail(cfg, err_fd, CELLA_STAGE_USER_NS, -1, r < 0 ? r : -EPIPE);
     }
 
-    // Wait until the parent has placed us in our cgroup, with its limits.
+    // Wait until the parent has placed us in our cgroup, with its limits (and, with a template,
+    // written our maps).
     if ((r = child_wait_for_parent(cfg->sync_read_fd)) < 0) child_fail(cfg, err_fd, CELLA_STAGE_SYNC, 1, r);
     SYS1(SYS_close, cfg->sync_read_fd);
     // Now inside our cgroup: a cgroup namespace rooted here hides the host's hierarchy.

@@ -150,8 +150,8 @@ typedef struct {
 int cella_mount_template(const cella_fs_step *steps, int count, int *ns_fd_out, int *failed_step);
 
 /// A detached copy of the mount tree at `path` (open_tree OPEN_TREE_CLONE, recursive), made
-/// read-only and nodev (and nosuid when asked) with mount_setattr, for a templated child to move
-/// onto /var/task. Returns the fd (close-on-exec) or -errno.
+/// read-only, nodev (and nosuid when asked) and private with mount_setattr, for a templated child
+/// to move onto /var/task. Returns the fd (close-on-exec) or -errno.
 int cella_code_tree(const char *path, int nosuid);
 
 /// Starts the sandbox's first process: clone(CLONE_VM | namespaces | CLONE_PIDFD) on `stack`, with

@@ -105,7 +105,7 @@ struct FilesystemPlan {
             if templated {
                 // The host's empty directory is out of a template's reach: a read-only tmpfs
                 // shows the same (runc's mask).
-                proc.append(.init(kind: CELLA_FS_MOUNT, source: "cella", target: path, fstype: "tmpfs", data: "size=4k",
+                proc.append(.init(kind: CELLA_FS_MOUNT, source: "cella", target: inside + path, fstype: "tmpfs", data: "size=4k",
                                   flags: UInt(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC), optional: true,
                                   label: "mask \(path)"))
             } else {

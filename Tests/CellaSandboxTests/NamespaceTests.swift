@@ -56,9 +56,9 @@ extension SandboxTests {
                 // Who owns each namespace (NS_GET_USERNS): the host's user namespace, but for the
                 // cgroup namespace, made after the sandbox's own.
                 for kind in ["mnt", "pid", "ipc", "uts", "net", "cgroup"] {
-                    let owner = try owningUserNamespace("/proc/\(sandbox.pid)/ns/\(kind)")
+                    let ownerNamespace = try owningUserNamespace("/proc/\(sandbox.pid)/ns/\(kind)")
                     let expected = kind == "cgroup" ? try inode("/proc/\(sandbox.pid)/ns/user") : try inode("/proc/self/ns/user")
-                    #expect(owner == expected, "\(kind)'s owner")
+                    #expect(ownerNamespace == expected, "\(kind)'s owner")
                 }
             }
         }

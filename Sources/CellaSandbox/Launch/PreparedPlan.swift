@@ -9,8 +9,8 @@ final class PreparedPlan: @unchecked Sendable {  // Immutable after init; its ar
     let plan: FilesystemPlan
     let steps: UnsafePointer<cella_fs_step>
     let key: Key
-    /// The launcher's mount of the root's overlay, which the plan's template binds; nil when
-    /// each sandbox mounts its own.
+    /// The launcher's mount of the root's overlay, which the plan's template binds (without a
+    /// template, each sandbox); nil when each sandbox mounts an overlay of its own.
     let root: SharedRoot?
     /// The mount namespace each sandbox of the root copies (with a shared root).
     let template: MountTemplate?

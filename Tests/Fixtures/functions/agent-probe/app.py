@@ -3,7 +3,9 @@ import os
 import sys
 import time
 
-INSTANCE = "%d-%f" % (os.getpid(), time.time())
+# Every sandbox's process is pid 1, so the pid tells instances apart only with the time, and two
+# instances started together can import this in the same microsecond: the random part does.
+INSTANCE = "%d-%f-%s" % (os.getpid(), time.time(), os.urandom(8).hex())
 
 
 def handler(event, context):

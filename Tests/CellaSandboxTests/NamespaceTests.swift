@@ -1,3 +1,4 @@
+import CellaTestSupport
 import Foundation
 import Testing
 
@@ -101,14 +102,14 @@ extension SandboxTests {
                 $0.stdio = .fds(stdin: 0, stdout: 2, stderr: 2)
             })
             defer { sandbox.kill(); _ = sandbox.waitBlocking() }
-            let mountinfo = try FileIO.read("/proc/\(sandbox.pid)/mountinfo", limit: 1 << 20)
-            let lines = mountinfo.split(separator: "\n")
-            #expect(lines.contains { $0.split(separator: " ")[4] == "/var/task" }, "\(mountinfo)")
-            for line in lines {
-                // Optional fields sit between the mount options and " - ".
-                let optional = line.split(separator: " - ")[0].split(separator: " ").dropFirst(6)
-                #expect(!optional.contains { $0.hasPrefix("shared:") || $0.hasPrefix("master:") }, "\(line)")
+            let points = MountTable.points(of: "\(sandbox.pid)")
+            #expect(points.contains("/var/task"), "\(points)")
+            // Optional fields sit between the mount options and " - ".
+            let propagating = MountTable.points(of: "\(sandbox.pid)") { _, line in
+                line.split(separator: " - ")[0].split(separator: " ").dropFirst(6)
+                    .contains { $0.hasPrefix("shared:") || $0.hasPrefix("master:") }
             }
+            #expect(propagating.isEmpty, "\(propagating)")
             for path in ["tmp", "dev/shm"] {
                 var st = stat()
                 #expect(stat("/proc/\(sandbox.pid)/root/\(path)", &st) == 0)

@@ -20,11 +20,13 @@ public enum StateDirectory {
     }
 }
 
-/// This process's mount table.
+/// A process's mount table (this process's by default).
 public enum MountTable {
-    /// The mount points whose mountinfo line passes `filter` (given the mount point and the line).
-    public static func points(where filter: (_ point: Substring, _ line: Substring) -> Bool = { _, _ in true }) -> [String] {
-        let table = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+    /// The mount points whose mountinfo line passes `filter` (given the mount point and the line),
+    /// in the mount namespace of `process` (a pid, or "self").
+    public static func points(of process: String = "self",
+                              where filter: (_ point: Substring, _ line: Substring) -> Bool = { _, _ in true }) -> [String] {
+        let table = (try? String(contentsOfFile: "/proc/\(process)/mountinfo", encoding: .utf8)) ?? ""
         return table.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: " ")
             return fields.count > 4 && filter(fields[4], line) ? String(fields[4]) : nil

@@ -55,6 +55,7 @@ import Testing
                 case "/close": context.close(promise: nil)
                 case "/silent": break
                 case "/big": reply(context, String(repeating: "x", count: 4096))
+                case "/port": reply(context, "\(context.channel.remoteAddress?.port ?? 0)")
                 default: reply(context, "\(path) \(received)")
                 }
             }
@@ -161,6 +162,40 @@ import Testing
         #expect(String(buffer: after.body) == "/ok 2")
         connections.close()
         await server.stop()
+    }
+
+    /// Runs a task's jobs on one event loop, as Cella's daemons run Swift concurrency on NIO's
+    /// loops (`useEventLoopsAsConcurrencyExecutor`); the test process does not.
+    final class OnLoop: TaskExecutor {
+        let loop: any EventLoop
+        init(_ loop: any EventLoop) { self.loop = loop }
+        func enqueue(_ job: consuming ExecutorJob) {
+            let job = UnownedJob(job)
+            loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+        }
+    }
+
+    @Test func aCallFromAnEventLoopTakesAConnectionOnThatLoop() async throws {
+        let server = try await Server()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let loops = Array(group.makeIterator())
+        let connections = AgentConnections(group: group)
+        // The client's port as the server saw it, per call, from a task running on `loop`.
+        func port(from loop: any EventLoop) async throws -> String {
+            try await withTaskExecutorPreference(OnLoop(loop)) {
+                #expect(MultiThreadedEventLoopGroup.currentEventLoop === loop)
+                return String(buffer: try await Self.call(connections, port: server.port, "/port").body)
+            }
+        }
+        var seen: [[String]] = [[], []]
+        for i in 0..<12 { seen[i % 2].append(try await port(from: loops[i % 2])) }
+        // One connection per loop, each loop's calls always on its own; a connection idle on the
+        // other loop is not taken (that would cost two thread hand-offs per call).
+        #expect(server.accepted.value.load(ordering: .relaxed) == 2)
+        #expect(Set(seen[0]).count == 1 && Set(seen[1]).count == 1 && seen[0][0] != seen[1][0], "\(seen)")
+        connections.close()
+        await server.stop()
+        try await group.shutdownGracefully()
     }
 
     @Test func onlyPlainHTTPAddressesAreServed() {

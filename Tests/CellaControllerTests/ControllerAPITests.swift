@@ -1,3 +1,4 @@
+import CellaModel
 import Foundation
 import Testing
 
@@ -15,6 +16,35 @@ import Testing
         config.merge(extra) { $1 }
         return try await c.json(.POST, "/v1/functions", ["config": config, "codeDigest": digest],
                                 headers: tenant.map { [("X-Cella-Tenant", $0)] } ?? [])
+    }
+
+    /// A shipment's lines and records reach the store whole (escapes and all); a malformed one is
+    /// refused with the faulty field named, and nothing of it is stored.
+    @Test func telemetryIsStoredAndAMalformedShipmentRefused() async throws {
+        try await withController { c in
+            #expect(try await ControllerAPITests.create(c, "fn").status == 201)
+            let text = "caf\u{e9} \"quoted\" \\ tab\there \u{1f9ea}"
+            let shipped = NodeTelemetry(
+                records: [InvocationRecord(
+                    requestId: "req-1", tenant: "default", function: "fn", version: "latest-r1", startMs: 1_700_000_000_000,
+                    durationMs: 12.25, billedDurationMs: 13, initDurationMs: nil, start: .warm, memoryMB: 128,
+                    maxMemoryUsedBytes: 1 << 20, outcome: .success, errorType: nil)],
+                logs: [.init(function: "default/fn:latest-r1", timeMs: 1_700_000_000_001, requestId: "req-1", text: text)])
+            let ok = try await c.request(.POST, "/v1/nodes/n1/telemetry", body: shipped.jsonBytes())
+            #expect(ok.status == 204, "\(ok.body)")
+            let lines = try await c.request(.GET, "/v1/functions/fn/logs?requestId=req-1")
+            let stored = try #require(try JSONSerialization.jsonObject(with: Data(lines.body.utf8)) as? [[String: Any]], "\(lines.body)")
+            #expect(stored.map { $0["text"] as? String } == [text] && stored.first?["version"] as? String == "$LATEST", "\(lines.body)")
+            let records = try await c.request(.GET, "/v1/functions/fn/records?requestId=req-1")
+            #expect(records.body.contains(#""durationMs":12.25"#) && records.body.contains(#""billedDurationMs":13"#), "\(records.body)")
+
+            var broken = String(decoding: shipped.jsonBytes(), as: UTF8.self)
+            broken = broken.replacingOccurrences(of: "req-1", with: "req-2").replacingOccurrences(of: #","startMs":1700000000000"#, with: "")
+            let refused = try await c.request(.POST, "/v1/nodes/n1/telemetry", body: Array(broken.utf8))
+            #expect(refused.status == 400 && refused.body.contains("records[0]: missing field startMs"), "\(refused.status) \(refused.body)")
+            let none = try await c.request(.GET, "/v1/functions/fn/logs?requestId=req-2")
+            #expect(none.status == 200 && none.body == "[]", "\(none.body)")
+        }
     }
 
     @Test func credentialsAreRequired() async throws {

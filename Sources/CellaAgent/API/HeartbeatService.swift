@@ -110,7 +110,9 @@ public final class HeartbeatService: Service, Sendable {
         let telemetry = NodeTelemetry(
             records: records.map(\.record),
             logs: lines.map { .init(function: $0.function, timeMs: $0.line.timeMs, requestId: $0.line.requestId, text: $0.line.text) })
-        guard let body = try? JSONEncoder().encode(telemetry), await post("telemetry", body) else { return nil }
+        // Written by hand rather than with JSONEncoder, which cost 5 % of the agent's CPU under
+        // load (one record and three or more log lines per invocation).
+        guard await post("telemetry", ByteBuffer(bytes: telemetry.jsonBytes())) else { return nil }
         let next = (records: records.last?.sequence ?? cursors.records, logs: lines.last?.sequence ?? cursors.logs)
         return (next, records.count == 1000 || lines.count == 5000)
     }
@@ -120,10 +122,10 @@ public final class HeartbeatService: Service, Sendable {
     public func beat() async -> Bool {
         let heartbeat = await agent.heartbeat(advertise: configuration.advertise)
         guard let body = try? JSONEncoder().encode(heartbeat) else { return false }
-        return await post("heartbeat", body)
+        return await post("heartbeat", ByteBuffer(bytes: body))
     }
 
-    private func post(_ what: String, _ body: Data) async -> Bool {
+    private func post(_ what: String, _ body: ByteBuffer) async -> Bool {
         let url = configuration.controller + "/v1/nodes/"
             + (configuration.nodeId.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_.~"))) ?? configuration.nodeId)
             + "/" + what
@@ -132,7 +134,7 @@ public final class HeartbeatService: Service, Sendable {
         request.headers.add(name: "Content-Type", value: "application/json")
         if let token = configuration.token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         do {
-            request.body = .bytes(ByteBuffer(bytes: body))
+            request.body = .bytes(body)
             let response = try await client.execute(request, timeout: .seconds(2))
             _ = try? await response.body.collect(upTo: 64 * 1024)
             guard (200..<300).contains(response.status.code) else {

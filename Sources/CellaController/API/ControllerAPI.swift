@@ -51,7 +51,7 @@ public enum ControllerAPI {
             await Responses.respond(.cella) {
                 var request = request
                 try auth.requireNode(try await auth.authenticate(&request, context))
-                let telemetry = try await Responses.decode(NodeTelemetry.self, from: &request, limit: 32 << 20)
+                let telemetry = try await Responses.decodeTelemetry(from: &request, limit: 32 << 20)
                 try await Telemetry.store(telemetry, in: store)
                 return Response(status: .noContent)
             }

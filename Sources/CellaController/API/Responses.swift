@@ -1,3 +1,4 @@
+import CellaModel
 import CellaStore
 import Foundation
 import HTTPTypes
@@ -80,6 +81,20 @@ enum Responses {
             throw ControllerError(.invalidRequest, "null at \(path(context.codingPath))")
         } catch {
             throw ControllerError(.invalidRequest, "the body is not valid JSON")
+        }
+    }
+
+    /// An agent's shipment, read without JSONDecoder (`NodeTelemetry.decodeJSON`): at a thousand
+    /// invocations a second JSONDecoder was a fifth of the controller's cost of taking them in.
+    static func decodeTelemetry(from request: inout Request, limit: Int) async throws -> NodeTelemetry {
+        let body: ByteBuffer
+        do { body = try await request.collectBody(upTo: limit) } catch {
+            throw ControllerError(.tooLarge, "the request body exceeds \(limit) bytes")
+        }
+        do {
+            return try body.withUnsafeReadableBytes { (bytes) throws(JSONFormatError) in try NodeTelemetry.decodeJSON(bytes) }
+        } catch {
+            throw ControllerError(.invalidRequest, "the telemetry is not valid: \(error)")
         }
     }
 

@@ -1,0 +1,433 @@
+/// `NodeTelemetry` as JSON without Foundation's coders: the same document `JSONEncoder` writes
+/// and `JSONDecoder` reads (keys in any order, unknown keys ignored, absent or null optionals),
+/// at a fraction of their cost. An agent ships every invocation's record and log lines, so at a
+/// thousand invocations a second the coders were the controller's largest single cost after the
+/// invoke path itself (docs/benchmarks.md).
+extension NodeTelemetry {
+    /// The JSON document, UTF-8.
+    public func jsonBytes() -> [UInt8] {
+        var out = JSONBytesWriter()
+        out.bytes.reserveCapacity(128 + records.count * 320 + logs.reduce(0) { $0 + 96 + $1.text.utf8.count })
+        out.raw("{\"logs\":[")
+        for (index, line) in logs.enumerated() {
+            if index > 0 { out.raw(",") }
+            out.raw("{\"function\":"); out.string(line.function)
+            if let requestId = line.requestId { out.raw(",\"requestId\":"); out.string(requestId) }
+            out.raw(",\"text\":"); out.string(line.text)
+            out.raw(",\"timeMs\":"); out.integer(line.timeMs)
+            out.raw("}")
+        }
+        out.raw("],\"records\":[")
+        for (index, r) in records.enumerated() {
+            if index > 0 { out.raw(",") }
+            out.raw("{\"billedDurationMs\":"); out.integer(r.billedDurationMs)
+            out.raw(",\"durationMs\":"); out.double(r.durationMs)
+            if let errorType = r.errorType { out.raw(",\"errorType\":"); out.string(errorType) }
+            out.raw(",\"function\":"); out.string(r.function)
+            if let initMs = r.initDurationMs { out.raw(",\"initDurationMs\":"); out.double(initMs) }
+            out.raw(",\"maxMemoryUsedBytes\":"); out.integer(r.maxMemoryUsedBytes)
+            out.raw(",\"memoryMB\":"); out.integer(r.memoryMB)
+            out.raw(",\"outcome\":"); out.string(r.outcome.rawValue)
+            out.raw(",\"requestId\":"); out.string(r.requestId)
+            out.raw(",\"start\":"); out.string(r.start.rawValue)
+            out.raw(",\"startMs\":"); out.integer(r.startMs)
+            out.raw(",\"tenant\":"); out.string(r.tenant)
+            out.raw(",\"version\":"); out.string(r.version)
+            out.raw("}")
+        }
+        out.raw("]}")
+        return out.bytes
+    }
+
+    /// Reads the JSON document `jsonBytes` writes (or `JSONEncoder` wrote).
+    /// - Throws: `JSONFormatError` naming where the document is malformed, a required field is
+    ///   missing or null, or a value has the wrong type.
+    public static func decodeJSON(_ bytes: UnsafeRawBufferPointer) throws(JSONFormatError) -> NodeTelemetry {
+        var scanner = JSONScanner(bytes)
+        var records: [InvocationRecord]?
+        var logs: [Line]?
+        try scanner.object { (key, scanner) throws(JSONFormatError) in
+            switch key {
+            case "records":
+                var list: [InvocationRecord] = []
+                try scanner.array { (index, scanner) throws(JSONFormatError) in
+                    try JSONFormatError.at("records[\(index)]") { () throws(JSONFormatError) in list.append(try record(&scanner)) }
+                }
+                records = list
+            case "logs":
+                var list: [Line] = []
+                try scanner.array { (index, scanner) throws(JSONFormatError) in
+                    try JSONFormatError.at("logs[\(index)]") { () throws(JSONFormatError) in list.append(try line(&scanner)) }
+                }
+                logs = list
+            default:
+                try JSONFormatError.at(key) { () throws(JSONFormatError) in try scanner.skipValue() }
+            }
+        }
+        try scanner.end()
+        guard let records else { throw JSONFormatError("missing field records") }
+        guard let logs else { throw JSONFormatError("missing field logs") }
+        return NodeTelemetry(records: records, logs: logs)
+    }
+
+    private static func line(_ scanner: inout JSONScanner) throws(JSONFormatError) -> Line {
+        var function: String?, timeMs: Int64?, requestId: String?, text: String?
+        try scanner.object { (key, scanner) throws(JSONFormatError) in
+            try JSONFormatError.at(key) { () throws(JSONFormatError) in
+                switch key {
+                case "function": function = try scanner.string()
+                case "timeMs": timeMs = try scanner.integer()
+                case "requestId": requestId = try scanner.null() ? nil : try scanner.string()
+                case "text": text = try scanner.string()
+                default: try scanner.skipValue()
+                }
+            }
+        }
+        return Line(function: try required(function, "function"), timeMs: try required(timeMs, "timeMs"),
+                    requestId: requestId, text: try required(text, "text"))
+    }
+
+    private static func record(_ scanner: inout JSONScanner) throws(JSONFormatError) -> InvocationRecord {
+        var requestId: String?, tenant: String?, function: String?, version: String?
+        var startMs: Int64?, durationMs: Double?, billedDurationMs: Int64?, initDurationMs: Double?
+        var start: StartKind?, memoryMB: Int?, maxMemoryUsedBytes: UInt64?, outcome: InvocationOutcome?, errorType: String?
+        try scanner.object { (key, scanner) throws(JSONFormatError) in
+            try JSONFormatError.at(key) { () throws(JSONFormatError) in
+                switch key {
+                case "requestId": requestId = try scanner.string()
+                case "tenant": tenant = try scanner.string()
+                case "function": function = try scanner.string()
+                case "version": version = try scanner.string()
+                case "startMs": startMs = try scanner.integer()
+                case "durationMs": durationMs = try scanner.double()
+                case "billedDurationMs": billedDurationMs = try scanner.integer()
+                case "initDurationMs": initDurationMs = try scanner.null() ? nil : try scanner.double()
+                case "start":
+                    let text = try scanner.string()
+                    guard let kind = StartKind(rawValue: text) else { throw JSONFormatError("unknown start kind \"\(text)\"") }
+                    start = kind
+                case "memoryMB": memoryMB = try scanner.integer()
+                case "maxMemoryUsedBytes": maxMemoryUsedBytes = try scanner.integer()
+                case "outcome":
+                    let text = try scanner.string()
+                    guard let value = InvocationOutcome(rawValue: text) else { throw JSONFormatError("unknown outcome \"\(text)\"") }
+                    outcome = value
+                case "errorType": errorType = try scanner.null() ? nil : try scanner.string()
+                default: try scanner.skipValue()
+                }
+            }
+        }
+        return InvocationRecord(
+            requestId: try required(requestId, "requestId"), tenant: try required(tenant, "tenant"),
+            function: try required(function, "function"), version: try required(version, "version"),
+            startMs: try required(startMs, "startMs"), durationMs: try required(durationMs, "durationMs"),
+            billedDurationMs: try required(billedDurationMs, "billedDurationMs"), initDurationMs: initDurationMs,
+            start: try required(start, "start"), memoryMB: try required(memoryMB, "memoryMB"),
+            maxMemoryUsedBytes: try required(maxMemoryUsedBytes, "maxMemoryUsedBytes"),
+            outcome: try required(outcome, "outcome"), errorType: errorType)
+    }
+
+    private static func required<T>(_ value: T?, _ field: String) throws(JSONFormatError) -> T {
+        guard let value else { throw JSONFormatError("missing field \(field)") }
+        return value
+    }
+}
+
+/// A malformed or mistyped JSON document: what is wrong, and where (`records[3].startMs`).
+public struct JSONFormatError: Error, CustomStringConvertible, Equatable {
+    /// The fields and elements leading to the fault, outermost first.
+    public var path: [String]
+    public var message: String
+
+    public init(_ message: String) {
+        self.path = []
+        self.message = message
+    }
+
+    public var description: String { path.isEmpty ? message : "\(path.joined(separator: ".")): \(message)" }
+
+    /// Runs `body`, adding `component` in front of the path of any error it throws.
+    static func at<T>(_ component: String, _ body: () throws(JSONFormatError) -> T) throws(JSONFormatError) -> T {
+        do { return try body() } catch {
+            var error = error
+            error.path.insert(component, at: 0)
+            throw error
+        }
+    }
+}
+
+/// Appends JSON text to a byte array.
+struct JSONBytesWriter {
+    var bytes: [UInt8] = []
+
+    mutating func raw(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func integer(_ value: some BinaryInteger) {
+        bytes.append(contentsOf: String(value).utf8)
+    }
+
+    /// Swift's shortest round-tripping form (`12.5`, `1e-05`): valid JSON for every finite value.
+    mutating func double(_ value: Double) {
+        bytes.append(contentsOf: (value.isFinite ? value.description : "0").utf8)
+    }
+
+    /// A quoted string: `"` and `\` escaped, control characters and DEL as `\n`, `\r`, `\t` or
+    /// `\u00XX`; everything else (UTF-8, valid as every Swift string is) as is.
+    mutating func string(_ value: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): bytes.append(UInt8(ascii: "\\")); bytes.append(byte)
+            case UInt8(ascii: "\\"): bytes.append(UInt8(ascii: "\\")); bytes.append(byte)
+            case UInt8(ascii: "\n"): bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "n"))
+            case UInt8(ascii: "\r"): bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "r"))
+            case UInt8(ascii: "\t"): bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "t"))
+            case 0..<0x20, 0x7f:
+                let hex = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                                          hex[Int(byte >> 4)], hex[Int(byte & 0xf)]])
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}
+
+/// Reads one JSON document (RFC 8259) from a byte buffer, value by value, without building a
+/// tree. Strings must be valid UTF-8; nesting deeper than 64 is refused.
+struct JSONScanner {
+    private let bytes: UnsafeRawBufferPointer
+    private var at = 0
+    private static let maxDepth = 64
+
+    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    private mutating func skipSpace() {
+        while at < bytes.count {
+            switch bytes[at] {
+            case 0x20, 0x09, 0x0a, 0x0d: at += 1
+            default: return
+            }
+        }
+    }
+
+    private mutating func peek() -> UInt8? {
+        skipSpace()
+        return at < bytes.count ? bytes[at] : nil
+    }
+
+    private mutating func expect(_ byte: UInt8, _ what: String) throws(JSONFormatError) {
+        guard peek() == byte else { throw unexpected(what) }
+        at += 1
+    }
+
+    private func unexpected(_ what: String) -> JSONFormatError {
+        at < bytes.count
+            ? JSONFormatError("expected \(what) at byte \(at)")
+            : JSONFormatError("expected \(what) at the end of the document")
+    }
+
+    /// Consumes `null` if it is next.
+    mutating func null() throws(JSONFormatError) -> Bool {
+        guard peek() == UInt8(ascii: "n") else { return false }
+        try literal("null")
+        return true
+    }
+
+    private mutating func literal(_ word: StaticString) throws(JSONFormatError) {
+        let matches = word.withUTF8Buffer { word in
+            at + word.count <= bytes.count && zip(word, bytes[at..<at + word.count]).allSatisfy { $0 == $1 }
+        }
+        guard matches else { throw unexpected("\(word)") }
+        at += word.utf8CodeUnitCount
+    }
+
+    /// Calls `body` with each key of an object, positioned at its value; `body` must consume it.
+    mutating func object(_ body: (String, inout JSONScanner) throws(JSONFormatError) -> Void) throws(JSONFormatError) {
+        try expect(UInt8(ascii: "{"), "an object")
+        if peek() == UInt8(ascii: "}") { at += 1; return }
+        while true {
+            guard peek() == UInt8(ascii: "\"") else { throw unexpected("a key") }
+            let key = try string()
+            try expect(UInt8(ascii: ":"), "':'")
+            try body(key, &self)
+            switch peek() {
+            case UInt8(ascii: ","): at += 1
+            case UInt8(ascii: "}"): at += 1; return
+            default: throw unexpected("',' or '}'")
+            }
+        }
+    }
+
+    /// Calls `body` with each element's index, positioned at it; `body` must consume it.
+    mutating func array(_ body: (Int, inout JSONScanner) throws(JSONFormatError) -> Void) throws(JSONFormatError) {
+        try expect(UInt8(ascii: "["), "an array")
+        if peek() == UInt8(ascii: "]") { at += 1; return }
+        var index = 0
+        while true {
+            try body(index, &self)
+            index += 1
+            switch peek() {
+            case UInt8(ascii: ","): at += 1
+            case UInt8(ascii: "]"): at += 1; return
+            default: throw unexpected("',' or ']'")
+            }
+        }
+    }
+
+    mutating func string() throws(JSONFormatError) -> String {
+        try expect(UInt8(ascii: "\""), "a string")
+        let start = at
+        // The common case: no escape, one validated copy.
+        while at < bytes.count, bytes[at] != UInt8(ascii: "\""), bytes[at] != UInt8(ascii: "\\"), bytes[at] >= 0x20 { at += 1 }
+        guard at < bytes.count else { throw JSONFormatError("unterminated string from byte \(start - 1)") }
+        if bytes[at] == UInt8(ascii: "\"") {
+            defer { at += 1 }
+            return try Self.text(UnsafeRawBufferPointer(rebasing: bytes[start..<at]), from: start)
+        }
+        var unescaped = Array(bytes[start..<at])
+        while true {
+            guard at < bytes.count else { throw JSONFormatError("unterminated string from byte \(start - 1)") }
+            let byte = bytes[at]
+            at += 1
+            switch byte {
+            case UInt8(ascii: "\""):
+                guard let text = String(validating: unescaped, as: UTF8.self) else {
+                    throw JSONFormatError("invalid string at byte \(start - 1): not UTF-8")
+                }
+                return text
+            case UInt8(ascii: "\\"):
+                guard at < bytes.count else { throw JSONFormatError("unterminated string from byte \(start - 1)") }
+                let escape = bytes[at]
+                at += 1
+                switch escape {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): unescaped.append(escape)
+                case UInt8(ascii: "b"): unescaped.append(0x08)
+                case UInt8(ascii: "f"): unescaped.append(0x0c)
+                case UInt8(ascii: "n"): unescaped.append(0x0a)
+                case UInt8(ascii: "r"): unescaped.append(0x0d)
+                case UInt8(ascii: "t"): unescaped.append(0x09)
+                case UInt8(ascii: "u"):
+                    var scalar = try hex4()
+                    if (0xd800..<0xdc00).contains(scalar) {
+                        // A high surrogate must be followed by an escaped low one.
+                        guard at + 1 < bytes.count, bytes[at] == UInt8(ascii: "\\"), bytes[at + 1] == UInt8(ascii: "u") else {
+                            throw JSONFormatError("invalid string at byte \(at): a lone high surrogate")
+                        }
+                        at += 2
+                        let low = try hex4()
+                        guard (0xdc00..<0xe000).contains(low) else {
+                            throw JSONFormatError("invalid string at byte \(at): a high surrogate without its low one")
+                        }
+                        scalar = 0x10000 + ((scalar - 0xd800) << 10) + (low - 0xdc00)
+                    } else if (0xdc00..<0xe000).contains(scalar) {
+                        throw JSONFormatError("invalid string at byte \(at): a lone low surrogate")
+                    }
+                    unescaped.append(contentsOf: String(Character(Unicode.Scalar(scalar)!)).utf8)
+                default:
+                    throw JSONFormatError("invalid string at byte \(at - 1): unknown escape")
+                }
+            case 0..<0x20:
+                throw JSONFormatError("invalid string at byte \(at - 1): an unescaped control character")
+            default:
+                unescaped.append(byte)
+            }
+        }
+    }
+
+    private mutating func hex4() throws(JSONFormatError) -> UInt32 {
+        guard at + 4 <= bytes.count else { throw JSONFormatError("unterminated string at byte \(at)") }
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            let byte = bytes[at]
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+            default: throw JSONFormatError("invalid string at byte \(at): \\u needs four hex digits")
+            }
+            value = value << 4 | UInt32(digit)
+            at += 1
+        }
+        return value
+    }
+
+    private static func text(_ utf8: UnsafeRawBufferPointer, from start: Int) throws(JSONFormatError) -> String {
+        guard let text = String(validating: utf8, as: UTF8.self) else {
+            throw JSONFormatError("invalid string at byte \(start - 1): not UTF-8")
+        }
+        return text
+    }
+
+    /// The bytes of a number (JSON's grammar: optional '-', digits, optional fraction and exponent).
+    private mutating func number() throws(JSONFormatError) -> (start: Int, end: Int, integral: Bool) {
+        guard let first = peek(), first == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else {
+            throw unexpected("a number")
+        }
+        let start = at
+        var integral = true
+        if bytes[at] == UInt8(ascii: "-") { at += 1 }
+        func digits(_ scanner: inout JSONScanner) -> Int {
+            let from = scanner.at
+            while scanner.at < scanner.bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(scanner.bytes[scanner.at]) { scanner.at += 1 }
+            return scanner.at - from
+        }
+        let whole = digits(&self)
+        guard whole > 0, !(whole > 1 && bytes[at - whole] == UInt8(ascii: "0")) else {
+            throw JSONFormatError("invalid number at byte \(start)")
+        }
+        if at < bytes.count, bytes[at] == UInt8(ascii: ".") {
+            at += 1
+            integral = false
+            guard digits(&self) > 0 else { throw JSONFormatError("invalid number at byte \(start)") }
+        }
+        if at < bytes.count, bytes[at] == UInt8(ascii: "e") || bytes[at] == UInt8(ascii: "E") {
+            at += 1
+            integral = false
+            if at < bytes.count, bytes[at] == UInt8(ascii: "+") || bytes[at] == UInt8(ascii: "-") { at += 1 }
+            guard digits(&self) > 0 else { throw JSONFormatError("invalid number at byte \(start)") }
+        }
+        return (start, at, integral)
+    }
+
+    /// An integer that fits `T` (no fraction, no exponent).
+    mutating func integer<T: FixedWidthInteger>() throws(JSONFormatError) -> T {
+        let (start, end, integral) = try number()
+        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+        guard integral, let value = T(text) else {
+            throw JSONFormatError("wrong type at byte \(start): \(text) is not a \(T.self)")
+        }
+        return value
+    }
+
+    mutating func double() throws(JSONFormatError) -> Double {
+        let (start, end, _) = try number()
+        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+        guard let value = Double(text), value.isFinite else {
+            throw JSONFormatError("wrong type at byte \(start): \(text) is not a finite number")
+        }
+        return value
+    }
+
+    /// Consumes any value (an unknown field's).
+    mutating func skipValue(depth: Int = 0) throws(JSONFormatError) {
+        guard depth < Self.maxDepth else { throw JSONFormatError("nesting deeper than \(Self.maxDepth) at byte \(at)") }
+        switch peek() {
+        case UInt8(ascii: "{"): try object { (_, scanner) throws(JSONFormatError) in try scanner.skipValue(depth: depth + 1) }
+        case UInt8(ascii: "["): try array { (_, scanner) throws(JSONFormatError) in try scanner.skipValue(depth: depth + 1) }
+        case UInt8(ascii: "\""): _ = try string()
+        case UInt8(ascii: "t"): try literal("true")
+        case UInt8(ascii: "f"): try literal("false")
+        case UInt8(ascii: "n"): try literal("null")
+        default: _ = try number()
+        }
+    }
+
+    /// Only whitespace may follow the document.
+    mutating func end() throws(JSONFormatError) {
+        guard peek() == nil else { throw JSONFormatError("trailing characters at byte \(at)") }
+    }
+}

@@ -97,8 +97,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Policy documents, validation and evaluation; pure, Foundation only.
-        .target(name: "CellaIAM"),
+        // Policy documents, validation and evaluation; pure: Foundation, and CellaModel's JSON lexer.
+        .target(name: "CellaIAM", dependencies: ["CellaModel"]),
         // The durable state behind controllers: the Store protocol, SQLite and PostgreSQL.
         .target(
             name: "CellaStore",

@@ -195,67 +195,56 @@ struct JSONBytesWriter {
     }
 }
 
-/// Reads one JSON document (RFC 8259) from a byte buffer, value by value, without building a
-/// tree. Strings must be valid UTF-8; nesting deeper than 64 is refused.
+/// Reads one JSON document value by value, without building a tree: the objects and arrays of
+/// a streaming reader on `JSONLexer`'s strings, numbers and literals. Nesting deeper than 64 is
+/// refused.
 struct JSONScanner {
-    private let bytes: UnsafeRawBufferPointer
-    private var at = 0
+    private var lexer: JSONLexer
     private static let maxDepth = 64
 
-    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
-
-    private mutating func skipSpace() {
-        while at < bytes.count {
-            switch bytes[at] {
-            case 0x20, 0x09, 0x0a, 0x0d: at += 1
-            default: return
-            }
-        }
-    }
+    init(_ bytes: UnsafeRawBufferPointer) { lexer = JSONLexer(bytes) }
 
     private mutating func peek() -> UInt8? {
-        skipSpace()
-        return at < bytes.count ? bytes[at] : nil
+        lexer.skipWhitespace()
+        return lexer.peek()
+    }
+
+    private func unexpected(_ what: String) -> JSONFormatError {
+        lexer.atEnd
+            ? JSONFormatError("expected \(what) at the end of the document")
+            : JSONFormatError("expected \(what) at byte \(lexer.position)")
+    }
+
+    private mutating func lex<T>(_ read: (inout JSONLexer) throws(JSONLexer.Failure) -> T) throws(JSONFormatError) -> T {
+        do { return try read(&lexer) } catch {
+            throw JSONFormatError("\(error.reason) at byte \(error.offset)")
+        }
     }
 
     private mutating func expect(_ byte: UInt8, _ what: String) throws(JSONFormatError) {
         guard peek() == byte else { throw unexpected(what) }
-        at += 1
-    }
-
-    private func unexpected(_ what: String) -> JSONFormatError {
-        at < bytes.count
-            ? JSONFormatError("expected \(what) at byte \(at)")
-            : JSONFormatError("expected \(what) at the end of the document")
+        lexer.position += 1
     }
 
     /// Consumes `null` if it is next.
     mutating func null() throws(JSONFormatError) -> Bool {
         guard peek() == UInt8(ascii: "n") else { return false }
-        try literal("null")
+        try lex { (lexer) throws(JSONLexer.Failure) in try lexer.literal("null") }
         return true
-    }
-
-    private mutating func literal(_ word: StaticString) throws(JSONFormatError) {
-        let matches = word.withUTF8Buffer { word in
-            at + word.count <= bytes.count && zip(word, bytes[at..<at + word.count]).allSatisfy { $0 == $1 }
-        }
-        guard matches else { throw unexpected("\(word)") }
-        at += word.utf8CodeUnitCount
     }
 
     /// Calls `body` with each key of an object, positioned at its value; `body` must consume it.
     mutating func object(_ body: (String, inout JSONScanner) throws(JSONFormatError) -> Void) throws(JSONFormatError) {
         try expect(UInt8(ascii: "{"), "an object")
-        if peek() == UInt8(ascii: "}") { at += 1; return }
+        if peek() == UInt8(ascii: "}") { lexer.position += 1; return }
         while true {
             guard peek() == UInt8(ascii: "\"") else { throw unexpected("a key") }
             let key = try string()
             try expect(UInt8(ascii: ":"), "':'")
             try body(key, &self)
             switch peek() {
-            case UInt8(ascii: ","): at += 1
-            case UInt8(ascii: "}"): at += 1; return
+            case UInt8(ascii: ","): lexer.position += 1
+            case UInt8(ascii: "}"): lexer.position += 1; return
             default: throw unexpected("',' or '}'")
             }
         }
@@ -264,170 +253,66 @@ struct JSONScanner {
     /// Calls `body` with each element's index, positioned at it; `body` must consume it.
     mutating func array(_ body: (Int, inout JSONScanner) throws(JSONFormatError) -> Void) throws(JSONFormatError) {
         try expect(UInt8(ascii: "["), "an array")
-        if peek() == UInt8(ascii: "]") { at += 1; return }
+        if peek() == UInt8(ascii: "]") { lexer.position += 1; return }
         var index = 0
         while true {
             try body(index, &self)
             index += 1
             switch peek() {
-            case UInt8(ascii: ","): at += 1
-            case UInt8(ascii: "]"): at += 1; return
+            case UInt8(ascii: ","): lexer.position += 1
+            case UInt8(ascii: "]"): lexer.position += 1; return
             default: throw unexpected("',' or ']'")
             }
         }
     }
 
     mutating func string() throws(JSONFormatError) -> String {
-        try expect(UInt8(ascii: "\""), "a string")
-        let start = at
-        // The common case: no escape, one validated copy.
-        while at < bytes.count, bytes[at] != UInt8(ascii: "\""), bytes[at] != UInt8(ascii: "\\"), bytes[at] >= 0x20 { at += 1 }
-        guard at < bytes.count else { throw JSONFormatError("unterminated string from byte \(start - 1)") }
-        if bytes[at] == UInt8(ascii: "\"") {
-            defer { at += 1 }
-            return try Self.text(UnsafeRawBufferPointer(rebasing: bytes[start..<at]), from: start)
-        }
-        var unescaped = Array(bytes[start..<at])
-        while true {
-            guard at < bytes.count else { throw JSONFormatError("unterminated string from byte \(start - 1)") }
-            let byte = bytes[at]
-            at += 1
-            switch byte {
-            case UInt8(ascii: "\""):
-                guard let text = String(validating: unescaped, as: UTF8.self) else {
-                    throw JSONFormatError("invalid string at byte \(start - 1): not UTF-8")
-                }
-                return text
-            case UInt8(ascii: "\\"):
-                guard at < bytes.count else { throw JSONFormatError("unterminated string from byte \(start - 1)") }
-                let escape = bytes[at]
-                at += 1
-                switch escape {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): unescaped.append(escape)
-                case UInt8(ascii: "b"): unescaped.append(0x08)
-                case UInt8(ascii: "f"): unescaped.append(0x0c)
-                case UInt8(ascii: "n"): unescaped.append(0x0a)
-                case UInt8(ascii: "r"): unescaped.append(0x0d)
-                case UInt8(ascii: "t"): unescaped.append(0x09)
-                case UInt8(ascii: "u"):
-                    var scalar = try hex4()
-                    if (0xd800..<0xdc00).contains(scalar) {
-                        // A high surrogate must be followed by an escaped low one.
-                        guard at + 1 < bytes.count, bytes[at] == UInt8(ascii: "\\"), bytes[at + 1] == UInt8(ascii: "u") else {
-                            throw JSONFormatError("invalid string at byte \(at): a lone high surrogate")
-                        }
-                        at += 2
-                        let low = try hex4()
-                        guard (0xdc00..<0xe000).contains(low) else {
-                            throw JSONFormatError("invalid string at byte \(at): a high surrogate without its low one")
-                        }
-                        scalar = 0x10000 + ((scalar - 0xd800) << 10) + (low - 0xdc00)
-                    } else if (0xdc00..<0xe000).contains(scalar) {
-                        throw JSONFormatError("invalid string at byte \(at): a lone low surrogate")
-                    }
-                    unescaped.append(contentsOf: String(Character(Unicode.Scalar(scalar)!)).utf8)
-                default:
-                    throw JSONFormatError("invalid string at byte \(at - 1): unknown escape")
-                }
-            case 0..<0x20:
-                throw JSONFormatError("invalid string at byte \(at - 1): an unescaped control character")
-            default:
-                unescaped.append(byte)
-            }
-        }
+        guard peek() == UInt8(ascii: "\"") else { throw unexpected("a string") }
+        return try lex { (lexer) throws(JSONLexer.Failure) in try lexer.string() }
     }
 
-    private mutating func hex4() throws(JSONFormatError) -> UInt32 {
-        guard at + 4 <= bytes.count else { throw JSONFormatError("unterminated string at byte \(at)") }
-        var value: UInt32 = 0
-        for _ in 0..<4 {
-            let byte = bytes[at]
-            let digit: UInt8
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-            default: throw JSONFormatError("invalid string at byte \(at): \\u needs four hex digits")
-            }
-            value = value << 4 | UInt32(digit)
-            at += 1
-        }
-        return value
-    }
-
-    private static func text(_ utf8: UnsafeRawBufferPointer, from start: Int) throws(JSONFormatError) -> String {
-        guard let text = String(validating: utf8, as: UTF8.self) else {
-            throw JSONFormatError("invalid string at byte \(start - 1): not UTF-8")
-        }
-        return text
-    }
-
-    /// The bytes of a number (JSON's grammar: optional '-', digits, optional fraction and exponent).
-    private mutating func number() throws(JSONFormatError) -> (start: Int, end: Int, integral: Bool) {
+    private mutating func number() throws(JSONFormatError) -> (text: String, integral: Bool, at: Int) {
         guard let first = peek(), first == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else {
             throw unexpected("a number")
         }
-        let start = at
-        var integral = true
-        if bytes[at] == UInt8(ascii: "-") { at += 1 }
-        func digits(_ scanner: inout JSONScanner) -> Int {
-            let from = scanner.at
-            while scanner.at < scanner.bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(scanner.bytes[scanner.at]) { scanner.at += 1 }
-            return scanner.at - from
-        }
-        let whole = digits(&self)
-        guard whole > 0, !(whole > 1 && bytes[at - whole] == UInt8(ascii: "0")) else {
-            throw JSONFormatError("invalid number at byte \(start)")
-        }
-        if at < bytes.count, bytes[at] == UInt8(ascii: ".") {
-            at += 1
-            integral = false
-            guard digits(&self) > 0 else { throw JSONFormatError("invalid number at byte \(start)") }
-        }
-        if at < bytes.count, bytes[at] == UInt8(ascii: "e") || bytes[at] == UInt8(ascii: "E") {
-            at += 1
-            integral = false
-            if at < bytes.count, bytes[at] == UInt8(ascii: "+") || bytes[at] == UInt8(ascii: "-") { at += 1 }
-            guard digits(&self) > 0 else { throw JSONFormatError("invalid number at byte \(start)") }
-        }
-        return (start, at, integral)
+        let at = lexer.position
+        let (text, integral) = try lex { (lexer) throws(JSONLexer.Failure) in try lexer.number() }
+        return (text, integral, at)
     }
 
     /// An integer that fits `T` (no fraction, no exponent).
     mutating func integer<T: FixedWidthInteger>() throws(JSONFormatError) -> T {
-        let (start, end, integral) = try number()
-        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+        let (text, integral, at) = try number()
         guard integral, let value = T(text) else {
-            throw JSONFormatError("wrong type at byte \(start): \(text) is not a \(T.self)")
+            throw JSONFormatError("wrong type at byte \(at): \(text) is not a \(T.self)")
         }
         return value
     }
 
     mutating func double() throws(JSONFormatError) -> Double {
-        let (start, end, _) = try number()
-        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+        let (text, _, at) = try number()
         guard let value = Double(text), value.isFinite else {
-            throw JSONFormatError("wrong type at byte \(start): \(text) is not a finite number")
+            throw JSONFormatError("wrong type at byte \(at): \(text) is not a finite number")
         }
         return value
     }
 
     /// Consumes any value (an unknown field's).
     mutating func skipValue(depth: Int = 0) throws(JSONFormatError) {
-        guard depth < Self.maxDepth else { throw JSONFormatError("nesting deeper than \(Self.maxDepth) at byte \(at)") }
+        guard depth < Self.maxDepth else { throw JSONFormatError("nesting deeper than \(Self.maxDepth) at byte \(lexer.position)") }
         switch peek() {
         case UInt8(ascii: "{"): try object { (_, scanner) throws(JSONFormatError) in try scanner.skipValue(depth: depth + 1) }
         case UInt8(ascii: "["): try array { (_, scanner) throws(JSONFormatError) in try scanner.skipValue(depth: depth + 1) }
         case UInt8(ascii: "\""): _ = try string()
-        case UInt8(ascii: "t"): try literal("true")
-        case UInt8(ascii: "f"): try literal("false")
-        case UInt8(ascii: "n"): try literal("null")
+        case UInt8(ascii: "t"): try lex { (lexer) throws(JSONLexer.Failure) in try lexer.literal("true") }
+        case UInt8(ascii: "f"): try lex { (lexer) throws(JSONLexer.Failure) in try lexer.literal("false") }
+        case UInt8(ascii: "n"): try lex { (lexer) throws(JSONLexer.Failure) in try lexer.literal("null") }
         default: _ = try number()
         }
     }
 
     /// Only whitespace may follow the document.
     mutating func end() throws(JSONFormatError) {
-        guard peek() == nil else { throw JSONFormatError("trailing characters at byte \(at)") }
+        guard peek() == nil else { throw JSONFormatError("trailing characters at byte \(lexer.position)") }
     }
 }

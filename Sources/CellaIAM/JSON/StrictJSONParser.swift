@@ -1,3 +1,5 @@
+import CellaModel
+
 /// A strict RFC 8259 JSON reader that rejects what policy validation must see.
 ///
 /// Foundation's `JSONSerialization` keeps the last of two equal keys and says nothing, so a policy
@@ -9,8 +11,8 @@ package struct StrictJSONParser {
     /// Policies nest six levels deep at most; anything much deeper is an attack on the stack.
     package static let maxDepth = 32
 
-    private let bytes: [UInt8]
-    private var position = 0
+    /// Strings, numbers and literals; this reader adds the tree, duplicate keys, depth and paths.
+    private var lexer: JSONLexer
     private var path = JSONPath()
     private var depth = 0
 
@@ -19,18 +21,23 @@ package struct StrictJSONParser {
     /// - Returns: The root value.
     /// - Throws: `IAMError` with code `malformedJSON` or `duplicateKey`.
     package static func parse(_ text: String) throws(IAMError) -> JSONValue {
-        var parser = StrictJSONParser(bytes: Array(text.utf8))
-        parser.skipWhitespace()
-        let value = try parser.parseValue()
-        parser.skipWhitespace()
-        guard parser.position == parser.bytes.count else {
-            throw parser.syntaxError("unexpected text after the end of the document")
+        let parsed: Result<JSONValue, IAMError> = Array(text.utf8).withUnsafeBytes { bytes in
+            var parser = StrictJSONParser(lexer: JSONLexer(bytes))
+            return Result { () throws(IAMError) in try parser.parseDocument() }
         }
-        return value
+        return try parsed.get()
     }
 
-    private init(bytes: [UInt8]) {
-        self.bytes = bytes
+    private init(lexer: JSONLexer) {
+        self.lexer = lexer
+    }
+
+    private mutating func parseDocument() throws(IAMError) -> JSONValue {
+        skipWhitespace()
+        let value = try parseValue()
+        skipWhitespace()
+        guard lexer.atEnd else { throw syntaxError("unexpected text after the end of the document") }
+        return value
     }
 
     private mutating func parseValue() throws(IAMError) -> JSONValue {
@@ -39,22 +46,22 @@ package struct StrictJSONParser {
         case UInt8(ascii: "{"): return try parseObject()
         case UInt8(ascii: "["): return try parseArray()
         case UInt8(ascii: "\""): return .string(try parseString())
-        case UInt8(ascii: "t"): try expectLiteral("true"); return .bool(true)
-        case UInt8(ascii: "f"): try expectLiteral("false"); return .bool(false)
-        case UInt8(ascii: "n"): try expectLiteral("null"); return .null
+        case UInt8(ascii: "t"): try lex { (lexer) throws(JSONLexer.Failure) in try lexer.literal("true") }; return .bool(true)
+        case UInt8(ascii: "f"): try lex { (lexer) throws(JSONLexer.Failure) in try lexer.literal("false") }; return .bool(false)
+        case UInt8(ascii: "n"): try lex { (lexer) throws(JSONLexer.Failure) in try lexer.literal("null") }; return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try parseNumber())
-        default: throw syntaxError("unexpected character \(Self.describe(byte))")
+        default: throw syntaxError("unexpected character \(JSONLexer.describe(byte))")
         }
     }
 
     private mutating func parseObject() throws(IAMError) -> JSONValue {
         try enterContainer()
-        position += 1  // {
+        lexer.position += 1  // {
         var members: [JSONMember] = []
         var seen = Set<String>()
         skipWhitespace()
         if peek() == UInt8(ascii: "}") {
-            position += 1
+            lexer.position += 1
             depth -= 1
             return .object(members)
         }
@@ -66,7 +73,7 @@ package struct StrictJSONParser {
             }
             skipWhitespace()
             guard peek() == UInt8(ascii: ":") else { throw syntaxError("expected ':' after key '\(key)'") }
-            position += 1
+            lexer.position += 1
             skipWhitespace()
             path.push(.key(key))
             let value = try parseValue()
@@ -75,10 +82,10 @@ package struct StrictJSONParser {
             skipWhitespace()
             switch peek() {
             case UInt8(ascii: ","):
-                position += 1
+                lexer.position += 1
                 skipWhitespace()
             case UInt8(ascii: "}"):
-                position += 1
+                lexer.position += 1
                 depth -= 1
                 return .object(members)
             default:
@@ -89,11 +96,11 @@ package struct StrictJSONParser {
 
     private mutating func parseArray() throws(IAMError) -> JSONValue {
         try enterContainer()
-        position += 1  // [
+        lexer.position += 1  // [
         var elements: [JSONValue] = []
         skipWhitespace()
         if peek() == UInt8(ascii: "]") {
-            position += 1
+            lexer.position += 1
             depth -= 1
             return .array(elements)
         }
@@ -105,10 +112,10 @@ package struct StrictJSONParser {
             skipWhitespace()
             switch peek() {
             case UInt8(ascii: ","):
-                position += 1
+                lexer.position += 1
                 skipWhitespace()
             case UInt8(ascii: "]"):
-                position += 1
+                lexer.position += 1
                 depth -= 1
                 return .array(elements)
             default:
@@ -123,138 +130,33 @@ package struct StrictJSONParser {
     }
 
     private mutating func parseString() throws(IAMError) -> String {
-        position += 1  // opening quote
-        var output: [UInt8] = []
-        while true {
-            guard let byte = peek() else { throw syntaxError("unterminated string") }
-            position += 1
-            switch byte {
-            case UInt8(ascii: "\""):
-                return String(decoding: output, as: UTF8.self)
-            case UInt8(ascii: "\\"):
-                try parseEscape(into: &output)
-            case 0..<0x20:
-                throw syntaxError("control character \(Self.describe(byte)) in string")
-            default:
-                output.append(byte)
-            }
-        }
+        try lex { (lexer) throws(JSONLexer.Failure) in try lexer.string() }
     }
 
-    private mutating func parseEscape(into output: inout [UInt8]) throws(IAMError) {
-        guard let byte = peek() else { throw syntaxError("unterminated escape") }
-        position += 1
-        switch byte {
-        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): output.append(byte)
-        case UInt8(ascii: "b"): output.append(0x08)
-        case UInt8(ascii: "f"): output.append(0x0C)
-        case UInt8(ascii: "n"): output.append(0x0A)
-        case UInt8(ascii: "r"): output.append(0x0D)
-        case UInt8(ascii: "t"): output.append(0x09)
-        case UInt8(ascii: "u"):
-            let scalar = try parseUnicodeEscape()
-            output.append(contentsOf: Array(String(Character(scalar)).utf8))
-        default:
-            throw syntaxError("invalid escape '\\\(Self.describe(byte))'")
-        }
-    }
-
-    /// Reads `XXXX` after `\u`, and a following `\uXXXX` low surrogate when the first is a high one.
-    private mutating func parseUnicodeEscape() throws(IAMError) -> Unicode.Scalar {
-        let first = try parseHex4()
-        if (0xD800...0xDBFF).contains(first) {
-            guard peek() == UInt8(ascii: "\\"), peek(offset: 1) == UInt8(ascii: "u") else {
-                throw syntaxError("unpaired surrogate in \\u escape")
-            }
-            position += 2
-            let second = try parseHex4()
-            guard (0xDC00...0xDFFF).contains(second) else { throw syntaxError("unpaired surrogate in \\u escape") }
-            let combined = 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
-            guard let scalar = Unicode.Scalar(combined) else { throw syntaxError("invalid \\u escape") }
-            return scalar
-        }
-        guard let scalar = Unicode.Scalar(first) else { throw syntaxError("unpaired surrogate in \\u escape") }
-        return scalar
-    }
-
-    private mutating func parseHex4() throws(IAMError) -> UInt32 {
-        var value: UInt32 = 0
-        for _ in 0..<4 {
-            guard let byte = peek(), let digit = Self.hexValue(byte) else {
-                throw syntaxError("expected four hex digits in \\u escape")
-            }
-            value = value << 4 | UInt32(digit)
-            position += 1
-        }
-        return value
-    }
-
-    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, returned as written.
+    /// The number as written.
     private mutating func parseNumber() throws(IAMError) -> String {
-        let start = position
-        if peek() == UInt8(ascii: "-") { position += 1 }
-        if peek() == UInt8(ascii: "0") {
-            position += 1
-            if let next = peek(), Self.isDigit(next) { throw syntaxError("leading zero in number") }
-        } else {
-            guard consumeDigits() else { throw syntaxError("expected a digit") }
-        }
-        if peek() == UInt8(ascii: ".") {
-            position += 1
-            guard consumeDigits() else { throw syntaxError("expected a digit after '.'") }
-        }
-        if peek() == UInt8(ascii: "e") || peek() == UInt8(ascii: "E") {
-            position += 1
-            if peek() == UInt8(ascii: "+") || peek() == UInt8(ascii: "-") { position += 1 }
-            guard consumeDigits() else { throw syntaxError("expected a digit in exponent") }
-        }
-        return String(decoding: bytes[start..<position], as: UTF8.self)
+        try lex { (lexer) throws(JSONLexer.Failure) in try lexer.number() }.text
     }
 
-    private mutating func consumeDigits() -> Bool {
-        let start = position
-        while let byte = peek(), Self.isDigit(byte) { position += 1 }
-        return position > start
-    }
-
-    private mutating func expectLiteral(_ literal: StaticString) throws(IAMError) {
-        let expected = UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount)
-        guard bytes.count - position >= expected.count,
-              bytes[position..<position + expected.count].elementsEqual(expected)
-        else { throw syntaxError("invalid literal, expected '\(literal)'") }
-        position += expected.count
+    private mutating func lex<T>(_ read: (inout JSONLexer) throws(JSONLexer.Failure) -> T) throws(IAMError) -> T {
+        do { return try read(&lexer) } catch {
+            throw IAMError(.malformedJSON, path: path.description, "\(error.reason) (byte offset \(error.offset))")
+        }
     }
 
     private mutating func skipWhitespace() {
-        while let byte = peek(), Self.isWhitespace(byte) { position += 1 }
+        lexer.skipWhitespace()
     }
 
     private func peek(offset: Int = 0) -> UInt8? {
-        position + offset < bytes.count ? bytes[position + offset] : nil
+        lexer.peek(offset: offset)
     }
 
     private func syntaxError(_ reason: String) -> IAMError {
-        IAMError(.malformedJSON, path: path.description, "\(reason) (byte offset \(position))")
+        IAMError(.malformedJSON, path: path.description, "\(reason) (byte offset \(lexer.position))")
     }
 
     package static func isWhitespace(_ byte: UInt8) -> Bool {
-        byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09
-    }
-
-    private static func isDigit(_ byte: UInt8) -> Bool {
-        byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
-
-    private static func describe(_ byte: UInt8) -> String {
-        (0x21..<0x7F).contains(byte) ? "'\(Character(Unicode.Scalar(byte)))'" : "0x\(String(byte, radix: 16))"
+        JSONLexer.isWhitespace(byte)
     }
 }

@@ -173,24 +173,10 @@ struct JSONBytesWriter {
         bytes.append(contentsOf: (value.isFinite ? value.description : "0").utf8)
     }
 
-    /// A quoted string: `"` and `\` escaped, control characters and DEL as `\n`, `\r`, `\t` or
-    /// `\u00XX`; everything else (UTF-8, valid as every Swift string is) as is.
+    /// A quoted string (`JSONText`'s escapes).
     mutating func string(_ value: String) {
         bytes.append(UInt8(ascii: "\""))
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): bytes.append(UInt8(ascii: "\\")); bytes.append(byte)
-            case UInt8(ascii: "\\"): bytes.append(UInt8(ascii: "\\")); bytes.append(byte)
-            case UInt8(ascii: "\n"): bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "n"))
-            case UInt8(ascii: "\r"): bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "r"))
-            case UInt8(ascii: "\t"): bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "t"))
-            case 0..<0x20, 0x7f:
-                let hex = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                                          hex[Int(byte >> 4)], hex[Int(byte & 0xf)]])
-            default: bytes.append(byte)
-            }
-        }
+        JSONText.appendEscaped(value, to: &bytes)
         bytes.append(UInt8(ascii: "\""))
     }
 }

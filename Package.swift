@@ -146,6 +146,11 @@ let package = Package(
             path: "Benchmarks/cella-iam-bench"
         ),
         .executableTarget(
+            name: "cella-json-bench",
+            dependencies: ["CellaModel"],
+            path: "Benchmarks/cella-json-bench"
+        ),
+        .executableTarget(
             name: "cella-placement-bench",
             dependencies: ["CellaController", "CellaModel"],
             path: "Benchmarks/cella-placement-bench"

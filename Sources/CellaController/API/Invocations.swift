@@ -43,8 +43,12 @@ enum Invocations {
             throw ControllerError(.tooLarge, "Request must be smaller than \(limit) bytes for the \(type) invocation type")
         }
         if payload.readableBytes == 0 { payload = ByteBuffer(string: "{}") }
-        guard (try? JSONSerialization.jsonObject(with: Data(buffer: payload, byteTransferStrategy: .noCopy), options: [.fragmentsAllowed])) != nil else {
-            throw ControllerError(.invalidRequest, "Could not parse request body into json: the event must be JSON")
+        // Checked in one pass without building it (JSONSerialization built the whole event as
+        // objects first: for a 6 MB event, far more memory and time than the check needs).
+        do {
+            try payload.withUnsafeReadableBytes { (bytes) throws(JSONLexer.Failure) in try JSONLexer.validate(bytes) }
+        } catch {
+            throw ControllerError(.invalidRequest, "Could not parse request body into json: \(error.reason) at byte \(error.offset)")
         }
         // Resolved first (cached), so the policies' cella:FunctionTag/<key> conditions cost no
         // store read of their own. A caller's own tenant only: a 404 here reveals nothing.

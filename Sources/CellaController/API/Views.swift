@@ -143,7 +143,7 @@ struct InvocationView: Encodable {
         requestId = q.lastRequestId
         error = q.lastError
         if let bytes = q.result {
-            if (try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])) != nil {
+            if (try? bytes.withUnsafeBytes({ try JSONLexer.validate($0) })) != nil {
                 rawResult = bytes
             } else {
                 resultBase64 = Data(bytes).base64EncodedString()

@@ -167,6 +167,14 @@ package struct JSONLexer {
     /// it has neither fraction nor exponent.
     package mutating func number() throws(Failure) -> (text: String, integral: Bool) {
         let start = position
+        let integral = try skipNumber()
+        return (String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self), integral)
+    }
+
+    /// At `-` or a digit: steps over a number, checking its grammar without building it.
+    /// Returns whether it has neither fraction nor exponent.
+    @discardableResult
+    package mutating func skipNumber() throws(Failure) -> Bool {
         var integral = true
         if peek() == UInt8(ascii: "-") { position += 1 }
         if peek() == UInt8(ascii: "0") {
@@ -186,7 +194,7 @@ package struct JSONLexer {
             if peek() == UInt8(ascii: "+") || peek() == UInt8(ascii: "-") { position += 1 }
             guard consumeDigits() else { throw failure("expected a digit in exponent") }
         }
-        return (String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self), integral)
+        return integral
     }
 
     private mutating func consumeDigits() -> Bool {
@@ -259,7 +267,7 @@ extension JSONLexer {
             case UInt8(ascii: "t"): try lexer.literal("true")
             case UInt8(ascii: "f"): try lexer.literal("false")
             case UInt8(ascii: "n"): try lexer.literal("null")
-            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): _ = try lexer.number()
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try lexer.skipNumber()
             default: throw lexer.failure("unexpected character \(describe(byte))")
             }
             // After a value: a separator, the end of containers, or the end of the document.

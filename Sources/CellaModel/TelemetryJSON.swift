@@ -1,6 +1,8 @@
-/// `NodeTelemetry` as JSON without Foundation's coders: the same document `JSONEncoder` writes
-/// and `JSONDecoder` reads (keys in any order, unknown keys ignored, absent or null optionals),
-/// at a fraction of their cost. An agent ships every invocation's record and log lines, so at a
+/// `NodeTelemetry` as JSON without Foundation's coders: the document `JSONEncoder` writes, read
+/// as `JSONDecoder` reads it (keys in any order, unknown keys ignored, absent or null optionals),
+/// at a fraction of their cost. Stricter than `JSONDecoder` in two ways no writer of Cella's
+/// produces: integers must be written as integers (`1.0` or `1e3` are refused), and a byte-order
+/// mark is refused. An agent ships every invocation's record and log lines, so at a
 /// thousand invocations a second the coders were the controller's largest single cost after the
 /// invoke path itself (docs/benchmarks.md).
 extension NodeTelemetry {
@@ -169,6 +171,8 @@ struct JSONBytesWriter {
     }
 
     /// Swift's shortest round-tripping form (`12.5`, `1e-05`): valid JSON for every finite value.
+    /// JSON has no NaN or infinity; a duration that were one is written as 0 rather than failing
+    /// the whole shipment (JSONEncoder threw, and the agent would have retried it forever).
     mutating func double(_ value: Double) {
         bytes.append(contentsOf: (value.isFinite ? value.description : "0").utf8)
     }

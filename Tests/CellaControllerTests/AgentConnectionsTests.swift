@@ -179,7 +179,9 @@ import Testing
         let server = try await Server()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let loops = Array(group.makeIterator())
-        let connections = AgentConnections(group: group)
+        // One idle connection kept per loop: counted together, each loop's check-in would close
+        // the other's, and every call would connect anew.
+        let connections = AgentConnections(group: group, maxIdlePerAgent: 1)
         // The client's port as the server saw it, per call, from a task running on `loop`.
         func port(from loop: any EventLoop) async throws -> String {
             try await withTaskExecutorPreference(OnLoop(loop)) {

@@ -28,5 +28,9 @@ import Testing
             #expect(view["result"] == nil && view["status"] as? String == "succeeded", "\(answer): \(view)")
             #expect((view["resultBase64"] as? String).flatMap { Data(base64Encoded: $0) } == Data(answer.utf8), "\(answer): \(view)")
         }
+        // Spliced in, an answer 500 deep makes a view Foundation still reads; one deeper is base64.
+        let nested = { (n: Int) in String(repeating: "[", count: n) + String(repeating: "]", count: n) }
+        #expect(try Self.view(result: nested(500))["result"] != nil)
+        #expect(try Self.view(result: nested(501))["resultBase64"] != nil)
     }
 }

@@ -30,7 +30,7 @@ start_agent() {
 # stop_agents NAME...: stops the agents, removes $tmp, and each agent's state directory (once
 # nothing is mounted below it) and cgroup roots (the agents removed their sandboxes' cgroups).
 stop_agents() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$tmp"
   local name

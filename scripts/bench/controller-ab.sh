@@ -24,9 +24,14 @@ tmp=$(mktemp -d /tmp/cella-bench-ab.XXXXXX)
 chmod 711 "$tmp"
 state=/run/cella-bench-ab
 agent_pid='' controller_pid=''
-stop() {
+stop() {  # the agent drains and removes its sandboxes on TERM; KILL after 30 s
+  local pid
   for pid in "$agent_pid" "$controller_pid"; do
-    if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; fi
+    [ -n "$pid" ] || continue
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
   done
   agent_pid='' controller_pid=''
 }
@@ -107,11 +112,15 @@ PY
 echo "load at start: $(cat /proc/loadavg); $(nproc) cores, $(uname -r)"
 echo "per request: CPU µs of the controller, the agent, the runtimes, the machine; controller wake-ups"
 printf '%-16s %-7s %3s %9s %8s %8s %8s %8s %8s %7s\n' build path c p50 req/s ctl_us agent_us rt_us all_us ctl_cs
+# Builds are told apart by file name, or by path when two share a name.
+same_names=$(for bin in "$@"; do basename "$bin"; done | sort | uniq -d)
 for _ in $(seq "$pairs"); do
   for bin in "$@"; do
-    label=$(basename "$bin")
+    if [ -n "$same_names" ]; then label=$bin; else label=$(basename "$bin"); fi
     start "$bin"
-    curl -fsS -o /dev/null -H "$auth" -d '{}' "$via"   # deploys the function on this agent
+    # Deploys the function on this agent; a build that cannot run it is not measured.
+    curl -fsS -D "$tmp/h" -o /dev/null -H "$auth" -d '{}' "$via"
+    grep -qi '^X-Cella-Outcome: success' "$tmp/h" || { echo "$bin: the first invoke failed:" >&2; cat "$tmp/h" >&2; exit 1; }
     wrk -t 2 -c 64 -d 3s -s "$tmp/post.lua" "$via" >/dev/null  # warm: connections and instances
     run via "$via" "$tmp/post.lua" 1
     run via "$via" "$tmp/post.lua" 64

@@ -24,7 +24,7 @@ state=/run/cella-bench-controller
 agent_pid='' controller_pid=''
 cleanup() {
   for pid in "$agent_pid" "$controller_pid"; do
-    if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; fi
+    if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
   done
   rm -rf "$tmp"
   grep -q " $state" /proc/mounts || rm -rf "$state"

@@ -143,7 +143,9 @@ struct InvocationView: Encodable {
         requestId = q.lastRequestId
         error = q.lastError
         if let bytes = q.result {
-            if (try? bytes.withUnsafeBytes({ try JSONLexer.validate($0) })) != nil {
+            // 500, not the events' 512: spliced into this view (and a list of them), the answer
+            // must stay within what JSON readers such as Foundation's take (512 levels).
+            if (try? bytes.withUnsafeBytes({ try JSONLexer.validate($0, maxDepth: 500) })) != nil {
                 rawResult = bytes
             } else {
                 resultBase64 = Data(bytes).base64EncodedString()

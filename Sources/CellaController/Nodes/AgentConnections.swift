@@ -9,8 +9,9 @@ import Synchronization
 /// handler in the channel. A call from a task on an event loop (Cella runs Swift concurrency on
 /// NIO's loops) takes an idle connection on that loop, or makes a new one there, never one idle
 /// on another loop: the call then stays on one thread from the request that caused it to the
-/// answer. Taking any idle connection, as before, cost 4.2–4.7 voluntary context switches per
-/// invocation in the controller instead of 2.0 whenever the two differed (docs/benchmarks.md).
+/// answer. Taking any idle connection, as before, cost 4.2–5.0 voluntary context switches per
+/// invocation in the controller instead of about 2.0 whenever the two differed
+/// (docs/benchmarks.md).
 ///
 /// This is the invoke path's client because the general one (AsyncHTTPClient) cost about 350 µs
 /// of CPU per call here (docs/benchmarks.md): its pool state machine, a tracing span, and the
@@ -28,7 +29,7 @@ final class AgentConnections: Sendable {
     private let group: any EventLoopGroup
     private let idle = Mutex<[String: [Idle]]>([:])
     private let closed = Atomic<Bool>(false)
-    /// Idle connections kept per agent; more are closed when they come back.
+    /// Idle connections kept per agent and event loop; more are closed when they come back.
     let maxIdlePerAgent: Int
     /// An idle connection older than this is closed rather than reused (before any server or
     /// proxy between would).
@@ -100,7 +101,8 @@ final class AgentConnections: Sendable {
         let current = MultiThreadedEventLoopGroup.currentEventLoop
         var stale: [any Channel] = []
         let reused: (any Channel)? = idle.withLock { idle in
-            guard var entries = idle[key] else { return nil }
+            // Taken out while it is worked on: edited in place, not copied on write.
+            guard var entries = idle.removeValue(forKey: key) else { return nil }
             defer { idle[key] = entries }
             entries.removeAll { entry in
                 guard entry.channel.isActive && now - entry.since < idleTimeout else {
@@ -142,8 +144,11 @@ final class AgentConnections: Sendable {
             channel.close(promise: nil)
             return
         }
+        // Counted per loop: calls take only connections on their own loop, so a burst on one
+        // loop must not fill the pool for the others.
+        let loop = channel.eventLoop
         let kept = idle.withLock { idle in
-            guard idle[key, default: []].count < maxIdlePerAgent else { return false }
+            guard idle[key, default: []].lazy.filter({ $0.channel.eventLoop === loop }).count < maxIdlePerAgent else { return false }
             idle[key, default: []].append(Idle(channel: channel, since: .now()))
             return true
         }

@@ -109,6 +109,20 @@ extension AgentTests {
         }
     }
 
+    /// A runtime that reports an error without `Lambda-Runtime-Function-Error-Type`: the type
+    /// is read from the error object (after fields of other kinds).
+    @Test func anErrorWithoutItsTypeHeaderIsTypedFromItsBody() async throws {
+        try await withAgent { agent in
+            let deployed = try await agent.deploy("untyped", runtime: "provided", handler: "fail-untyped",
+                                                  bundle: try AgentFixtures.zip(directory: AgentFixtures.functionDirectory("provided")))
+            #expect(deployed.status == 200, "\(deployed.body)")
+            let reply = try await agent.invoke("untyped", "{}")
+            #expect(reply.header("X-Cella-Outcome") == "error", "\(reply.body)")
+            #expect(reply.header("X-Cella-Function-Error") == "BodyError", "\(reply.headers)")
+            #expect(reply.json["errorMessage"] as? String == "no header", "\(reply.body)")
+        }
+    }
+
     @Test func anImportErrorIsAnInitErrorWithTheRuntimesType() async throws {
         try await withAgent { agent in
             try await agent.deploy("broken", runtime: "python3.11", handler: "app.handler",

@@ -76,6 +76,24 @@ import Testing
         }
     }
 
+    /// The agent reads a function error's `errorType` this way, without building the body.
+    @Test func topLevelStringReadsOneFieldOfAnObject() {
+        func field(_ name: String, _ document: String) -> String? {
+            Array(document.utf8).withUnsafeBytes { JSONLexer.topLevelString(name, in: $0) }
+        }
+        let big = "[" + String(repeating: #"{"frame":"file.py:1","locals":[1,2.5e3,true,null,"x"]},"#, count: 2000) + "0]"
+        #expect(field("errorType", #"{"errorMessage":"boom","errorType":"ValueError","stackTrace":[]}"#) == "ValueError")
+        #expect(field("errorType", #" { "stackTrace": \#(big), "errorType" : "Deepé" } "#) == "Deepé")
+        #expect(field("errorType", #"{"errorType":"Escaped"}"#) == "Escaped")
+        #expect(field("errorType", #"{"errorType":"First","trailing":"#) == "First", "fields after it are not read")
+        #expect(field("errorType", #"{"errorType":7}"#) == nil)
+        #expect(field("errorType", #"{"errorMessage":"no type"}"#) == nil)
+        #expect(field("errorType", #"["errorType","ValueError"]"#) == nil)
+        #expect(field("errorType", #""errorType""#) == nil)
+        #expect(field("errorType", #"{"a":tru,"errorType":"After a fault"}"#) == nil)
+        #expect(field("errorType", "") == nil)
+    }
+
     @Test func boundsNesting() throws {
         let deep = { (n: Int) in Array((String(repeating: "[", count: n) + String(repeating: "]", count: n)).utf8) }
         try Self.validate(deep(512))

@@ -16,69 +16,13 @@ cd "$(dirname "$0")/../.."
 [ $# -ge 3 ] || { sed -n 2,12p "$0" >&2; exit 2; }
 pairs=$1; shift
 for bin in "$@"; do [ -x "$bin" ] || { echo "$0: $bin is not an executable" >&2; exit 2; }; done
-[ "$(id -u)" = 0 ] || { echo "$0: must run as root (the agent runs sandboxes)" >&2; exit 1; }
-command -v wrk >/dev/null ||
-  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; }
-
-tmp=$(mktemp -d /tmp/cella-bench-ab.XXXXXX)
-chmod 711 "$tmp"
-state=/run/cella-bench-ab
-agent_pid='' controller_pid=''
-stop() {  # the agent drains and removes its sandboxes on TERM; KILL after 30 s
-  local pid
-  for pid in "$agent_pid" "$controller_pid"; do
-    [ -n "$pid" ] || continue
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  agent_pid='' controller_pid=''
-}
-cleanup() {
-  stop
-  rm -rf "$tmp"
-  grep -q " $state" /proc/mounts || rm -rf "$state"
-  rmdir /sys/fs/cgroup/*/cella-bench-ab /sys/fs/cgroup/cella-bench-ab 2>/dev/null || true
-  return 0
-}
-trap cleanup EXIT
-
-runtimes=/var/lib/cella/runtimes
-CELLA_RUNTIMES_DIR=$runtimes bash rootfs/build.sh python3.11 >/dev/null
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-cport=$(free_port); aport=$(free_port)
-ctl=http://127.0.0.1:$cport agent=http://127.0.0.1:$aport
-export CELLA_OPERATOR_TOKEN="bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-export CELLA_NODE_TOKEN="bench-node-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-export CELLA_CONTROLLER_TOKEN=$CELLA_NODE_TOKEN
-auth="Authorization: Bearer $CELLA_OPERATOR_TOKEN"
-
-start() {  # bin: its controller and agent, and the node live
-  "$1" controller --port "$cport" --store "sqlite:$tmp/cella.db" --tenant-concurrency 0 --log-level warning \
-    >>"$tmp/controller.log" 2>&1 &
-  controller_pid=$!
-  "$1" agent --port "$aport" --controller "$ctl" --node-id bench --cgroup-root cella-bench-ab \
-    --state-dir "$state" --data-dir "$tmp/data" --runtimes-dir "$runtimes" --memory-budget 8192 --log-level warning \
-    >>"$tmp/agent.log" 2>&1 &
-  agent_pid=$!
-  for _ in $(seq 100); do curl -fs -H "$auth" "$ctl/v1/nodes" 2>/dev/null | grep -q '"status":"live"' && return 0; sleep 0.1; done
-  cat "$tmp/controller.log" "$tmp/agent.log" >&2
-  exit 1
-}
+. scripts/bench/controller-lib.sh
+bench_setup ab
 
 # The function, created once through the first build.
-start "$1"
-zip=$tmp/noop.zip
-(cd Tests/Fixtures/functions/noop && python3 -m zipfile -c "$zip" app.py)
-digest=$(curl -fsS -H "$auth" --data-binary @"$zip" "$ctl/v1/bundles" | python3 -c 'import json,sys; print(json.load(sys.stdin)["digest"])')
-curl -fsS -H "$auth" -H 'Content-Type: application/json' "$ctl/v1/functions" \
-  -d "{\"config\":{\"name\":\"noop\",\"runtime\":\"python3.11\",\"handler\":\"app.handler\",\"memoryMB\":128},\"codeDigest\":\"$digest\"}" >/dev/null
-stop
-via=$ctl/v1/functions/noop/invoke
-direct=$agent/v1/functions/default/noop/latest-r1/invoke
-printf 'wrk.method = "POST"\nwrk.body = "{}"\nwrk.headers["Authorization"] = "Bearer %s"\n' "$CELLA_OPERATOR_TOKEN" >"$tmp/post.lua"
-printf 'wrk.method = "POST"\nwrk.body = "{}"\nwrk.headers["Authorization"] = "Bearer %s"\n' "$CELLA_NODE_TOKEN" >"$tmp/direct.lua"
+bench_start "$1"
+bench_create_noop
+bench_stop
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 runtime_ticks() {
@@ -117,14 +61,12 @@ same_names=$(for bin in "$@"; do basename "$bin"; done | sort | uniq -d)
 for _ in $(seq "$pairs"); do
   for bin in "$@"; do
     if [ -n "$same_names" ]; then label=$bin; else label=$(basename "$bin"); fi
-    start "$bin"
-    # Deploys the function on this agent; a build that cannot run it is not measured.
-    curl -fsS -D "$tmp/h" -o /dev/null -H "$auth" -d '{}' "$via"
-    grep -qi '^X-Cella-Outcome: success' "$tmp/h" || { echo "$bin: the first invoke failed:" >&2; cat "$tmp/h" >&2; exit 1; }
+    bench_start "$bin"
+    bench_deploy_noop  # deploys the function on this agent; a build that cannot run it stops the run
     wrk -t 2 -c 64 -d 3s -s "$tmp/post.lua" "$via" >/dev/null  # warm: connections and instances
     run via "$via" "$tmp/post.lua" 1
     run via "$via" "$tmp/post.lua" 64
     run direct "$direct" "$tmp/direct.lua" 64
-    stop
+    bench_stop
   done
 done

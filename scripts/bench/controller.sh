@@ -13,66 +13,14 @@ cd "$(dirname "$0")/../.."
 
 rounds=${ROUNDS:-3}
 duration=${DURATION:-10}
-export PATH="/opt/swift/usr/bin:$PATH"
-[ "$(id -u)" = 0 ] || { echo "$0: must run as root (the agent runs sandboxes)" >&2; exit 1; }
-command -v wrk >/dev/null ||
-  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; }
-
-tmp=$(mktemp -d /tmp/cella-bench-controller.XXXXXX)
-chmod 711 "$tmp"
-state=/run/cella-bench-controller
-agent_pid='' controller_pid=''
-cleanup() {
-  for pid in "$agent_pid" "$controller_pid"; do
-    if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-  done
-  rm -rf "$tmp"
-  grep -q " $state" /proc/mounts || rm -rf "$state"
-  # The agent removed its sandboxes' cgroups; the root they shared goes last.
-  rmdir /sys/fs/cgroup/*/cella-bench-controller /sys/fs/cgroup/cella-bench-controller 2>/dev/null || true
-  return 0
-}
-trap cleanup EXIT
-
+. scripts/bench/controller-lib.sh
+bench_setup controller
 echo "load at start: $(cat /proc/loadavg)"
 swift build -c release --product cella --scratch-path .build-bench >"$tmp/build.log" 2>&1 ||
   { tail -30 "$tmp/build.log" >&2; exit 1; }
-cella=$PWD/.build-bench/release/cella
-runtimes=/var/lib/cella/runtimes
-CELLA_RUNTIMES_DIR=$runtimes bash rootfs/build.sh python3.11 >/dev/null
-code=$PWD/Tests/Fixtures/functions/noop
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-cport=$(free_port); aport=$(free_port)
-ctl=http://127.0.0.1:$cport agent=http://127.0.0.1:$aport
-export CELLA_OPERATOR_TOKEN="bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-export CELLA_NODE_TOKEN="bench-node-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-export CELLA_CONTROLLER_TOKEN=$CELLA_NODE_TOKEN
-"$cella" controller --port "$cport" --store "sqlite:$tmp/cella.db" --tenant-concurrency 0 --log-level warning \
-  >"$tmp/controller.log" 2>&1 &
-controller_pid=$!
-"$cella" agent --port "$aport" --controller "$ctl" --node-id bench --cgroup-root cella-bench-controller \
-  --state-dir "$state" --data-dir "$tmp/data" --runtimes-dir "$runtimes" --memory-budget 8192 --log-level warning \
-  >"$tmp/agent.log" 2>&1 &
-agent_pid=$!
-auth="Authorization: Bearer $CELLA_OPERATOR_TOKEN"
-for _ in $(seq 100); do curl -fs -H "$auth" "$ctl/v1/nodes" 2>/dev/null | grep -q '"status":"live"' && break; sleep 0.1; done
-curl -fsS -H "$auth" "$ctl/v1/nodes" | grep -q '"status":"live"' || { cat "$tmp/controller.log" "$tmp/agent.log" >&2; exit 1; }
-
-zip=$tmp/noop.zip
-(cd "$code" && python3 -m zipfile -c "$zip" app.py)
-digest=$(curl -fsS -H "$auth" --data-binary @"$zip" "$ctl/v1/bundles" | python3 -c 'import json,sys; print(json.load(sys.stdin)["digest"])')
-curl -fsS -H "$auth" -H 'Content-Type: application/json' "$ctl/v1/functions" \
-  -d "{\"config\":{\"name\":\"noop\",\"runtime\":\"python3.11\",\"handler\":\"app.handler\",\"memoryMB\":128},\"codeDigest\":\"$digest\"}" >/dev/null
-# The first invoke deploys $LATEST (revision 1) on the agent as latest-r1; the direct path calls that.
-curl -fsS -D "$tmp/h" -o /dev/null -H "$auth" -d '{}' "$ctl/v1/functions/noop/invoke"
-grep -qi '^X-Cella-Outcome: success' "$tmp/h" || { echo "invoke failed:" >&2; cat "$tmp/h" "$tmp/controller.log" >&2; exit 1; }
-via=$ctl/v1/functions/noop/invoke
-direct=$agent/v1/functions/default/noop/latest-r1/invoke
-cat >"$tmp/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = "{}"
-wrk.headers["Authorization"] = "Bearer $CELLA_OPERATOR_TOKEN"
-LUA
+bench_start "$PWD/.build-bench/release/cella"
+bench_create_noop
+bench_deploy_noop
 # A tenant's caller: a principal's API key, allowed to invoke by an attached policy (the operator's
 # token skips the key lookup and the policy evaluation).
 curl -fsS -H "$auth" -H 'Content-Type: application/json' "$ctl/v1/principals" -d '{"name":"bench-caller"}' >/dev/null
@@ -80,17 +28,7 @@ curl -fsS -H "$auth" -X PUT "$ctl/v1/policies/bench-invoke" \
   --data-binary '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"cella:InvokeFunction","Resource":"*"}]}' >/dev/null
 curl -fsS -H "$auth" -X PUT "$ctl/v1/policies/bench-invoke/attachments/bench-caller" >/dev/null
 key=$(curl -fsS -H "$auth" -X POST "$ctl/v1/principals/bench-caller/keys" | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
-cat >"$tmp/key.lua" <<LUA
-wrk.method = "POST"
-wrk.body = "{}"
-wrk.headers["Authorization"] = "Bearer $key"
-LUA
-# The agent takes the node token only.
-cat >"$tmp/direct.lua" <<LUA
-wrk.method = "POST"
-wrk.body = "{}"
-wrk.headers["Authorization"] = "Bearer $CELLA_NODE_TOKEN"
-LUA
+bench_lua "$key" >"$tmp/key.lua"
 
 echo "machine: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "cella $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources Package.swift || echo '+local changes'), wrk $(dpkg-query -W -f='${Version}' wrk)"

@@ -69,10 +69,7 @@ enum Responses {
 
     /// Reads a JSON body of at most `limit` bytes into `T`, naming what is wrong when it does not fit.
     static func decode<T: Decodable>(_ type: T.Type, from request: inout Request, limit: Int = 1 << 20) async throws -> T {
-        let body: ByteBuffer
-        do { body = try await request.collectBody(upTo: limit) } catch {
-            throw ControllerError(.tooLarge, "the request body exceeds \(limit) bytes")
-        }
+        let body = try await collect(&request, limit: limit)
         do { return try JSONDecoder().decode(T.self, from: Data(buffer: body)) } catch let DecodingError.keyNotFound(key, context) {
             throw ControllerError(.invalidRequest, "missing field \(path(context.codingPath + [key]))")
         } catch let DecodingError.typeMismatch(_, context) {
@@ -84,17 +81,20 @@ enum Responses {
         }
     }
 
-    /// An agent's shipment, read without JSONDecoder (`NodeTelemetry.decodeJSON`): at a thousand
-    /// invocations a second JSONDecoder was a fifth of the controller's cost of taking them in.
+    /// An agent's shipment, read without JSONDecoder (`NodeTelemetry.decodeJSON`): at about 1,700
+    /// invocations a second JSONDecoder was 22 % of the controller's samples (docs/benchmarks.md).
     static func decodeTelemetry(from request: inout Request, limit: Int) async throws -> NodeTelemetry {
-        let body: ByteBuffer
-        do { body = try await request.collectBody(upTo: limit) } catch {
-            throw ControllerError(.tooLarge, "the request body exceeds \(limit) bytes")
-        }
+        let body = try await collect(&request, limit: limit)
         do {
             return try body.withUnsafeReadableBytes { (bytes) throws(JSONFormatError) in try NodeTelemetry.decodeJSON(bytes) }
         } catch {
             throw ControllerError(.invalidRequest, "the telemetry is not valid: \(error)")
+        }
+    }
+
+    private static func collect(_ request: inout Request, limit: Int) async throws -> ByteBuffer {
+        do { return try await request.collectBody(upTo: limit) } catch {
+            throw ControllerError(.tooLarge, "the request body exceeds \(limit) bytes")
         }
     }
 

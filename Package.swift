@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
     ],
     targets: [
         // The code between clone and exec, and the syscalls Glibc does not export to Swift.
@@ -57,10 +58,22 @@ let package = Package(
             ]
         ),
         // The node agent: instance pool, Runtime API server, agent HTTP API, bundles, runtimes.
+        // The daemons' HTTP servers: Hummingbird, with the invoke routes answered inside the
+        // connection's pipeline (DirectRoutes).
+        .target(
+            name: "CellaHTTP",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "CellaAgent",
             dependencies: [
                 "CellaModel",
+                "CellaHTTP",
                 "CellaSandbox",
                 "CellaBundles",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -115,7 +128,7 @@ let package = Package(
         .target(
             name: "CellaController",
             dependencies: [
-                "CellaModel", "CellaStore", "CellaIAM", "CellaAuth", "CellaBundles",
+                "CellaModel", "CellaStore", "CellaIAM", "CellaAuth", "CellaBundles", "CellaHTTP",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -164,6 +177,16 @@ let package = Package(
         .testTarget(name: "CellaCLITests", dependencies: ["CellaCLI", "CellaTestSupport"]),
         .testTarget(name: "CellaIAMTests", dependencies: ["CellaIAM"]),
         .testTarget(name: "CellaModelTests", dependencies: ["CellaModel"]),
+        .testTarget(
+            name: "CellaHTTPTests",
+            dependencies: [
+                "CellaHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Test helpers shared by test targets: a private PostgreSQL server, running commands.
         .target(
             name: "CellaTestSupport",

@@ -1,7 +1,9 @@
+import CellaHTTP
 import CellaModel
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 import Prometheus
 
@@ -21,6 +23,19 @@ public enum AgentAPI {
     public static let initDurationHeader = HTTPField.Name("X-Cella-Init-Duration-Ms")!
     public static let memoryHeader = HTTPField.Name("X-Cella-Max-Memory-Used-Bytes")!
     public static let logResultHeader = HTTPField.Name("X-Cella-Log-Result")!
+
+    /// The agent's HTTP server: the routes below, with the invoke route answered inside the
+    /// connection's pipeline (`DirectRoutes`; events of at most 64 KiB with a declared length,
+    /// the rest stream through Hummingbird to the same route).
+    public static func application(
+        agent: Agent, metrics: PrometheusCollectorRegistry?, configuration: ApplicationConfiguration,
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }, logger: Logger
+    ) -> Application<RouterResponder<BasicRequestContext>> {
+        DirectRoutes.application(
+            responder: router(agent: agent, metrics: metrics).buildResponder(),
+            accepts: { $0.method == .post && DirectRoutes.matches($0.path, ["v1", "functions", "*", "*", "*", "invoke"]) },
+            configuration: configuration, onServerRunning: onServerRunning, logger: logger)
+    }
 
     /// The routes, on a router the caller serves.
     public static func router(agent: Agent, metrics: PrometheusCollectorRegistry?) -> Router<BasicRequestContext> {

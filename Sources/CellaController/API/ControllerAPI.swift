@@ -1,4 +1,5 @@
 import CellaAuth
+import CellaHTTP
 import CellaIAM
 import CellaModel
 import CellaStore
@@ -6,6 +7,7 @@ import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 
 /// The controller's HTTP API (docs/controller-api.md): Cella's own routes under `/v1` and the
@@ -24,6 +26,24 @@ public enum ControllerAPI {
     static let duration = HTTPField.Name("X-Cella-Duration-Ms")!
     static let invocationId = HTTPField.Name("X-Cella-Invocation-Id")!
     static let node = HTTPField.Name("X-Cella-Node")!
+
+    /// The controller's HTTP server: the routes below, with the invoke routes (both styles)
+    /// answered inside the connection's pipeline (`DirectRoutes`; events of at most 64 KiB with a
+    /// declared length, the rest stream through Hummingbird to the same routes).
+    public static func application(
+        _ controller: Controller, configuration: ApplicationConfiguration,
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }, logger: Logger
+    ) -> Application<RouterResponder<ControllerContext>> {
+        DirectRoutes.application(
+            responder: router(controller).buildResponder(), accepts: isInvoke,
+            configuration: configuration, onServerRunning: onServerRunning, logger: logger)
+    }
+
+    static func isInvoke(_ head: HTTPRequest) -> Bool {
+        head.method == .post
+            && (DirectRoutes.matches(head.path, ["v1", "functions", "*", "invoke"])
+                || DirectRoutes.matches(head.path, ["2015-03-31", "functions", "*", "invocations"]))
+    }
 
     public static func router(_ controller: Controller) -> Router<ControllerContext> {
         let router = Router(context: ControllerContext.self)

@@ -49,8 +49,8 @@ final class RunningAgent: Sendable {
         logger.logLevel = .warning
         let agent = try Agent(configuration: config, logger: logger)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            router: AgentAPI.router(agent: agent, metrics: nil),
+        let app = AgentAPI.application(
+            agent: agent, metrics: nil,
             configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in
                 continuation.yield(channel.localAddress?.port ?? 0)

@@ -33,8 +33,8 @@ final class RunningController: Sendable {
         let controller = Controller(store: store, configuration: config, http: http, logger: logger)
         try await controller.prepare()
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            router: ControllerAPI.router(controller),
+        let app = ControllerAPI.application(
+            controller,
             configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in
                 continuation.yield(channel.localAddress?.port ?? 0)

@@ -123,8 +123,8 @@ struct AgentCommand: AsyncParsableCommand {
         do { agent = try Agent(configuration: config, logger: logger) } catch {
             throw ValidationError(error.description)
         }
-        let app = Application(
-            router: AgentAPI.router(agent: agent, metrics: registry),
+        let app = AgentAPI.application(
+            agent: agent, metrics: registry,
             configuration: .init(address: .hostname(host, port: port), serverName: "cella-agent"),
             onServerRunning: { channel in
                 logger.notice("agent listening", metadata: ["cella.address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])

@@ -91,8 +91,8 @@ struct ControllerCommand: AsyncParsableCommand {
         let http = AgentClient.makeHTTPClient()
         let controller = Controller(store: opened, configuration: config, http: http, logger: logger)
         try await controller.prepare()
-        let app = Application(
-            router: ControllerAPI.router(controller),
+        let app = ControllerAPI.application(
+            controller,
             configuration: .init(address: .hostname(host, port: port), serverName: "cella-controller"),
             onServerRunning: { channel in
                 logger.notice("controller listening", metadata: ["cella.address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])

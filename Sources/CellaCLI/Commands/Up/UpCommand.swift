@@ -106,12 +106,12 @@ struct UpCommand: AsyncParsableCommand {
         do { agent = try Agent(configuration: agentConfig, logger: logger) } catch { throw ValidationError(error.description) }
 
         let endpoint = "http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(port)"
-        let agentApp = Application(
-            router: AgentAPI.router(agent: agent, metrics: registry),
+        let agentApp = AgentAPI.application(
+            agent: agent, metrics: registry,
             configuration: .init(address: .hostname("127.0.0.1", port: agentPort), serverName: "cella-agent"),
             logger: logger)
-        let controllerApp = Application(
-            router: ControllerAPI.router(controller),
+        let controllerApp = ControllerAPI.application(
+            controller,
             configuration: .init(address: .hostname(host, port: port), serverName: "cella-controller"),
             onServerRunning: { _ in
                 let text = """

@@ -1,0 +1,312 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTPTypes
+import Synchronization
+
+/// A Hummingbird application whose hottest routes skip Hummingbird's connection loop.
+///
+/// Hummingbird hands every request to a task that iterates the connection's parts through an
+/// async channel and writes the answer back through it: per request, several hand-offs between
+/// the event loop and that task, and a body read as an async stream. For the invoke routes, on
+/// the path of every invocation, that was about half of the controller's added latency
+/// (docs/benchmarks.md). `DirectResponder` sits in the connection's pipeline in front of
+/// Hummingbird and answers the requests `accepts` picks itself: it gathers the body on the event
+/// loop, calls the same responder (router, middleware and all) once in a task, and writes the
+/// answer from the loop. Every other request — and any body that is not a declared
+/// `Content-Length` of at most `maxBody` bytes (chunked, large, a bundle upload) — streams
+/// through Hummingbird as before, so the server never gathers more than `maxBody` bytes for a
+/// caller it has not authenticated.
+public enum DirectRoutes {
+    /// Bodies gathered in the pipeline: up to this declared length (64 KiB).
+    public static let defaultMaxBody = 64 * 1024
+
+    /// An application answering `accepts`'s requests through `DirectResponder` and every other
+    /// one through Hummingbird, both with `responder`.
+    public static func application<Responder: HTTPResponder>(
+        responder: Responder,
+        accepts: @escaping @Sendable (HTTPRequest) -> Bool,
+        maxBody: Int = defaultMaxBody,
+        configuration: ApplicationConfiguration,
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in },
+        logger: Logger
+    ) -> Application<Responder> where Responder.Context: RequestContext, Responder.Context.Source == ApplicationRequestContextSource {
+        let serverName = configuration.serverName
+        return Application(
+            responder: responder,
+            server: .http1(configuration: .init(additionalChannelHandlers: [
+                DirectResponder(responder: responder, accepts: accepts, maxBody: maxBody, serverName: serverName, logger: logger)
+            ])),
+            configuration: configuration,
+            onServerRunning: onServerRunning,
+            logger: logger)
+    }
+
+    /// Whether `path` (query and all) is `pattern`'s segments, where `*` stands for any one
+    /// non-empty segment: `matches("/v1/functions/f/invoke?x=1", ["v1", "functions", "*", "invoke"])`.
+    public static func matches(_ path: String?, _ pattern: [Substring]) -> Bool {
+        guard var rest = path?.utf8[...], rest.first == UInt8(ascii: "/") else { return false }
+        if let query = rest.firstIndex(of: UInt8(ascii: "?")) { rest = rest[..<query] }
+        rest = rest.dropFirst()
+        for (i, expected) in pattern.enumerated() {
+            let end = rest.firstIndex(of: UInt8(ascii: "/")) ?? rest.endIndex
+            let segment = rest[..<end]
+            if segment.isEmpty || (expected != "*" && !segment.elementsEqual(expected.utf8)) { return false }
+            if i == pattern.count - 1 { return end == rest.endIndex }
+            guard end != rest.endIndex else { return false }
+            rest = rest[rest.index(after: end)...]
+        }
+        return false
+    }
+}
+
+/// Answers the requests `accepts` picks inside the connection's pipeline (see `DirectRoutes`),
+/// and passes every other part on to Hummingbird.
+///
+/// Answers leave in the order requests came, as HTTP/1.1 requires even of a client that
+/// pipelines: a request of its own waits while Hummingbird still owes an answer, and any request
+/// after one of its own waits for that answer; while parts wait, the connection is not read.
+final class DirectResponder<Responder: HTTPResponder>: ChannelDuplexHandler, RemovableChannelHandler
+where Responder.Context: RequestContext, Responder.Context.Source == ApplicationRequestContextSource {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private enum Inbound {
+        /// Expecting a head.
+        case between
+        /// The parts after a head handed to Hummingbird go to it too.
+        case passing
+        /// Gathering the body of a request answered here.
+        case gathering(HTTPRequest, ByteBuffer)
+    }
+
+    private let responder: Responder
+    private let accepts: @Sendable (HTTPRequest) -> Bool
+    private let maxBody: Int
+    private let serverName: String?
+    private let logger: Logger
+
+    private var inbound = Inbound.between
+    /// Answers Hummingbird still owes (heads passed on whose `.end` has not come back).
+    private var owedByHummingbird = 0
+    /// An answer of ours is being made or written.
+    private var answering = false
+    /// Parts that arrived while the request before them was unanswered, in order.
+    private var waiting = CircularBuffer<HTTPRequestPart>()
+    /// A read asked for while parts wait; done once they are through.
+    private var readHeld = false
+    /// A graceful shutdown began: the next answer of ours closes the connection.
+    private var quiescing = false
+    /// A decoding error that came while an answer of ours was being made.
+    private var heldError: (any Error)?
+    private var context: ChannelHandlerContext?
+
+    init(responder: Responder, accepts: @escaping @Sendable (HTTPRequest) -> Bool, maxBody: Int, serverName: String?, logger: Logger) {
+        self.responder = responder
+        self.accepts = accepts
+        self.maxBody = maxBody
+        self.serverName = serverName
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        if waiting.isEmpty, take(part, context) { return }
+        waiting.append(part)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if waiting.isEmpty { context.read() } else { readHeld = true }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        // Only Hummingbird's answers come through here; ours are written from this handler.
+        let ended: Bool
+        if case .end = unwrapOutboundIn(data) { ended = true } else { ended = false }
+        context.write(data, promise: promise)
+        if ended {
+            owedByHummingbird -= 1
+            release(context)
+        }
+    }
+
+    /// A decoding error (the peer sent something that is not HTTP) goes to Hummingbird, which
+    /// answers 400 and closes; while an answer of ours is owed it waits for it, so the 400 does
+    /// not overtake it. Requests pipelined after it are not answered.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if answering {
+            heldError = error
+            return
+        }
+        waiting.removeAll()
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        waiting.removeAll()
+        context.fireChannelInactive()
+    }
+
+    /// Handles `part` now, or answers false when it has to wait for an answer still owed.
+    private func take(_ part: HTTPRequestPart, _ context: ChannelHandlerContext) -> Bool {
+        switch (inbound, part) {
+        case (.between, .head(let head)):
+            if answering { return false }
+            if accepts(head), head.headerFields[.transferEncoding] == nil,
+               let length = head.headerFields[.contentLength].flatMap({ Int($0) }), (0...maxBody).contains(length) {
+                if owedByHummingbird > 0 { return false }
+                answering = true
+                inbound = .gathering(head, context.channel.allocator.buffer(capacity: length))
+            } else {
+                owedByHummingbird += 1
+                inbound = .passing
+                context.fireChannelRead(wrapInboundOut(part))
+            }
+        case (.gathering(let head, var body), .body(var chunk)):
+            // The decoder keeps to the declared length; more would be a broken decoder or peer.
+            guard body.readableBytes + chunk.readableBytes <= maxBody else {
+                context.close(promise: nil)
+                return true
+            }
+            inbound = .between  // not holding a second reference while appending
+            body.writeBuffer(&chunk)
+            inbound = .gathering(head, body)
+        case (.gathering(let head, let body), .end):
+            inbound = .between
+            answer(Request(head: head, body: RequestBody(buffer: body)), context)
+        case (.passing, .end):
+            inbound = .between
+            context.fireChannelRead(wrapInboundOut(part))
+        default:
+            // The rest of a request Hummingbird has; or a part the HTTP/1 decoder never sends out
+            // of order, which Hummingbird answers as it always did.
+            context.fireChannelRead(wrapInboundOut(part))
+        }
+        return true
+    }
+
+    /// Lets waiting parts through as far as the answers owed allow, then reads on.
+    private func release(_ context: ChannelHandlerContext) {
+        guard !waiting.isEmpty else { return }
+        while let part = waiting.first, take(part, context) { waiting.removeFirst() }
+        // Hummingbird's async channel hands what it was given on at a read's completion; parts
+        // passed on here, outside a read, need one of their own.
+        context.fireChannelReadComplete()
+        if waiting.isEmpty, readHeld {
+            readHeld = false
+            context.read()
+        }
+    }
+
+    private func answer(_ request: Request, _ context: ChannelHandlerContext) {
+        let loop = context.eventLoop
+        let channel = context.channel
+        let this = NIOLoopBound(self, eventLoop: loop)
+        let (responder, logger, serverName) = (responder, logger, serverName)
+        let close = request.headers[.connection].map { $0.lowercased().contains("close") } ?? false
+        // Cella's daemons run tasks on NIO's loops (useEventLoopsAsConcurrencyExecutor), and a
+        // task started on a loop stays on it: the whole answer is made without a thread hand-off.
+        Task {
+            var response: Response
+            do {
+                response = try await responder.respond(
+                    to: request, context: Responder.Context(source: .init(channel: channel, logger: logger)))
+            } catch {
+                logger.debug("unanswered error", metadata: ["error.type": "\(String(reflecting: type(of: error)))"])
+                response = Response(status: .internalServerError, body: .init())
+            }
+            response.headers[.date] = HTTPDate.now()
+            if let serverName { response.headers[.server] = serverName }
+            if close { response.headers[.connection] = "close" }
+            let body = BodyCollector()
+            do { try await response.body.write(body) } catch {
+                // A streamed body that failed: no head was sent; the connection goes.
+                channel.close(promise: nil)
+                return
+            }
+            let head = response.head
+            let buffers = body.buffers.list
+            if loop.inEventLoop {
+                this.value.send(head, buffers, close: close)
+            } else {
+                loop.execute { this.value.send(head, buffers, close: close) }
+            }
+        }
+    }
+
+    private func send(_ head: HTTPResponse, _ body: [ByteBuffer], close: Bool) {
+        guard let context else { return }
+        var head = head
+        // A graceful shutdown came while this answer was being made: it is the connection's last.
+        let close = close || quiescing
+        if close { head.headerFields[.connection] = "close" }
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        for buffer in body { context.write(wrapOutboundOut(.body(buffer)), promise: nil) }
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
+        answering = false
+        if close {
+            written.futureResult.whenComplete { _ in context.close(promise: nil) }
+            return
+        }
+        if let error = heldError {
+            heldError = nil
+            waiting.removeAll()
+            context.fireErrorCaught(error)
+            return
+        }
+        release(context)
+    }
+
+    /// Hummingbird closes a connection on a graceful shutdown once it owes no answer; it does not
+    /// see the requests answered here, so the event waits while one of them is in flight (the
+    /// connection then closes after that answer).
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            quiescing = true
+            if answering { return }
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+}
+
+/// Gathers a response body's buffers (an invoke answer is one buffer of at most the payload
+/// limit). `ResponseBody.write` consumes its writer, so the buffers live in a box.
+private struct BodyCollector: ResponseBodyWriter {
+    final class Buffers: @unchecked Sendable { var list: [ByteBuffer] = [] }
+    let buffers = Buffers()
+
+    func write(_ buffer: ByteBuffer) async throws { buffers.list.append(buffer) }
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
+}
+
+/// The `Date` header's value (RFC 9110 IMF-fixdate), made at most once a second.
+enum HTTPDate {
+    private static let cache = Mutex<(second: Int, text: String)>((-1, ""))
+
+    static func now() -> String {
+        var t = timespec()
+        clock_gettime(CLOCK_REALTIME, &t)
+        let second = t.tv_sec
+        return cache.withLock { cached in
+            if cached.second == second { return cached.text }
+            var secs = time_t(second)
+            var tm = tm()
+            gmtime_r(&secs, &tm)
+            let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+            let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+            func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+            let text = "\(days[Int(tm.tm_wday)]), \(two(tm.tm_mday)) \(months[Int(tm.tm_mon)]) \(tm.tm_year + 1900) "
+                + "\(two(tm.tm_hour)):\(two(tm.tm_min)):\(two(tm.tm_sec)) GMT"
+            cached = (second, text)
+            return text
+        }
+    }
+}

@@ -57,7 +57,6 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        // The node agent: instance pool, Runtime API server, agent HTTP API, bundles, runtimes.
         // The daemons' HTTP servers: Hummingbird, with the invoke routes answered inside the
         // connection's pipeline (DirectRoutes).
         .target(
@@ -66,9 +65,11 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The node agent: instance pool, Runtime API server, agent HTTP API, bundles, runtimes.
         .target(
             name: "CellaAgent",
             dependencies: [

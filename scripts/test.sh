@@ -21,6 +21,9 @@ swift build --build-tests
 # tests' database connections, the cluster's processes) would move; and the cluster (a
 # controller and agents as processes) gets the machine's cores to itself.
 swift test --skip-build --filter CellaSandboxTests "$@"
-swift test --skip-build --skip CellaSandboxTests --skip CellaAgentTests --skip ClusterTests "$@"
+# DirectRoutes' tests time pipelined requests, half-closes and shutdowns over raw sockets; in the
+# parallel group their servers got no turn for seconds at a time (seen: nothing answered for 5 s).
+swift test --skip-build --filter CellaHTTPTests "$@"
+swift test --skip-build --skip CellaSandboxTests --skip CellaAgentTests --skip ClusterTests --skip CellaHTTPTests "$@"
 swift test --skip-build --filter CellaAgentTests "$@"
 swift test --skip-build --filter ClusterTests "$@"

@@ -4,27 +4,30 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOHTTPTypes
+import ServiceLifecycle
 import Synchronization
 
 /// A Hummingbird application whose hottest routes skip Hummingbird's connection loop.
 ///
 /// Hummingbird hands every request to a task that iterates the connection's parts through an
 /// async channel and writes the answer back through it: per request, several hand-offs between
-/// the event loop and that task, and a body read as an async stream. For the invoke routes, on
-/// the path of every invocation, that was about half of the controller's added latency
-/// (docs/benchmarks.md). `DirectResponder` sits in the connection's pipeline in front of
+/// the event loop and that task, and a body read as an async stream. On the invoke routes, on the
+/// path of every invocation, skipping it took about 11 % off the one-connection median through
+/// the controller (docs/benchmarks.md). `DirectResponder` sits in the connection's pipeline in front of
 /// Hummingbird and answers the requests `accepts` picks itself: it gathers the body on the event
 /// loop, calls the same responder (router, middleware and all) once in a task, and writes the
 /// answer from the loop. Every other request — and any body that is not a declared
 /// `Content-Length` of at most `maxBody` bytes (chunked, large, a bundle upload) — streams
-/// through Hummingbird as before, so the server never gathers more than `maxBody` bytes for a
-/// caller it has not authenticated.
+/// through Hummingbird as before, so the server never gathers more than `maxBody` bytes per
+/// connection for a caller it has not authenticated.
 public enum DirectRoutes {
     /// Bodies gathered in the pipeline: up to this declared length (64 KiB).
     public static let defaultMaxBody = 64 * 1024
 
     /// An application answering `accepts`'s requests through `DirectResponder` and every other
-    /// one through Hummingbird, both with `responder`.
+    /// one through Hummingbird, both with `responder`. As a service it ends once Hummingbird's
+    /// server has and every answer begun here is done (a client that left does not cut an
+    /// invocation short, as with Hummingbird's own handlers).
     public static func application<Responder: HTTPResponder>(
         responder: Responder,
         accepts: @escaping @Sendable (HTTPRequest) -> Bool,
@@ -32,16 +35,67 @@ public enum DirectRoutes {
         configuration: ApplicationConfiguration,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in },
         logger: Logger
-    ) -> Application<Responder> where Responder.Context: RequestContext, Responder.Context.Source == ApplicationRequestContextSource {
+    ) -> some Service where Responder.Context: RequestContext, Responder.Context.Source == ApplicationRequestContextSource {
         let serverName = configuration.serverName
-        return Application(
+        let inFlight = InFlight()
+        let app = Application(
             responder: responder,
             server: .http1(configuration: .init(additionalChannelHandlers: [
-                DirectResponder(responder: responder, accepts: accepts, maxBody: maxBody, serverName: serverName, logger: logger)
+                DirectResponder(
+                    responder: responder, accepts: accepts, maxBody: maxBody, serverName: serverName, logger: logger,
+                    inFlight: inFlight)
             ])),
             configuration: configuration,
             onServerRunning: onServerRunning,
             logger: logger)
+        return Server(app: app, inFlight: inFlight)
+    }
+
+    struct Server<Responder: HTTPResponder>: Service
+    where Responder.Context: RequestContext, Responder.Context.Source == ApplicationRequestContextSource {
+        let app: Application<Responder>
+        let inFlight: InFlight
+
+        func run() async throws {
+            do { try await app.run() } catch {
+                await inFlight.idle()
+                throw error
+            }
+            await inFlight.idle()
+        }
+    }
+
+    /// Answers begun and not yet done, and who waits for there to be none.
+    final class InFlight: Sendable {
+        private let state = Mutex<(count: Int, waiters: [CheckedContinuation<Void, Never>])>((0, []))
+
+        func begin() { state.withLock { $0.count += 1 } }
+
+        func end() {
+            let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+                state.count -= 1
+                guard state.count == 0 else { return [] }
+                defer { state.waiters = [] }
+                return state.waiters
+            }
+            for waiter in waiters { waiter.resume() }
+        }
+
+        func idle() async {
+            await withCheckedContinuation { continuation in
+                let now = state.withLock { state -> Bool in
+                    if state.count == 0 { return true }
+                    state.waiters.append(continuation)
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        }
+    }
+
+    /// Whether a `Connection` header's value holds the `close` option.
+    static func hasCloseToken(_ value: String) -> Bool {
+        value.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces).lowercased() == "close" }
     }
 
     /// Whether `path` (query and all) is `pattern`'s segments, where `*` stands for any one
@@ -66,8 +120,10 @@ public enum DirectRoutes {
 /// and passes every other part on to Hummingbird.
 ///
 /// Answers leave in the order requests came, as HTTP/1.1 requires even of a client that
-/// pipelines: a request of its own waits while Hummingbird still owes an answer, and any request
-/// after one of its own waits for that answer; while parts wait, the connection is not read.
+/// pipelines: a request of its own waits while Hummingbird still owes an answer, and anything
+/// after one of its own — a request, a decoding error, the peer's half-close — waits for that
+/// answer; while anything waits, the connection is not read. An invocation is never started on a
+/// connection that is about to close: an answer that cannot be delivered must not be run.
 final class DirectResponder<Responder: HTTPResponder>: ChannelDuplexHandler, RemovableChannelHandler
 where Responder.Context: RequestContext, Responder.Context.Source == ApplicationRequestContextSource {
     typealias InboundIn = HTTPRequestPart
@@ -84,45 +140,76 @@ where Responder.Context: RequestContext, Responder.Context.Source == Application
         case gathering(HTTPRequest, ByteBuffer)
     }
 
+    /// What comes in, in the order it came.
+    private enum Event {
+        case part(HTTPRequestPart)
+        /// A decoding error: Hummingbird answers it with 400 and closes.
+        case error(any Error)
+        /// The peer's half-close: Hummingbird's loop ends, and the connection with it.
+        case inputClosed
+        /// A graceful shutdown: Hummingbird closes once it owes no answer.
+        case quiesce
+    }
+
     private let responder: Responder
     private let accepts: @Sendable (HTTPRequest) -> Bool
     private let maxBody: Int
     private let serverName: String?
     private let logger: Logger
+    private let inFlight: DirectRoutes.InFlight
 
     private var inbound = Inbound.between
     /// Answers Hummingbird still owes (heads passed on whose `.end` has not come back).
     private var owedByHummingbird = 0
     /// An answer of ours is being made or written.
     private var answering = false
-    /// Parts that arrived while the request before them was unanswered, in order.
-    private var waiting = CircularBuffer<HTTPRequestPart>()
-    /// A read asked for while parts wait; done once they are through.
+    /// Events that came while what came before them was unanswered, in order.
+    private var waiting = CircularBuffer<Event>()
+    /// A read asked for while events wait; done once they are through.
     private var readHeld = false
-    /// A graceful shutdown began: the next answer of ours closes the connection.
+    /// A graceful shutdown began: an answer of ours under way is the connection's last.
     private var quiescing = false
-    /// A decoding error that came while an answer of ours was being made.
-    private var heldError: (any Error)?
+    /// Hummingbird was told of the shutdown (or the peer's half-close, or an error) and will close
+    /// the connection once it owes nothing: no request of ours may start now.
+    private var handedOver = false
+    /// This handler closed the connection (or is about to); whatever comes is dropped.
+    private var closing = false
     private var context: ChannelHandlerContext?
 
-    init(responder: Responder, accepts: @escaping @Sendable (HTTPRequest) -> Bool, maxBody: Int, serverName: String?, logger: Logger) {
+    init(responder: Responder, accepts: @escaping @Sendable (HTTPRequest) -> Bool, maxBody: Int, serverName: String?,
+         logger: Logger, inFlight: DirectRoutes.InFlight) {
         self.responder = responder
         self.accepts = accepts
         self.maxBody = maxBody
         self.serverName = serverName
         self.logger = logger
+        self.inFlight = inFlight
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
-        if waiting.isEmpty, take(part, context) { return }
-        waiting.append(part)
+        arrive(.part(unwrapInboundIn(data)), context)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        arrive(.error(error), context)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            quiescing = true
+            arrive(.quiesce, context)
+        } else if let event = event as? ChannelEvent, event == .inputClosed {
+            arrive(.inputClosed, context)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
     }
 
     func read(context: ChannelHandlerContext) {
+        if closing { return }
         if waiting.isEmpty { context.read() } else { readHeld = true }
     }
 
@@ -137,24 +224,36 @@ where Responder.Context: RequestContext, Responder.Context.Source == Application
         }
     }
 
-    /// A decoding error (the peer sent something that is not HTTP) goes to Hummingbird, which
-    /// answers 400 and closes; while an answer of ours is owed it waits for it, so the 400 does
-    /// not overtake it. Requests pipelined after it are not answered.
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if answering {
-            heldError = error
-            return
-        }
-        waiting.removeAll()
-        context.fireErrorCaught(error)
-    }
-
     func channelInactive(context: ChannelHandlerContext) {
+        closing = true
         waiting.removeAll()
         context.fireChannelInactive()
     }
 
-    /// Handles `part` now, or answers false when it has to wait for an answer still owed.
+    private func arrive(_ event: Event, _ context: ChannelHandlerContext) {
+        if closing { return }
+        if waiting.isEmpty, handle(event, context) { return }
+        waiting.append(event)
+    }
+
+    /// Handles `event` now, or answers false when it has to wait for an answer still owed.
+    private func handle(_ event: Event, _ context: ChannelHandlerContext) -> Bool {
+        switch event {
+        case .part(let part):
+            return take(part, context)
+        case .error, .inputClosed, .quiesce:
+            // Hummingbird would end the connection while an answer of ours is under way.
+            if answering { return false }
+            handedOver = true
+            switch event {
+            case .error(let error): context.fireErrorCaught(error)
+            case .inputClosed: context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+            default: context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+            }
+            return true
+        }
+    }
+
     private func take(_ part: HTTPRequestPart, _ context: ChannelHandlerContext) -> Bool {
         switch (inbound, part) {
         case (.between, .head(let head)):
@@ -162,8 +261,15 @@ where Responder.Context: RequestContext, Responder.Context.Source == Application
             if accepts(head), head.headerFields[.transferEncoding] == nil,
                let length = head.headerFields[.contentLength].flatMap({ Int($0) }), (0...maxBody).contains(length) {
                 if owedByHummingbird > 0 { return false }
+                if handedOver {
+                    // Hummingbird is closing the connection: the request is not run, and the
+                    // client may send it again. (A shutdown still waiting here lets it run; its
+                    // answer then closes the connection.)
+                    close(context)
+                    return true
+                }
                 answering = true
-                inbound = .gathering(head, context.channel.allocator.buffer(capacity: length))
+                inbound = .gathering(head, context.channel.allocator.buffer(capacity: min(length, 4096)))
             } else {
                 owedByHummingbird += 1
                 inbound = .passing
@@ -172,7 +278,7 @@ where Responder.Context: RequestContext, Responder.Context.Source == Application
         case (.gathering(let head, var body), .body(var chunk)):
             // The decoder keeps to the declared length; more would be a broken decoder or peer.
             guard body.readableBytes + chunk.readableBytes <= maxBody else {
-                context.close(promise: nil)
+                close(context)
                 return true
             }
             inbound = .between  // not holding a second reference while appending
@@ -192,10 +298,16 @@ where Responder.Context: RequestContext, Responder.Context.Source == Application
         return true
     }
 
-    /// Lets waiting parts through as far as the answers owed allow, then reads on.
+    /// Lets waiting events through as far as the answers owed allow, then reads on.
     private func release(_ context: ChannelHandlerContext) {
-        guard !waiting.isEmpty else { return }
-        while let part = waiting.first, take(part, context) { waiting.removeFirst() }
+        guard !waiting.isEmpty, !closing else { return }
+        while let event = waiting.popFirst() {
+            if !handle(event, context) {
+                waiting.prepend(event)
+                break
+            }
+            if closing { return }
+        }
         // Hummingbird's async channel hands what it was given on at a read's completion; parts
         // passed on here, outside a read, need one of their own.
         context.fireChannelReadComplete()
@@ -205,15 +317,23 @@ where Responder.Context: RequestContext, Responder.Context.Source == Application
         }
     }
 
+    private func close(_ context: ChannelHandlerContext) {
+        closing = true
+        waiting.removeAll()
+        context.close(promise: nil)
+    }
+
     private func answer(_ request: Request, _ context: ChannelHandlerContext) {
         let loop = context.eventLoop
         let channel = context.channel
         let this = NIOLoopBound(self, eventLoop: loop)
-        let (responder, logger, serverName) = (responder, logger, serverName)
-        let close = request.headers[.connection].map { $0.lowercased().contains("close") } ?? false
+        let (responder, logger, serverName, inFlight) = (responder, logger, serverName, inFlight)
+        let close = request.headers[.connection].map(DirectRoutes.hasCloseToken) ?? false
+        inFlight.begin()
         // Cella's daemons run tasks on NIO's loops (useEventLoopsAsConcurrencyExecutor), and a
         // task started on a loop stays on it: the whole answer is made without a thread hand-off.
         Task {
+            defer { inFlight.end() }
             var response: Response
             do {
                 response = try await responder.respond(
@@ -242,7 +362,7 @@ where Responder.Context: RequestContext, Responder.Context.Source == Application
     }
 
     private func send(_ head: HTTPResponse, _ body: [ByteBuffer], close: Bool) {
-        guard let context else { return }
+        guard let context, !closing else { return }
         var head = head
         // A graceful shutdown came while this answer was being made: it is the connection's last.
         let close = close || quiescing
@@ -253,27 +373,12 @@ where Responder.Context: RequestContext, Responder.Context.Source == Application
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
         answering = false
         if close {
+            closing = true
+            waiting.removeAll()
             written.futureResult.whenComplete { _ in context.close(promise: nil) }
             return
         }
-        if let error = heldError {
-            heldError = nil
-            waiting.removeAll()
-            context.fireErrorCaught(error)
-            return
-        }
         release(context)
-    }
-
-    /// Hummingbird closes a connection on a graceful shutdown once it owes no answer; it does not
-    /// see the requests answered here, so the event waits while one of them is in flight (the
-    /// connection then closes after that answer).
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ChannelShouldQuiesceEvent {
-            quiescing = true
-            if answering { return }
-        }
-        context.fireUserInboundEventTriggered(event)
     }
 }
 

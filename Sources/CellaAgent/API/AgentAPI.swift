@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 import Prometheus
 
 /// The agent's HTTP API for the controller (docs/agent-api.md). Every failure answers with the
@@ -30,7 +31,7 @@ public enum AgentAPI {
     public static func application(
         agent: Agent, metrics: PrometheusCollectorRegistry?, configuration: ApplicationConfiguration,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }, logger: Logger
-    ) -> Application<RouterResponder<BasicRequestContext>> {
+    ) -> some Service {
         DirectRoutes.application(
             responder: router(agent: agent, metrics: metrics).buildResponder(),
             accepts: { $0.method == .post && DirectRoutes.matches($0.path, ["v1", "functions", "*", "*", "*", "invoke"]) },

@@ -9,6 +9,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// The controller's HTTP API (docs/controller-api.md): Cella's own routes under `/v1` and the
 /// Lambda-compatible invoke under `/2015-03-31`.
@@ -33,7 +34,7 @@ public enum ControllerAPI {
     public static func application(
         _ controller: Controller, configuration: ApplicationConfiguration,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }, logger: Logger
-    ) -> Application<RouterResponder<ControllerContext>> {
+    ) -> some Service {
         DirectRoutes.application(
             responder: router(controller).buildResponder(), accepts: isInvoke,
             configuration: configuration, onServerRunning: onServerRunning, logger: logger)

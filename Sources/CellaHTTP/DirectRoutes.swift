@@ -56,6 +56,8 @@ public enum DirectRoutes {
         let app: Application<Responder>
         let inFlight: InFlight
 
+        /// Waits for answers begun even when cancelled: an invocation that has started runs to
+        /// its end (Hummingbird would cancel its own handlers' tasks instead).
         func run() async throws {
             do { try await app.run() } catch {
                 await inFlight.idle()
@@ -161,7 +163,7 @@ where Responder.Context: RequestContext, Responder.Context.Source == Application
     private var inbound = Inbound.between
     /// Answers Hummingbird still owes (heads passed on whose `.end` has not come back).
     private var owedByHummingbird = 0
-    /// An answer of ours is being made or written.
+    /// A request of ours is being gathered, run or written (until its last byte left).
     private var answering = false
     /// Events that came while what came before them was unanswered, in order.
     private var waiting = CircularBuffer<Event>()
@@ -219,7 +221,8 @@ where Responder.Context: RequestContext, Responder.Context.Source == Application
         if case .end = unwrapOutboundIn(data) { ended = true } else { ended = false }
         context.write(data, promise: promise)
         if ended {
-            owedByHummingbird -= 1
+            // Never below zero: a 400 for a decoding error answers no head of Hummingbird's.
+            owedByHummingbird = max(0, owedByHummingbird - 1)
             release(context)
         }
     }
@@ -241,7 +244,17 @@ where Responder.Context: RequestContext, Responder.Context.Source == Application
         switch event {
         case .part(let part):
             return take(part, context)
+        case .quiesce where answering:
+            // Ours is the connection's last answer (`quiescing` is set): it closes it, and the
+            // body still being gathered must keep flowing.
+            return true
         case .error, .inputClosed, .quiesce:
+            if case .gathering = inbound {
+                // The peer left, or broke HTTP, before its body was whole: the request is dropped
+                // unrun, and Hummingbird ends the connection.
+                inbound = .between
+                answering = false
+            }
             // Hummingbird would end the connection while an answer of ours is under way.
             if answering { return false }
             handedOver = true
@@ -262,10 +275,12 @@ where Responder.Context: RequestContext, Responder.Context.Source == Application
                let length = head.headerFields[.contentLength].flatMap({ Int($0) }), (0...maxBody).contains(length) {
                 if owedByHummingbird > 0 { return false }
                 if handedOver {
-                    // Hummingbird is closing the connection: the request is not run, and the
-                    // client may send it again. (A shutdown still waiting here lets it run; its
-                    // answer then closes the connection.)
-                    close(context)
+                    // Hummingbird is closing the connection (right after the answer it is
+                    // writing, which a close from here would cut): the request is not run, and
+                    // the client may send it again. (A shutdown still waiting here lets it run;
+                    // its answer then closes the connection.)
+                    closing = true
+                    waiting.removeAll()
                     return true
                 }
                 answering = true
@@ -273,6 +288,8 @@ where Responder.Context: RequestContext, Responder.Context.Source == Application
             } else {
                 owedByHummingbird += 1
                 inbound = .passing
+                // Hummingbird ends the connection after answering `Connection: close` (its check).
+                if head.headerFields[.connection] == "close" { handedOver = true }
                 context.fireChannelRead(wrapInboundOut(part))
             }
         case (.gathering(let head, var body), .body(var chunk)):
@@ -371,14 +388,22 @@ where Responder.Context: RequestContext, Responder.Context.Source == Application
         for buffer in body { context.write(wrapOutboundOut(.body(buffer)), promise: nil) }
         let written = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
-        answering = false
         if close {
             closing = true
             waiting.removeAll()
-            written.futureResult.whenComplete { _ in context.close(promise: nil) }
-            return
         }
-        release(context)
+        // What waits goes on once the answer has left (at once when the socket took it whole):
+        // a half-close or shutdown handed to Hummingbird earlier would close under its tail.
+        written.futureResult.assumeIsolated().whenComplete { _ in
+            self.answering = false
+            if self.closing || self.quiescing {
+                self.closing = true
+                self.waiting.removeAll()
+                context.close(promise: nil)
+                return
+            }
+            self.release(context)
+        }
     }
 }
 

@@ -5,8 +5,8 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
-import ServiceLifecycle
 import Prometheus
+import ServiceLifecycle
 
 /// The agent's HTTP API for the controller (docs/agent-api.md). Every failure answers with the
 /// error's status, an `X-Cella-Error` header naming its code, and `{"code", "message"}`.

@@ -160,6 +160,15 @@ let package = Package(
             path: "Benchmarks/cella-iam-bench"
         ),
         .executableTarget(
+            name: "cella-hop-bench",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Benchmarks/cella-hop-bench"
+        ),
+        .executableTarget(
             name: "cella-json-bench",
             dependencies: ["CellaModel"],
             path: "Benchmarks/cella-json-bench"

@@ -4,8 +4,9 @@
 # wrk's --latency distribution, microsecond resolution) and at 64 connections (throughput),
 # rounds alternating between the paths. The controller is called twice: with the operator's token
 # and as a tenant's caller would, with a principal's API key and an attached policy (key, principal
-# and policies looked up and evaluated). Everything runs on this
-# machine (controller, agent, runtime and load generator share its cores).
+# and policies looked up and evaluated). A bare HTTP relay on NIO to the agent
+# (Benchmarks/cella-hop-bench: no Cella code) runs beside them: the floor of any HTTP hop here.
+# Everything runs on this machine (controller, agent, runtime and load generator share its cores).
 # Usage: scripts/bench/controller.sh (as root). ROUNDS (default 3) alternating
 # rounds; DURATION (s, default 10) each wrk run.
 set -euo pipefail
@@ -16,8 +17,10 @@ duration=${DURATION:-10}
 . scripts/bench/controller-lib.sh
 bench_setup controller
 echo "load at start: $(cat /proc/loadavg)"
-swift build -c release --product cella --scratch-path .build-bench >"$tmp/build.log" 2>&1 ||
-  { tail -30 "$tmp/build.log" >&2; exit 1; }
+for product in cella cella-hop-bench; do
+  swift build -c release --product "$product" --scratch-path .build-bench >"$tmp/build.log" 2>&1 ||
+    { tail -30 "$tmp/build.log" >&2; exit 1; }
+done
 bench_start "$PWD/.build-bench/release/cella"
 bench_create_noop
 bench_deploy_noop
@@ -29,6 +32,13 @@ curl -fsS -H "$auth" -X PUT "$ctl/v1/policies/bench-invoke" \
 curl -fsS -H "$auth" -X PUT "$ctl/v1/policies/bench-invoke/attachments/bench-caller" >/dev/null
 key=$(curl -fsS -H "$auth" -X POST "$ctl/v1/principals/bench-caller/keys" | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
 bench_lua "$key" >"$tmp/key.lua"
+# The floor of any HTTP hop on NIO here: a bare relay to the agent (Benchmarks/cella-hop-bench).
+hop_port=$(bench_free_port)
+"$PWD/.build-bench/release/cella-hop-bench" "$hop_port" 127.0.0.1 "${agent##*:}" >>"$tmp/hop.log" 2>&1 &
+hop_pid=$!
+trap 'kill "$hop_pid" 2>/dev/null || true; wait "$hop_pid" 2>/dev/null || true; bench_cleanup' EXIT
+hop=http://127.0.0.1:$hop_port${direct#"$agent"}
+for _ in $(seq 50); do curl -fs -o /dev/null -H "Authorization: Bearer $CELLA_NODE_TOKEN" -d '{}' "$hop" && break; sleep 0.1; done
 
 echo "machine: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "cella $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources Package.swift || echo '+local changes'), wrk $(dpkg-query -W -f='${Version}' wrk)"
@@ -51,15 +61,18 @@ wrk_run() {  # url script → requests/s (non-2xx counted as failure)
   awk '/Requests\/sec/ {print int($2)}' "$tmp/wrk.out"
 }
 lat_run "$via" "$tmp/post.lua" >/dev/null; lat_run "$direct" "$tmp/direct.lua" >/dev/null   # warm-up: connections, caches
+lat_run "$hop" "$tmp/direct.lua" >/dev/null
 printf '%-6s %-24s %10s %10s %12s\n' round path p50_us p99_us req_per_s
 for r in $(seq "$rounds"); do
   read -r cp50 cp99 <<<"$(lat_run "$via" "$tmp/post.lua")"; cth=$(wrk_run "$via" "$tmp/post.lua")
   read -r kp50 kp99 <<<"$(lat_run "$via" "$tmp/key.lua")"; kth=$(wrk_run "$via" "$tmp/key.lua")
   read -r dp50 dp99 <<<"$(lat_run "$direct" "$tmp/direct.lua")"; dth=$(wrk_run "$direct" "$tmp/direct.lua")
+  read -r hp50 hp99 <<<"$(lat_run "$hop" "$tmp/direct.lua")"; hth=$(wrk_run "$hop" "$tmp/direct.lua")
   printf '%-6s %-24s %10s %10s %12s\n' "$r" "controller->agent" "$cp50" "$cp99" "$cth"
   printf '%-6s %-24s %10s %10s %12s\n' "$r" "controller (API key)" "$kp50" "$kp99" "$kth"
   printf '%-6s %-24s %10s %10s %12s\n' "$r" "agent direct" "$dp50" "$dp99" "$dth"
-  echo "$r $cp50 $cp99 $cth $dp50 $dp99 $dth $kp50 $kp99 $kth" >>"$tmp/rounds"
+  printf '%-6s %-24s %10s %10s %12s\n' "$r" "bare NIO hop->agent" "$hp50" "$hp99" "$hth"
+  echo "$r $cp50 $cp99 $cth $dp50 $dp99 $dth $kp50 $kp99 $kth $hp50 $hp99 $hth" >>"$tmp/rounds"
 done
 python3 - "$tmp/rounds" <<'PY'
 import statistics, sys
@@ -72,6 +85,9 @@ print(f"median over rounds: controller adds {statistics.median(added):.0f} us to
 keyed = [r[6] - r[3] for r in rows]
 print(f"with a principal's API key and its policy: adds {statistics.median(keyed):.0f} us to the 1-connection median, "
       f"p99 {med(7):.0f} us, {med(8):.0f}/s at 64 connections")
+hop = [r[9] - r[3] for r in rows]
+print(f"a bare NIO hop (no Cella code) adds {statistics.median(hop):.0f} us to the 1-connection median, "
+      f"p99 {med(10):.0f} us, {med(11):.0f}/s at 64 connections (ratio {med(11)/med(5):.2f} of direct)")
 PY
 for f in controller agent; do
   if grep -qv '^$' "$tmp/$f.log"; then echo "--- $f log (warnings and errors):"; tail -10 "$tmp/$f.log"; fi

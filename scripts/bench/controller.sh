@@ -39,6 +39,8 @@ hop_pid=$!
 trap 'kill "$hop_pid" 2>/dev/null || true; wait "$hop_pid" 2>/dev/null || true; bench_cleanup' EXIT
 hop=http://127.0.0.1:$hop_port${direct#"$agent"}
 for _ in $(seq 50); do curl -fs -o /dev/null -H "Authorization: Bearer $CELLA_NODE_TOKEN" -d '{}' "$hop" && break; sleep 0.1; done
+curl -fsS -o /dev/null -H "Authorization: Bearer $CELLA_NODE_TOKEN" -d '{}' "$hop" ||
+  { echo "the relay does not answer:" >&2; cat "$tmp/hop.log" >&2; exit 1; }
 
 echo "machine: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "cella $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources Package.swift || echo '+local changes'), wrk $(dpkg-query -W -f='${Version}' wrk)"

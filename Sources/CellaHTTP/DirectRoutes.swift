@@ -348,7 +348,9 @@ where Responder.Context: RequestContext, Responder.Context.Source == Application
         let close = request.headers[.connection].map(DirectRoutes.hasCloseToken) ?? false
         inFlight.begin()
         // Cella's daemons run tasks on NIO's loops (useEventLoopsAsConcurrencyExecutor), and a
-        // task started on a loop stays on it: the whole answer is made without a thread hand-off.
+        // task started on a loop runs there, and resumes wherever what it awaited completed: on
+        // this loop for the controller's agent call; on the runtime's loop for an agent whose
+        // instance is served by another loop, and the answer is then handed back here.
         Task {
             defer { inFlight.end() }
             var response: Response

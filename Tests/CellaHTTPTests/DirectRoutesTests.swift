@@ -11,10 +11,11 @@ import Testing
 /// DirectRoutes over real TCP: a Hummingbird application with some routes answered in the
 /// pipeline, driven by a raw socket so that pipelining, partial bodies and closes are the test's.
 @Suite struct DirectRoutesTests {
-    /// Routes: `POST /direct/:id[?sleep=ms]` (accepted) echoes `direct <id> <body>` after an
-    /// optional sleep; `POST /stream` (not accepted) sleeps 50 ms and echoes `stream <body>`;
-    /// `GET /plain`; `POST /direct-throw` (accepted) throws. Each route counts its calls on entry,
-    /// before reading the body.
+    /// Routes: `POST /direct/:id[?sleep=ms][?gate]` (accepted) echoes `direct <id> <body>` after
+    /// an optional sleep or once the test opens the gate; `POST /stream[?gate]` (not accepted)
+    /// sleeps 50 ms (and waits for the gate) and echoes `stream <body>`; `GET /plain`;
+    /// `POST /direct-big` (accepted) answers `bigBody` bytes; `POST /direct-throw` (accepted)
+    /// throws. Each route counts its calls on entry, before reading the body.
     final class Server: Sendable {
         final class Counts: Sendable {
             private let counts = Mutex<[String: Int]>([:])

@@ -288,8 +288,8 @@ where Responder.Context: RequestContext, Responder.Context.Source == Application
             } else {
                 owedByHummingbird += 1
                 inbound = .passing
-                // Hummingbird ends the connection after answering `Connection: close` (its check).
-                if head.headerFields[.connection] == "close" { handedOver = true }
+                // After a `Connection: close` request NIO's decoder passes nothing on, so no
+                // request of ours can follow one of Hummingbird's that ends the connection.
                 context.fireChannelRead(wrapInboundOut(part))
             }
         case (.gathering(let head, var body), .body(var chunk)):

@@ -309,8 +309,8 @@ import Testing
         #expect(try await client.readResponse().body == "stream s")
         #expect(try await client.readToEnd().isEmpty)
         try await Task.sleep(for: .milliseconds(200))
-        // NIO's decoder already refuses bytes after a `Connection: close` request (seen: this
-        // passes without DirectResponder marking the connection handed over too).
+        // NIO's decoder passes nothing on after a `Connection: close` request; DirectResponder
+        // relies on that (this test is what would catch a decoder that did).
         #expect(server.calls("direct") == 0, "not run on a connection that was closing")
         await server.stop()
     }

@@ -14,7 +14,7 @@ bundle=$(bash scripts/fixtures.sh 2>/dev/null | tail -1)
 tests=rootfs/python3.11/tests
 # The code directory: the awslambdaric bundle (its app.py has a no-op handler) and the benchmarks.
 code=$(mktemp -d /tmp/cella-bench-code.XXXXXX)
-trap 'rm -rf "$code"' EXIT
+trap 'rm -rf "$code" "$code.out" "$code.err"' EXIT
 cp -a "$bundle"/. "$code"/ && cp "$tests"/bench_client.py "$tests"/bench_start.py "$code"/
 chmod -R go+rX "$code"
 
@@ -34,13 +34,14 @@ for round in $(seq "$rounds"); do
       if [ $mode = awslambdaric ]; then cmd=(python3 -m awslambdaric app.noop)
       else cmd=(python3.11 -sB /var/task/bench_client.py "$mode"); fi
       taskset -c "$3" bash scripts/runtime-run.sh -e _HANDLER=app.noop "$runtime" "$code" \
-        "${cmd[@]}" > /dev/null 2>&1 || true
+        "${cmd[@]}" > /dev/null 2> "$code.err" || true
       wait "$server"
       printf '%-13s %s\n' "$mode" "$(cat "$code.out")"
+      if grep -q '^only' "$code.out"; then tail -3 "$code.err"; fi
     done
   done
 done
-rm -f "$code.out"
+rm -f "$code.out" "$code.err"
 
 echo "== start-up inside the rootfs, $start_runs runs each (load $(cut -d' ' -f1-3 /proc/loadavg))"
 bash scripts/runtime-run.sh "$runtime" "$code" python3.11 /var/task/bench_start.py "$start_runs" \

@@ -16,13 +16,15 @@ Lambda (docs/runtimes.md lists the few differences).
 Start-up matters as much as the warm path, so the module imports only what is already loaded or
 cheap: _socket and _signal rather than socket and signal (their wrappers build enums: 1.8 ms), and
 json's C accelerator _json rather than json, which imports re and enum (about 5 ms of a 13 ms
-start; python -X importtime). json itself is imported only on an error path.
+start; python -X importtime). json itself is imported only on an error path. select (a dlopen,
+0.3-0.6 ms) is the exception: without it a SIGTERM can be lost (see `watch_signals`).
 """
 
 import _json
 import _signal
 import _socket
 import os
+import select
 import sys
 import time
 
@@ -59,6 +61,8 @@ class RuntimeAPI:
         self.get_next = b"GET " + _PREFIX + b"invocation/next HTTP/1.1\r\n" + host_line + b"\r\n"
         self.host_line = host_line
         self.fixed = False  # a clone's socket, handed over by the agent: never reconnected
+        self._poller = None  # select.poll over (socket, wake-up pipe) for `_wait`
+        self._polled = None  # the descriptors it watches
 
     def connect(self):
         if self.fixed:
@@ -163,9 +167,27 @@ class RuntimeAPI:
             raise RuntimeAPIError("the Runtime API closed the connection")
         self.buf += chunk
 
+    def _wait(self):
+        """Blocks until the connection has bytes to read or a signal with a Python handler has
+        arrived (`watch_signals`); the handler runs as soon as this returns."""
+        fd = self.sock.fileno()
+        if self._polled != (fd, _wake_r):
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            if _wake_r >= 0:
+                poller.register(_wake_r, select.POLLIN)
+            self._poller, self._polled = poller, (fd, _wake_r)
+        for ready, _ in self._poller.poll():
+            if ready == _wake_r:
+                try:
+                    os.read(_wake_r, 64)
+                except BlockingIOError:
+                    pass
+
     def _read_response(self):
         buf = self.buf
         while (end := buf.find(b"\r\n\r\n")) < 0:
+            self._wait()
             chunk = self.sock.recv(65536)
             if not chunk:
                 if buf:
@@ -420,6 +442,29 @@ def _marshal(result):
 # -- the three phases ------------------------------------------------------------------------
 
 
+# The read end of the pipe the interpreter writes a byte to when a signal arrives (-1: none).
+_wake_r = -1
+
+
+def watch_signals():
+    """Makes a signal that arrives while the runtime waits for the Runtime API wake it.
+
+    A Python signal handler runs between bytecodes. A signal that lands after the interpreter's
+    last check and before a blocking recv(2) starts only marks the handler as due: recv sleeps
+    on, and SIGTERM would wait for the next event to be handled (seen: about one in twenty
+    SIGTERMs sent right after an invocation was lost). So the interpreter also writes each
+    signal to a pipe (signal.set_wakeup_fd), and `RuntimeAPI._wait` polls that pipe with the
+    socket before each read of an answer's head: the poll returns, and the handler runs.
+
+    Called by `setup_process`, and again by each template clone after it closes the template's
+    descriptors (the pipe was among them).
+    """
+    global _wake_r
+    r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    _signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+    _wake_r = r
+
+
 def _on_sigterm(signum, frame):
     # The runtime is pid 1 of its pid namespace, where an unhandled SIGTERM would be ignored.
     try:
@@ -436,6 +481,7 @@ def setup_process(task_root):
     sys.stdout.reconfigure(line_buffering=True)
     sys.stderr.reconfigure(line_buffering=True)
     _signal.signal(_signal.SIGTERM, _on_sigterm)
+    watch_signals()
     # Function code first, then layers, then the runtime and the standard library.
     sys.path[0:0] = (task_root,) + _TASK_PATHS
 

@@ -260,11 +260,14 @@ class _Template:
             self._check(libc.mount(b"cella", target, b"tmpfs", ctypes.c_ulong(MS_NOSUID | MS_NODEV),
                                    f"size={size}m,mode=1777".encode()), "mount " + target.decode())
         self._loopback_up()
+        # The signal wake-up pipe is the template's, and is closed below: none until our own.
+        _signal.set_wakeup_fd(-1)
         low = 3
         for fd in sorted(keep):
             os.closerange(low, fd)
             low = fd + 1
         os.closerange(low, 1 << 16)
+        cella_runtime.watch_signals()
         # Signals as a fresh runtime has them (the template ignores SIGCHLD to reap its clones).
         _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
         os.environ.pop("CELLA_TEMPLATE_FD", None)

@@ -26,7 +26,7 @@ class HTTPClientAPI:
 
         self.conn = http.client.HTTPConnection(address)
 
-    def next(self):
+    def next(self, asked=False):
         self.conn.request("GET", "/2018-06-01/runtime/invocation/next")
         response = self.conn.getresponse()
         body = response.read()

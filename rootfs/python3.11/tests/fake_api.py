@@ -177,6 +177,10 @@ def main():
             time.sleep(0.05)
         # The first invocations warm up caches and the allocator: leave out the first 5%.
         rtts = sorted(server.round_trips[args.events // 20:args.events])
+        if len(server.round_trips) < args.events:
+            print(f"only {len(server.round_trips)} of {args.events} invocations within "
+                  f"{args.timeout:g} s: the runtime stopped (its stderr says why)", flush=True)
+            return
         print(f"invocations {len(rtts)}  median {_percentile(rtts, 0.5) / 1000:.1f} µs  "
               f"p99 {_percentile(rtts, 0.99) / 1000:.1f} µs", flush=True)
         return

@@ -52,12 +52,17 @@ public final class Controller: Sendable {
     public let authenticator: Authenticator
     let logger: Logger
 
-    public init(store: any Store, configuration: Configuration, http: HTTPClient, logger: Logger) {
+    /// `localAgent`: an agent in this process (`cella up`), which invocations placed on it reach
+    /// by a call instead of HTTP.
+    public init(
+        store: any Store, configuration: Configuration, http: HTTPClient, localAgent: AgentClient.LocalAgent? = nil,
+        logger: Logger
+    ) {
         self.configuration = configuration
         self.store = store
         self.logger = logger
         registry = NodeRegistry(deadAfterMs: configuration.nodeDeadAfterMs)
-        agents = AgentClient(http: http, token: configuration.effectiveNodeToken)
+        agents = AgentClient(http: http, token: configuration.effectiveNodeToken, local: localAgent)
         resolver = FunctionResolver(store: store)
         quotas = Quotas(defaults: configuration.quotas, overrides: configuration.quotaOverrides)
         invoker = Invoker(registry: registry, agents: agents, store: store, quotas: quotas, logger: logger)

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import CellaTestSupport
 import Glibc
 import NIOCore
@@ -198,6 +199,55 @@ import Testing
         connections.close()
         await server.stop()
         try await group.shutdownGracefully()
+    }
+
+    /// What a local agent was handed.
+    final class Handed: Sendable {
+        let calls = Mutex<[String]>([])
+    }
+
+    /// `cella up`'s controller calls the agent in its process: an invocation placed on that
+    /// agent's address reaches it by a call, with the headers as sent and no connection made;
+    /// any other address still goes over HTTP; the answer limit holds on both.
+    @Test func anAgentInThisProcessIsCalledWithoutAConnection() async throws {
+        let local = try await Server()
+        let remote = try await Server()
+        let handed = Handed()
+        let agent = AgentClient.LocalAgent(address: "http://127.0.0.1:\(local.port)") { tenant, name, version, payload, headers in
+            handed.calls.withLock {
+                $0.append("\(tenant)/\(name)/\(version) \(String(buffer: payload)) \(headers.first(name: "X-Cella-Request-Id") ?? "-")")
+            }
+            let body = String(repeating: "r", count: payload.readableBytes)
+            return AgentClient.Answer(status: 200, headers: ["X-Cella-Outcome": "success"], body: ByteBuffer(string: body))
+        }
+        let http = AgentClient.makeHTTPClient()
+        let client = AgentClient(http: http, token: "node", maxResponseBytes: 64, local: agent)
+        func invoke(_ port: Int, _ event: String) async throws(AgentClient.CallError) -> AgentClient.Answer {
+            try await client.invoke(
+                "http://127.0.0.1:\(port)", tenant: "t1", name: "fn", version: "latest-r1", payload: ByteBuffer(string: event),
+                headers: ["X-Cella-Request-Id": "req-\(event.count)"], timeout: .seconds(30))
+        }
+        // Every path through the checks ends with the client shut down (AsyncHTTPClient traps otherwise).
+        do {
+            let answer = try await invoke(local.port, "{}")
+            #expect(answer.status == 200 && answer.headers.first(name: "X-Cella-Outcome") == "success" && String(buffer: answer.body) == "rr")
+            #expect(handed.calls.withLock { $0 } == ["t1/fn/latest-r1 {} req-2"])
+            #expect(local.accepted.value.load(ordering: .relaxed) == 0, "the local agent's port was connected to")
+            if case .failed(let big)? = await Self.failure({ () throws(AgentClient.CallError) in try await invoke(local.port, String(repeating: " ", count: 65)) }) {
+                #expect(big.contains("over 64 bytes"), "\(big)")
+            } else {
+                Issue.record("a local answer over the limit must fail, as one from the wire does")
+            }
+            let wire = try await invoke(remote.port, "{}")
+            #expect(String(buffer: wire.body) == "/v1/functions/t1/fn/latest-r1/invoke 2")
+            #expect(remote.accepted.value.load(ordering: .relaxed) == 1 && handed.calls.withLock { $0.count } == 2)
+        } catch {
+            Issue.record("a call failed: \(error)")
+        }
+        client.close()
+        try await http.shutdown()
+        await local.stop()
+        await remote.stop()
     }
 
     @Test func onlyPlainHTTPAddressesAreServed() {

@@ -2,7 +2,8 @@
 # `cella` binary on this machine, their own store, data, ports and tokens, the no-op Python
 # function, and cleanup that leaves no process, state directory, cgroup root or temporary file.
 # Usage: bench_setup NAME (once; NAME names /run/cella-bench-NAME and the cgroup root), then
-# bench_start BIN / bench_stop as often as needed, bench_create_noop once with a node live,
+# bench_start BIN (controller and agent as two processes) or bench_start_up BIN (`cella up`: one
+# process) and bench_stop as often as needed, bench_create_noop once with a node live,
 # bench_deploy_noop after each start. Sets tmp, ctl, agent, via, direct, auth and wrk's Lua
 # scripts $tmp/post.lua (operator token) and $tmp/direct.lua (node token).
 
@@ -49,6 +50,20 @@ bench_start() {  # bin: its controller and agent, and the node live
   agent_pid=$!
   for _ in $(seq 100); do curl -fs -H "$auth" "$ctl/v1/nodes" 2>/dev/null | grep -q '"status":"live"' && return 0; sleep 0.1; done
   cat "$tmp/controller.log" "$tmp/agent.log" >&2
+  exit 1
+}
+
+bench_start_up() {  # bin: `cella up` (controller and agent in one process) on the same ports and tokens
+  local dir=$tmp/up
+  mkdir -p "$dir" && chmod 711 "$dir"
+  # cella up keeps its keys in its data directory: the run's tokens, written before the first start.
+  (umask 077 && printf '%s\n' "$CELLA_OPERATOR_TOKEN" >"$dir/operator-key" && printf '%s\n' "$CELLA_NODE_TOKEN" >"$dir/node-key")
+  "$1" up --data-dir "$dir" --port "${ctl##*:}" --agent-port "${agent##*:}" --cgroup-root "cella-bench-$bench_name" \
+    --state-dir "$state" --runtimes-dir "$runtimes" --memory-budget 8192 --log-level warning \
+    >>"$tmp/controller.log" 2>&1 &
+  controller_pid=$!
+  for _ in $(seq 100); do curl -fs -H "$auth" "$ctl/v1/nodes" 2>/dev/null | grep -q '"status":"live"' && return 0; sleep 0.1; done
+  cat "$tmp/controller.log" >&2
   exit 1
 }
 

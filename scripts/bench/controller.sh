@@ -7,13 +7,19 @@
 # and policies looked up and evaluated). A bare HTTP relay on NIO to the agent
 # (Benchmarks/cella-hop-bench: no Cella code) runs beside them: the floor of any HTTP hop here.
 # Everything runs on this machine (controller, agent, runtime and load generator share its cores).
+# TOPOLOGY=processes (the default) runs `cella controller` and `cella agent` as two processes,
+# as a cluster's nodes would be; TOPOLOGY=up runs `cella up`, the embedded default: one process,
+# whose controller hands invocations to its agent by a call (the agent's HTTP port, which the
+# direct path and the relay use, stays open as in production).
 # Usage: scripts/bench/controller.sh (as root). ROUNDS (default 3) alternating
-# rounds; DURATION (s, default 10) each wrk run.
+# rounds; DURATION (s, default 10) each wrk run; TOPOLOGY (processes or up).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 rounds=${ROUNDS:-3}
 duration=${DURATION:-10}
+topology=${TOPOLOGY:-processes}
+case $topology in processes|up) ;; *) echo "TOPOLOGY must be processes or up, not '$topology'" >&2; exit 2;; esac
 . scripts/bench/controller-lib.sh
 bench_setup controller
 echo "load at start: $(cat /proc/loadavg)"
@@ -21,7 +27,7 @@ for product in cella cella-hop-bench; do
   swift build -c release --product "$product" --scratch-path .build-bench >"$tmp/build.log" 2>&1 ||
     { tail -30 "$tmp/build.log" >&2; exit 1; }
 done
-bench_start "$PWD/.build-bench/release/cella"
+if [ "$topology" = up ]; then bench_start_up "$PWD/.build-bench/release/cella"; else bench_start "$PWD/.build-bench/release/cella"; fi
 bench_create_noop
 bench_deploy_noop
 # A tenant's caller: a principal's API key, allowed to invoke by an attached policy (the operator's
@@ -43,6 +49,7 @@ curl -fsS -o /dev/null -H "Authorization: Bearer $CELLA_NODE_TOKEN" -d '{}' "$ho
   { echo "the relay does not answer:" >&2; cat "$tmp/hop.log" >&2; exit 1; }
 
 echo "machine: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "topology: $topology"
 echo "cella $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources Package.swift || echo '+local changes'), wrk $(dpkg-query -W -f='${Version}' wrk)"
 lat_run() {  # url script → "p50_us p99_us" (one connection, wrk's latency distribution)
   wrk -t 1 -c 1 -d "${duration}s" --latency -s "$2" "$1" >"$tmp/lat.out"
@@ -92,5 +99,5 @@ print(f"a bare NIO hop (no Cella code) adds {statistics.median(hop):.0f} us to t
       f"p99 {med(10):.0f} us, {med(11):.0f}/s at 64 connections (ratio {med(11)/med(5):.2f} of direct)")
 PY
 for f in controller agent; do
-  if grep -qv '^$' "$tmp/$f.log"; then echo "--- $f log (warnings and errors):"; tail -10 "$tmp/$f.log"; fi
+  if [ -s "$tmp/$f.log" ] && grep -qv '^$' "$tmp/$f.log"; then echo "--- $f log (warnings and errors):"; tail -10 "$tmp/$f.log"; fi
 done

@@ -103,25 +103,18 @@ public enum AgentAPI {
             }
         }
         router.post("/v1/functions/:tenant/:name/:version/invoke") { request, context in
-            await respond {
-                var request = request
-                let (tenant, name, version) = try functionPath(context)
-                let limit = agent.configuration.maxPayloadBytes
-                let payload: ByteBuffer
-                do { payload = try await request.collectBody(upTo: limit) } catch {
-                    throw AgentError(.tooLarge, "the event exceeds \(limit) bytes")
-                }
-                let headers = request.headers
-                var options = Agent.InvokeOptions(requestId: headers[requestIdHeader], traceId: headers[traceIdHeader])
-                if let encoded = headers[clientContextHeader] {
-                    guard let data = Data(base64Encoded: encoded), let text = String(data: data, encoding: .utf8) else {
-                        throw AgentError(.invalidRequest, "X-Cella-Client-Context is not base64 of UTF-8 JSON")
-                    }
-                    options.clientContext = text
-                }
-                let result = try await agent.invoke(tenant: tenant, name: name, version: version, payload: payload, options: options)
-                return invokeResponse(result, tail: headers[logTypeHeader] == "Tail")
+            var request = request
+            let tenant: String, name: String, version: String
+            do { (tenant, name, version) = try functionPath(context) } catch {
+                return errorResponse(AgentError(.invalidRequest, "\(error)"))
             }
+            let limit = agent.configuration.maxPayloadBytes
+            let payload: ByteBuffer
+            do { payload = try await request.collectBody(upTo: limit) } catch {
+                return errorResponse(AgentError(.tooLarge, "the event exceeds \(limit) bytes"))
+            }
+            let headers = request.headers
+            return response(await invoke(agent: agent, tenant: tenant, name: name, version: version, payload: payload) { headers[$0] })
         }
         router.post("/v1/functions/:tenant/:name/:version/prewarm") { request, context in
             await respond {
@@ -174,7 +167,33 @@ public enum AgentAPI {
          try context.parameters.require("version"))
     }
 
-    static func invokeResponse(_ result: Agent.InvokeResult, tail: Bool) -> Response {
+    /// An answer of the invoke route: its status, headers and body.
+    public struct InvokeAnswer: Sendable {
+        public var status: Int
+        public var headers: HTTPFields
+        public var body: ByteBuffer
+    }
+
+    /// What the invoke route answers to an event already read, taking its request headers from
+    /// `header`: the route calls it, and so does a controller in the agent's own process
+    /// (`cella up`), which hands invocations over without HTTP. Never throws: failures are
+    /// answers, as over HTTP.
+    public static func invoke(
+        agent: Agent, tenant: String, name: String, version: String, payload: ByteBuffer,
+        header: (HTTPField.Name) -> String?
+    ) async -> InvokeAnswer {
+        var options = Agent.InvokeOptions(requestId: header(requestIdHeader), traceId: header(traceIdHeader))
+        if let encoded = header(clientContextHeader) {
+            guard let data = Data(base64Encoded: encoded), let text = String(data: data, encoding: .utf8) else {
+                return errorAnswer(AgentError(.invalidRequest, "X-Cella-Client-Context is not base64 of UTF-8 JSON"))
+            }
+            options.clientContext = text
+        }
+        let tail = header(logTypeHeader) == "Tail"
+        let result: Agent.InvokeResult
+        do { result = try await agent.invoke(tenant: tenant, name: name, version: version, payload: payload, options: options) } catch {
+            return errorAnswer(error)
+        }
         let record = result.record
         var headers: HTTPFields = [
             .contentType: "application/json",
@@ -188,7 +207,7 @@ public enum AgentAPI {
         if let initMs = record.initDurationMs { headers[initDurationHeader] = InvocationLog.format(initMs) }
         if record.outcome != .success { headers[functionErrorHeader] = record.errorType ?? "Unhandled" }
         if tail { headers[logResultHeader] = Data(result.logTail.utf8).base64EncodedString() }
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: result.body))
+        return InvokeAnswer(status: 200, headers: headers, body: result.body)
     }
 
     static func jsonResponse(_ status: HTTPResponse.Status, _ text: String, headers: HTTPFields = [:]) -> Response {
@@ -206,11 +225,16 @@ public enum AgentAPI {
         }
     }
 
-    static func errorResponse(_ error: AgentError) -> Response {
-        jsonResponse(
-            HTTPResponse.Status(code: error.httpStatus),
-            #"{"code":"\#(error.code.rawValue)","message":"\#(JSONText.escape(error.message))"}"#,
-            headers: [errorHeader: error.code.rawValue])
+    static func errorResponse(_ error: AgentError) -> Response { response(errorAnswer(error)) }
+
+    static func response(_ answer: InvokeAnswer) -> Response {
+        Response(status: .init(code: answer.status), headers: answer.headers, body: .init(byteBuffer: answer.body))
+    }
+
+    static func errorAnswer(_ error: AgentError) -> InvokeAnswer {
+        InvokeAnswer(
+            status: error.httpStatus, headers: [.contentType: "application/json", errorHeader: error.code.rawValue],
+            body: ByteBuffer(string: #"{"code":"\#(error.code.rawValue)","message":"\#(JSONText.escape(error.message))"}"#))
     }
 }
 

@@ -16,6 +16,35 @@ public struct AgentClient: Sendable {
         var keepAlive = true
         /// The agent's error code (`X-Cella-Error`), when it refused the call.
         public var errorCode: String? { headers.first(name: "X-Cella-Error") }
+
+        public init(status: Int, headers: HTTPHeaders, body: ByteBuffer) {
+            self.status = status
+            self.headers = headers
+            self.body = body
+        }
+
+        init(status: Int, headers: HTTPHeaders, body: ByteBuffer, keepAlive: Bool) {
+            self.init(status: status, headers: headers, body: body)
+            self.keepAlive = keepAlive
+        }
+    }
+
+    /// An agent in the controller's own process (`cella up`). Invocations placed on the node at
+    /// `address` are handed to `invoke` by a call, with the same headers, and its answer is taken
+    /// as the agent's HTTP answer would be: no loopback connection, no HTTP encoding or parsing
+    /// on either side. Everything else (bundles, deploys, drains) still goes over HTTP.
+    public struct LocalAgent: Sendable {
+        public typealias Invoke = @Sendable (
+            _ tenant: String, _ name: String, _ version: String, _ payload: ByteBuffer, _ headers: HTTPHeaders
+        ) async -> Answer
+        /// The address the agent advertises in its heartbeats.
+        public var address: String
+        public var invoke: Invoke
+
+        public init(address: String, invoke: @escaping Invoke) {
+            self.address = address
+            self.invoke = invoke
+        }
     }
 
     /// Why a call failed without an answer.
@@ -42,12 +71,15 @@ public struct AgentClient: Sendable {
     /// The invoke path's own connections (see `AgentConnections`); everything else goes through
     /// `http`.
     let connections: AgentConnections
+    /// The agent in this process, if any.
+    let local: LocalAgent?
 
-    public init(http: HTTPClient, token: String? = nil, maxResponseBytes: Int = 7 << 20) {
+    public init(http: HTTPClient, token: String? = nil, maxResponseBytes: Int = 7 << 20, local: LocalAgent? = nil) {
         self.http = http
         self.maxResponseBytes = maxResponseBytes
         authorization = token.map { "Bearer \($0)" }
         connections = AgentConnections(group: http.eventLoopGroup)
+        self.local = local
     }
 
     /// Closes the invoke path's idle connections (the controller is stopping).
@@ -126,6 +158,13 @@ public struct AgentClient: Sendable {
         _ address: String, tenant: String, name: String, version: String, payload: ByteBuffer,
         headers: HTTPHeaders, timeout: TimeAmount
     ) async throws(CallError) -> Answer {
+        if let local, local.address == address {
+            let answer = await local.invoke(tenant, name, version, payload, headers)
+            guard answer.body.readableBytes <= maxResponseBytes else {
+                throw .failed("the agent's answer is over \(maxResponseBytes) bytes")
+            }
+            return answer
+        }
         let path = Self.path(tenant, name, version) + "/invoke"
         guard let (host, port) = AgentConnections.endpoint(address) else {
             return try await call(address, .POST, path, headers: headers, body: payload, timeout: timeout)

@@ -7,6 +7,7 @@ import Foundation
 import Hummingbird
 import Logging
 import Metrics
+import NIOHTTP1
 import Prometheus
 import ServiceLifecycle
 
@@ -87,13 +88,6 @@ struct UpCommand: AsyncParsableCommand {
         let nodeToken = try Self.nodeKey(in: dataDir)
         try RuntimeBootstrap.ensure(["python3.11", "provided"], in: runtimesDir)
 
-        let store = try await StoreFactory.open(url: "sqlite:\(dataDir)/cella.db", logger: logger)
-        let http = AgentClient.makeHTTPClient()
-        var controllerConfig = Controller.Configuration(operatorToken: token)
-        controllerConfig.nodeToken = nodeToken
-        let controller = Controller(store: store, configuration: controllerConfig, http: http, logger: logger)
-        try await controller.prepare()
-
         var agentConfig = AgentConfiguration()
         agentConfig.host = "127.0.0.1"
         agentConfig.port = agentPort
@@ -104,6 +98,17 @@ struct UpCommand: AsyncParsableCommand {
         agentConfig.apiToken = nodeToken
         let agent: Agent
         do { agent = try Agent(configuration: agentConfig, logger: logger) } catch { throw ValidationError(error.description) }
+        let agentAddress = "http://127.0.0.1:\(agentPort)"
+
+        let store = try await StoreFactory.open(url: "sqlite:\(dataDir)/cella.db", logger: logger)
+        let http = AgentClient.makeHTTPClient()
+        var controllerConfig = Controller.Configuration(operatorToken: token)
+        controllerConfig.nodeToken = nodeToken
+        // The agent is in this process: invocations reach it by a call, not over loopback HTTP.
+        let controller = Controller(
+            store: store, configuration: controllerConfig, http: http,
+            localAgent: LocalAgentBridge.make(agent, address: agentAddress), logger: logger)
+        try await controller.prepare()
 
         let endpoint = "http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(port)"
         let agentApp = AgentAPI.application(
@@ -127,7 +132,7 @@ struct UpCommand: AsyncParsableCommand {
             logger: logger)
         let beats = HeartbeatService(
             agent: agent,
-            configuration: .init(controller: endpoint, nodeId: "local", advertise: "http://127.0.0.1:\(agentPort)", token: nodeToken),
+            configuration: .init(controller: endpoint, nodeId: "local", advertise: agentAddress, token: nodeToken),
             client: http, logger: logger)
         // Stopped last to first: the controller stops taking requests, then the agent drains,
         // then the heartbeat tells of the drain.
@@ -170,6 +175,22 @@ struct UpCommand: AsyncParsableCommand {
         let line = Array((key + "\n").utf8)
         guard write(fd, line, line.count) == line.count else { throw ValidationError("cannot write \(path)") }
         return key
+    }
+}
+
+/// Hands a controller's invocations to an agent in the same process (`cella up`): the agent's
+/// invoke route without HTTP, its answer in the shape the controller reads from the wire.
+enum LocalAgentBridge {
+    static func make(_ agent: Agent, address: String) -> AgentClient.LocalAgent {
+        AgentClient.LocalAgent(address: address) { tenant, name, version, payload, headers in
+            let answer = await AgentAPI.invoke(agent: agent, tenant: tenant, name: name, version: version, payload: payload) {
+                headers.first(name: $0.rawName)
+            }
+            var fields = HTTPHeaders()
+            fields.reserveCapacity(answer.headers.count)
+            for field in answer.headers { fields.add(name: field.name.rawName, value: field.value) }
+            return AgentClient.Answer(status: answer.status, headers: fields, body: answer.body)
+        }
     }
 }
 

@@ -66,7 +66,8 @@ extension AgentTests {
                 #expect(body["seccomp"] as? String == "2")
                 #expect(body["seccomp_filters"] as? String == "2", "the template's filter and the default profile on top")
                 #expect((body["unshare"] as? String)?.hasPrefix("PermissionError") == true, "\(body["unshare"] ?? "-")")
-                #expect((body["fds"] as? [Int])?.count == 5, "stdio, the Runtime API socket, the listing's own: \(body["fds"] ?? "-")")
+                #expect((body["fds"] as? [Int])?.count == 7 && (body["fd_kinds"] as? [String]) == ["closed", "pipe", "pipe", "socket"],
+                    "stdio, the Runtime API socket, the runtime's own signal wake-up pipe, the listing's own: \(body["fds"] ?? "-") \(body["fd_kinds"] ?? "-")")
             }
         }
     }
@@ -229,7 +230,8 @@ extension AgentTests {
             #expect(body["log_stream"] as? String != first.json["log_stream"] as? String)
             #expect((body["log_stream"] as? String)?.contains("/[1]") == true, "\(body["log_stream"] ?? "-")")
             #expect(body["trace_id"] is NSNull, "\(body["trace_id"] ?? "-")")
-            #expect((body["fds"] as? [Int])?.count == 5, "stdio, the Runtime API socket, the listing's own: \(body["fds"] ?? "-")")
+            #expect((body["fds"] as? [Int])?.count == 7 && (body["fd_kinds"] as? [String]) == ["closed", "pipe", "pipe", "socket"],
+                    "stdio, the Runtime API socket, the runtime's own signal wake-up pipe, the listing's own: \(body["fds"] ?? "-") \(body["fd_kinds"] ?? "-")")
             #expect((body["tmp"] as? [String]) == [])
 
             // A clone made ahead that died is not used: the invocation forks one and succeeds,

@@ -55,6 +55,8 @@ bench_start() {  # bin: its controller and agent, and the node live
 
 bench_start_up() {  # bin: `cella up` (controller and agent in one process) on the same ports and tokens
   local dir=$tmp/up
+  # cella up builds the runtimes it lacks before it listens: build them first, outside its wait.
+  CELLA_RUNTIMES_DIR=$runtimes bash rootfs/build.sh python3.11 provided >/dev/null
   mkdir -p "$dir" && chmod 711 "$dir"
   # cella up keeps its keys in its data directory: the run's tokens, written before the first start.
   (umask 077 && printf '%s\n' "$CELLA_OPERATOR_TOKEN" >"$dir/operator-key" && printf '%s\n' "$CELLA_NODE_TOKEN" >"$dir/node-key")

@@ -98,6 +98,10 @@ hop = [r[9] - r[3] for r in rows]
 print(f"a bare NIO hop (no Cella code) adds {statistics.median(hop):.0f} us to the 1-connection median, "
       f"p99 {med(10):.0f} us, {med(11):.0f}/s at 64 connections (ratio {med(11)/med(5):.2f} of direct)")
 PY
+# cella up's start banner (endpoint, key, data directory) goes to the same log: left out.
+banner='^(endpoint|admin key|data|next): |^Ctrl-C stops Cella|^$'
 for f in controller agent; do
-  if [ -s "$tmp/$f.log" ] && grep -qv '^$' "$tmp/$f.log"; then echo "--- $f log (warnings and errors):"; tail -10 "$tmp/$f.log"; fi
+  if [ -s "$tmp/$f.log" ] && grep -qvE "$banner" "$tmp/$f.log"; then
+    echo "--- $f log (warnings and errors):"; grep -vE "$banner" "$tmp/$f.log" | tail -10
+  fi
 done

@@ -159,6 +159,8 @@ public struct AgentClient: Sendable {
         headers: HTTPHeaders, timeout: TimeAmount
     ) async throws(CallError) -> Answer {
         if let local, local.address == address {
+            // No deadline here: the agent in this process ends the invocation at the function's
+            // timeout itself, and no connection can hang (over HTTP `timeout` covers that).
             let answer = await local.invoke(tenant, name, version, payload, headers)
             guard answer.body.readableBytes <= maxResponseBytes else {
                 throw .failed("the agent's answer is over \(maxResponseBytes) bytes")

@@ -168,8 +168,9 @@ class RuntimeAPI:
         self.buf += chunk
 
     def _wait(self):
-        """Blocks until the connection has bytes to read or a signal with a Python handler has
-        arrived (`watch_signals`); the handler runs as soon as this returns."""
+        """Blocks until the connection has bytes to read (or is closed). A signal with a Python
+        handler that arrives meanwhile wakes the poll (`watch_signals`), and its handler runs
+        before the next one: SIGTERM's never returns."""
         fd = self.sock.fileno()
         if self._polled != (fd, _wake_r):
             poller = select.poll()
@@ -177,12 +178,18 @@ class RuntimeAPI:
             if _wake_r >= 0:
                 poller.register(_wake_r, select.POLLIN)
             self._poller, self._polled = poller, (fd, _wake_r)
-        for ready, _ in self._poller.poll():
-            if ready == _wake_r:
-                try:
-                    os.read(_wake_r, 64)
-                except BlockingIOError:
-                    pass
+        while True:
+            readable = False
+            for ready, _ in self._poller.poll():
+                if ready == fd:
+                    readable = True
+                else:
+                    try:
+                        os.read(_wake_r, 64)
+                    except BlockingIOError:
+                        pass
+            if readable:
+                return
 
     def _read_response(self):
         buf = self.buf

@@ -183,9 +183,13 @@ struct UpCommand: AsyncParsableCommand {
 enum LocalAgentBridge {
     static func make(_ agent: Agent, address: String) -> AgentClient.LocalAgent {
         AgentClient.LocalAgent(address: address) { tenant, name, version, payload, headers in
-            let answer = await AgentAPI.invoke(agent: agent, tenant: tenant, name: name, version: version, payload: payload) {
-                headers.first(name: $0.rawName)
-            }
+            // In a task of its own, as over HTTP: cancelling the controller's task (a shutdown)
+            // must not reach an invocation the agent has taken, nor an instance's start.
+            let answer = await Task {
+                await AgentAPI.invoke(agent: agent, tenant: tenant, name: name, version: version, payload: payload) {
+                    headers.first(name: $0.rawName)
+                }
+            }.value
             var fields = HTTPHeaders()
             fields.reserveCapacity(answer.headers.count)
             for field in answer.headers { fields.add(name: field.name.rawName, value: field.value) }

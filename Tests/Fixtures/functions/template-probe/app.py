@@ -30,6 +30,14 @@ if not os.environ.get("NO_AFTER_CLONE"):
     register_after_restore(_after_clone)
 
 
+def _fd_kind(fd):
+    try:
+        target = os.readlink("/proc/self/fd/%d" % fd)
+    except OSError:
+        return "closed"
+    return target.split(":")[0] if ":[" in target else target
+
+
 def _status(field):
     with open("/proc/self/status") as f:
         for line in f:
@@ -92,6 +100,8 @@ def handler(event, context):
         "seccomp": _status("Seccomp"),
         "seccomp_filters": _status("Seccomp_filters"),
         "fds": sorted(int(fd) for fd in os.listdir("/proc/self/fd")),
+        # What each descriptor past stdio is: "socket", "pipe", a path, or "closed" (the listing's).
+        "fd_kinds": sorted(_fd_kind(int(fd)) for fd in os.listdir("/proc/self/fd") if int(fd) > 2),
         # Reaching the template (pid 1 of the sandbox's namespace) or another clone.
         "template_mem": _try(lambda: open("/proc/1/mem", "rb").close()),
         "template_root": _try(lambda: os.listdir("/proc/1/root/tmp")),

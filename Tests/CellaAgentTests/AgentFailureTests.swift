@@ -1,6 +1,7 @@
 import CellaAgent
 import CellaModel
 import Foundation
+import NIOCore
 import Testing
 
 /// What happens when functions misbehave: timeouts, OOM kills, crashes. Each ends the instance,
@@ -24,6 +25,27 @@ extension AgentTests {
             #expect(next.header("X-Cella-Outcome") == "success")
             #expect(next.header("X-Cella-Start") == "cold")
             #expect(next.json["instance"] as? String != first.json["instance"] as? String)
+        }
+    }
+
+    /// A caller whose task is cancelled while its instance starts (a daemon shutting down cancels
+    /// its tasks) gets the invocation run to its end, not a crash: the init timer ends early on
+    /// cancellation, and the instance's own start decides.
+    @Test func aCallerCancelledDuringAColdStartDoesNotEndTheAgent() async throws {
+        try await withAgent { agent in
+            let bundle = try AgentFixtures.zip(directory: AgentFixtures.functionDirectory("template-probe"))
+            let deployed = try await agent.deploy("slowinit", runtime: "python3.11", handler: "app.noop", bundle: bundle) {
+                $0.environment["INIT_SLEEP"] = "1"
+            }
+            #expect(deployed.status == 200, "\(deployed.body)")
+            let call = Task {
+                try await agent.agent.invoke(tenant: "t1", name: "slowinit", version: "1", payload: ByteBuffer(string: "{}"))
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            call.cancel()
+            let result = try await call.value
+            #expect(result.record.outcome == .success && result.record.start == .cold, "\(result.record)")
+            #expect((result.record.initDurationMs ?? 0) >= 1000, "init slept 1 s: \(result.record)")
         }
     }
 

@@ -408,7 +408,10 @@ actor InstancePool {
             }
             let first = await group.next()!
             group.cancelAll()
-            return first!
+            if let first { return first }
+            // The caller's task was cancelled, which ended the timer at once: the instance still
+            // decides (a draining agent stops it, which ends its wait).
+            return await instance.waitUntilReady()
         }
     }
 

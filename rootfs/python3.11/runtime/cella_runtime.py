@@ -458,8 +458,8 @@ def watch_signals():
 
     A Python signal handler runs between bytecodes. A signal that lands after the interpreter's
     last check and before a blocking recv(2) starts only marks the handler as due: recv sleeps
-    on, and SIGTERM would wait for the next event to be handled (seen: about one in twenty
-    SIGTERMs sent right after an invocation was lost). So the interpreter also writes each
+    on, and SIGTERM would wait for the next event to be handled (the suspected cause of a test's
+    rare timeout after its SIGTERM; not reproduced on demand). So the interpreter also writes each
     signal to a pipe (signal.set_wakeup_fd), and `RuntimeAPI._wait` polls that pipe with the
     socket before each read of an answer's head: the poll returns, and the handler runs.
 

@@ -349,8 +349,9 @@ where Responder.Context: RequestContext, Responder.Context.Source == Application
         inFlight.begin()
         // Cella's daemons run tasks on NIO's loops (useEventLoopsAsConcurrencyExecutor), and a
         // task started on a loop runs there, and resumes wherever what it awaited completed: on
-        // this loop for the controller's agent call; on the runtime's loop for an agent whose
-        // instance is served by another loop, and the answer is then handed back here.
+        // this loop for a controller's call to an agent over HTTP; on the runtime's loop when the
+        // instance is served by another loop (an agent's route, or `cella up`'s controller calling
+        // its agent in the process), and the answer is then handed back here.
         Task {
             defer { inFlight.end() }
             var response: Response

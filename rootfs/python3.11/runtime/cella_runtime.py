@@ -99,11 +99,11 @@ class RuntimeAPI:
         `asked`: the GET was sent already (a clone's first); only its answer is read."""
         if asked:
             try:
-                status, headers, body = self._read_response()
+                status, headers, body = self._read_response(wait=True)
             except _ClosedIdle:
                 raise RuntimeAPIError("the Runtime API closed the connection before the first event") from None
         else:
-            status, headers, body = self._exchange((self.get_next,))
+            status, headers, body = self._exchange((self.get_next,), wait=True)
         if status != 200:
             raise RuntimeAPIError(f"GET /next answered {status}: {body[:200]!r}")
         return headers, body
@@ -133,7 +133,7 @@ class RuntimeAPI:
             self.sock = None
         return body
 
-    def _exchange(self, parts):
+    def _exchange(self, parts, wait=False):
         """Sends one request (its parts in one sendmsg, so a large body is not copied) and reads
         its answer. A connection the server closed while it was idle (between an event and its
         response, however long the handler ran) is reopened once and the request sent again."""
@@ -144,7 +144,7 @@ class RuntimeAPI:
                 sent = self.sock.sendmsg(parts)
                 if sent < sum(map(len, parts)):
                     self._send_rest(parts, sent)
-                return self._read_response()
+                return self._read_response(wait)
             except (_ClosedIdle, BrokenPipeError, ConnectionResetError) as exc:
                 self.sock.close()
                 self.sock = None
@@ -191,10 +191,14 @@ class RuntimeAPI:
             if readable:
                 return
 
-    def _read_response(self):
+    def _read_response(self, wait=False):
+        """`wait`: poll with the signal pipe before each read of the head (`_wait`). Only the
+        long poll for the next event needs it: any other answer follows its request at once, and
+        a signal's handler runs as soon as that read returns."""
         buf = self.buf
         while (end := buf.find(b"\r\n\r\n")) < 0:
-            self._wait()
+            if wait:
+                self._wait()
             chunk = self.sock.recv(65536)
             if not chunk:
                 if buf:
@@ -461,7 +465,7 @@ def watch_signals():
     on, and SIGTERM would wait for the next event to be handled (the suspected cause of a test's
     rare timeout after its SIGTERM; not reproduced on demand). So the interpreter also writes each
     signal to a pipe (signal.set_wakeup_fd), and `RuntimeAPI._wait` polls that pipe with the
-    socket before each read of an answer's head: the poll returns, and the handler runs.
+    socket while the runtime waits for its next event: the poll returns, and the handler runs.
 
     Called by `setup_process`, and again by each template clone after it closes the template's
     descriptors (the pipe was among them).
